@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+import yargs from 'yargs'
+import { hideBin } from 'yargs/helpers'
+import { canaryCheckCommand } from './canary-check.js'
+import { demoCommand } from './demo.js'
+import { CliError } from './errors.js'
+import { serveCommand } from './serve.js'
+import { simpleserviceCommand } from './simpleservice.js'
+
+function fail(message: string, exitCode: number): never {
+  process.stderr.write(`zdd-proxy: ${message.split('\n')[0]}\n`)
+  process.exit(exitCode)
+}
+
+try {
+  await yargs(hideBin(process.argv))
+    .scriptName('zdd-proxy')
+    .command(serveCommand)
+    .command(demoCommand)
+    .command(simpleserviceCommand)
+    .command(canaryCheckCommand)
+    .demandCommand(1, 'a command is required (see --help)')
+    .strict()
+    .help()
+    .version()
+    .fail((message, error) => {
+      if (error) throw error
+      fail(message ?? 'bad usage', 2)
+    })
+    .parseAsync()
+} catch (error) {
+  if (error instanceof CliError) fail(error.message, error.exitCode)
+  fail(error instanceof Error ? error.message : String(error), 1)
+}

@@ -1,0 +1,39 @@
+/** Weight validation and normalisation (DESIGN.md §3); pure. */
+
+export type WeightsResult =
+  | { readonly ok: true; readonly weights: Readonly<Record<string, number>> }
+  | { readonly ok: false; readonly field: string; readonly message: string }
+
+/**
+ * Checks a weights object against the group names of a service: only known groups, finite
+ * non-negative numbers, at least one above 0. Groups left out get 0. `field` names the offending
+ * key relative to the weights object.
+ */
+export function validateWeights(input: unknown, groupNames: readonly string[]): WeightsResult {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    return { ok: false, field: '', message: 'must be an object of group name to weight' }
+  }
+  const weights: Record<string, number> = {}
+  for (const name of groupNames) weights[name] = 0
+  let total = 0
+  for (const [name, value] of Object.entries(input as Record<string, unknown>)) {
+    if (!groupNames.includes(name)) {
+      return { ok: false, field: name, message: `unknown group (groups: ${groupNames.join(', ')})` }
+    }
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      return { ok: false, field: name, message: 'must be a finite number' }
+    }
+    if (value < 0) return { ok: false, field: name, message: 'must be >= 0' }
+    weights[name] = value
+    total += value
+  }
+  if (!(total > 0)) return { ok: false, field: '', message: 'at least one weight must be > 0' }
+  return { ok: true, weights: Object.freeze(weights) }
+}
+
+/** Weights scaled to sum to 1 (all 0 when they sum to 0). */
+export function normaliseWeights(weights: readonly number[]): number[] {
+  let total = 0
+  for (const weight of weights) total += weight
+  return weights.map((weight) => (total > 0 ? weight / total : 0))
+}

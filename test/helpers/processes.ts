@@ -1,0 +1,140 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+
+/** The built CLI; `npm test` builds before running vitest. */
+export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url))
+
+export interface Started {
+  readonly child: ChildProcess
+  readonly pid: number
+  /** Everything written to stdout and stderr so far. */
+  output(): string
+  /** The first line that matched `waitFor`, with its groups. */
+  readonly match: RegExpMatchArray
+  /** Resolves with the exit code (or signal name) once the process is gone. */
+  readonly exited: Promise<number | string>
+  /** Sends a signal (default SIGTERM) and waits for the exit; SIGKILLs after `graceMs`. */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | string>
+  /** Waits until a later line matches `pattern`. */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>
+}
+
+const running = new Set<Started>()
+
+export interface StartOptions {
+  /** A line on stdout/stderr that says the process is ready; its match is returned. */
+  waitFor: RegExp
+  env?: Record<string, string>
+  timeoutMs?: number
+}
+
+/** Runs `zdd-proxy <args>` as a real process and waits until it prints `waitFor`. */
+export async function startCli(args: readonly string[], options: StartOptions): Promise<Started> {
+  return startProcess(process.execPath, [CLI, ...args], options)
+}
+
+export async function startProcess(
+  command: string,
+  args: readonly string[],
+  options: StartOptions,
+): Promise<Started> {
+  const child = spawn(command, args, {
+    env: { ...process.env, ZDD_LOG_LEVEL: process.env.ZDD_LOG_LEVEL ?? 'info', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let text = ''
+  const waiters = new Set<() => void>()
+  const onData = (chunk: Buffer) => {
+    text += chunk.toString('utf8')
+    for (const waiter of waiters) waiter()
+  }
+  child.stdout!.on('data', onData)
+  child.stderr!.on('data', onData)
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      running.delete(started)
+      for (const waiter of waiters) waiter()
+      resolve(code ?? signal ?? -1)
+    })
+  })
+  let exitedNow = false
+  void exited.then(() => (exitedNow = true))
+
+  const waitForLine = (pattern: RegExp, timeoutMs = options.timeoutMs ?? 15_000, from = 0) =>
+    new Promise<RegExpMatchArray>((resolve, reject) => {
+      const check = () => {
+        const found = text.slice(from).match(pattern)
+        if (found) {
+          cleanup()
+          resolve(found)
+        } else if (exitedNow || child.exitCode !== null || child.signalCode !== null) {
+          cleanup()
+          reject(new Error(`process exited before printing ${pattern}:\n${text}`))
+        }
+      }
+      const timer = setTimeout(() => {
+        cleanup()
+        reject(new Error(`timed out waiting for ${pattern}:\n${text}`))
+      }, timeoutMs)
+      const cleanup = () => {
+        clearTimeout(timer)
+        waiters.delete(check)
+      }
+      waiters.add(check)
+      check()
+    })
+
+  const started: Started = {
+    child,
+    pid: child.pid!,
+    output: () => text,
+    match: [] as unknown as RegExpMatchArray,
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill(signal)
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+        const result = await exited
+        clearTimeout(timer)
+        return result
+      }
+      return exited
+    },
+    waitForLine: (pattern, timeoutMs) => waitForLine(pattern, timeoutMs, text.length),
+  }
+  running.add(started)
+  try {
+    const match = await waitForLine(options.waitFor)
+    ;(started as { match: RegExpMatchArray }).match = match
+  } catch (error) {
+    await started.stop('SIGKILL')
+    throw error
+  }
+  return started
+}
+
+/** Stops every process the helpers started and that is still running. Call in afterAll/afterEach. */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((started) => started.stop('SIGKILL')))
+}
+
+/** Runs `zdd-proxy <args>` to completion and returns its exit code and output. */
+export async function runCli(
+  args: readonly string[],
+  options: { env?: Record<string, string>; timeoutMs?: number; input?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')))
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')))
+  child.stdin.end(options.input ?? '')
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000)
+  const [code, signal] = (await once(child, 'exit')) as [number | null, string | null]
+  clearTimeout(timer)
+  return { code: code ?? (signal ? 128 : -1), stdout, stderr }
+}
