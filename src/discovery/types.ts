@@ -24,4 +24,19 @@ export type Resolution =
 export interface Resolver {
   readonly description: string
   resolve(): Promise<Resolution>
+  /**
+   * Releases timers, sockets and caches and cancels lookups in flight (they resolve to `error`).
+   * Optional: resolvers that hold nothing need not implement it.
+   */
+  close?(): void
+}
+
+/** Drops duplicates (same `endpointKey`) and sorts by key, so equal sets compare equal. */
+export function mergeEndpoints(endpoints: readonly Endpoint[]): Endpoint[] {
+  const byKey = new Map<string, Endpoint>()
+  for (const endpoint of endpoints) {
+    const key = endpointKey(endpoint)
+    if (!byKey.has(key)) byKey.set(key, endpoint)
+  }
+  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, endpoint]) => endpoint)
 }

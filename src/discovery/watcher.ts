@@ -1,0 +1,204 @@
+import type { DnsConfig, GroupConfig } from '../config/types.js'
+import { DnsSrvResolver } from './dns-srv.js'
+import { StaticResolver } from './static.js'
+import { endpointKey, mergeEndpoints, type Endpoint, type Resolution, type Resolver } from './types.js'
+
+/** A failed or empty lookup, as reported to `onError`. */
+export interface DiscoveryFailure {
+  readonly kind: 'error' | 'empty'
+  readonly reason: string
+  /** How many lookups in a row ended with this kind (1 for the first). */
+  readonly consecutive: number
+}
+
+/** How often a group is looked up again, in seconds. */
+export interface RefreshBounds {
+  readonly refreshMinSeconds: number
+  readonly refreshMaxSeconds: number
+}
+
+/** What the watcher knows about its group between lookups. */
+export interface WatchState {
+  /** Last endpoint set reported (sorted by key); empty until the first answer with instances. */
+  readonly endpoints: readonly Endpoint[]
+  /** At least one lookup succeeded. */
+  readonly ready: boolean
+  readonly emptyStreak: number
+  readonly errorStreak: number
+}
+
+/** The outcome of feeding one resolution to `applyResolution`. */
+export interface WatchStep {
+  readonly state: WatchState
+  /** The new endpoint set, only when it differs from the previous one. */
+  readonly changed?: readonly Endpoint[]
+  readonly failure?: DiscoveryFailure
+  /** Seconds until the next lookup. */
+  readonly delaySeconds: number
+}
+
+export const INITIAL_WATCH_STATE: WatchState = Object.freeze({ endpoints: [], ready: false, emptyStreak: 0, errorStreak: 0 })
+
+/** Seconds until the next lookup: the answer's TTL (or the maximum) within the bounds; the minimum after a failure. */
+export function nextRefreshSeconds(resolution: Resolution, bounds: RefreshBounds): number {
+  const { refreshMinSeconds: min, refreshMaxSeconds: max } = bounds
+  if (resolution.kind !== 'ok') return min
+  return Math.min(Math.max(resolution.ttlSeconds ?? max, min), max)
+}
+
+/**
+ * The watcher's rules as a pure function. `error` keeps the endpoints; `empty` clears them only at
+ * the `emptyConfirmations`-th empty answer in a row (errors in between neither count nor reset);
+ * `ok` resets both streaks.
+ */
+export function applyResolution(
+  state: WatchState,
+  resolution: Resolution,
+  options: RefreshBounds & { readonly emptyConfirmations: number },
+): WatchStep {
+  const delaySeconds = nextRefreshSeconds(resolution, options)
+  switch (resolution.kind) {
+    case 'ok': {
+      const next: WatchState = { endpoints: mergeEndpoints(resolution.endpoints), ready: true, emptyStreak: 0, errorStreak: 0 }
+      return changedStep(state, next, delaySeconds)
+    }
+    case 'error': {
+      const next: WatchState = { ...state, errorStreak: state.errorStreak + 1 }
+      const failure = { kind: 'error', reason: resolution.reason, consecutive: next.errorStreak } as const
+      return { state: next, failure, delaySeconds }
+    }
+    case 'empty': {
+      const emptyStreak = state.emptyStreak + 1
+      const confirmed = emptyStreak >= options.emptyConfirmations
+      const next: WatchState = { ...state, endpoints: confirmed ? [] : state.endpoints, emptyStreak, errorStreak: 0 }
+      const failure = { kind: 'empty', reason: resolution.reason, consecutive: emptyStreak } as const
+      return { ...changedStep(state, next, delaySeconds), failure }
+    }
+  }
+}
+
+function changedStep(previous: WatchState, next: WatchState, delaySeconds: number): WatchStep {
+  return sameEndpoints(previous.endpoints, next.endpoints)
+    ? { state: { ...next, endpoints: previous.endpoints }, delaySeconds }
+    : { state: next, changed: next.endpoints, delaySeconds }
+}
+
+function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
+  if (a.length !== b.length) return false
+  const keys = new Set(a.map(endpointKey))
+  return b.every((endpoint) => keys.has(endpointKey(endpoint)))
+}
+
+/** Injectable timer functions (unit tests pass a fake clock). */
+export interface Timers {
+  setTimeout(callback: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+const REAL_TIMERS: Timers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+}
+
+export interface DiscoveryWatcherOptions extends RefreshBounds {
+  /** The watcher owns it: `stop()` closes it. */
+  readonly resolver: Resolver
+  /** Called with the full endpoint set (sorted by key) each time it changes; must not throw. */
+  readonly onEndpoints: (endpoints: readonly Endpoint[]) => void
+  /** Called for every failed or empty lookup; must not throw. */
+  readonly onError?: (failure: DiscoveryFailure) => void
+  /** Empty answers in a row before the group loses its instances. Default 3. */
+  readonly emptyConfirmations?: number
+  readonly timers?: Timers
+}
+
+/**
+ * Keeps one group's endpoint set up to date: looks up now, then again after `nextRefreshSeconds`.
+ * Its timer is unref'd, so it never keeps the process alive; after `stop()` nothing is reported.
+ */
+export class DiscoveryWatcher {
+  readonly #options: DiscoveryWatcherOptions
+  readonly #timers: Timers
+  #state: WatchState = INITIAL_WATCH_STATE
+  #timer: unknown
+  #started = false
+  #stopped = false
+
+  constructor(options: DiscoveryWatcherOptions) {
+    this.#options = options
+    this.#timers = options.timers ?? REAL_TIMERS
+  }
+
+  /** Last endpoint set reported, sorted by key. */
+  get current(): readonly Endpoint[] {
+    return this.#state.endpoints
+  }
+
+  /** True once a lookup has succeeded (the proxy's /readyz reads it). */
+  get ready(): boolean {
+    return this.#state.ready
+  }
+
+  get description(): string {
+    return this.#options.resolver.description
+  }
+
+  /** Starts watching; resolves once the first lookup has been handled, whatever its outcome. */
+  start(): Promise<void> {
+    if (this.#started) return Promise.resolve()
+    this.#started = true
+    return this.#tick()
+  }
+
+  /** Clears the timer and closes the resolver; a lookup still in flight reports nothing. */
+  stop(): void {
+    if (this.#stopped) return
+    this.#stopped = true
+    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#options.resolver.close?.()
+  }
+
+  async #tick(): Promise<void> {
+    this.#timer = undefined
+    let resolution: Resolution
+    try {
+      resolution = await this.#options.resolver.resolve()
+    } catch (error) {
+      // The contract says resolve() never throws; a resolver that does still must not stop the watch.
+      resolution = { kind: 'error', reason: error instanceof Error ? error.message : String(error) }
+    }
+    if (this.#stopped) return
+    const step = applyResolution(this.#state, resolution, {
+      refreshMinSeconds: this.#options.refreshMinSeconds,
+      refreshMaxSeconds: this.#options.refreshMaxSeconds,
+      emptyConfirmations: this.#options.emptyConfirmations ?? 3,
+    })
+    this.#state = step.state
+    this.#schedule(step.delaySeconds)
+    if (step.failure) this.#options.onError?.(step.failure)
+    if (step.changed) this.#options.onEndpoints(step.changed)
+  }
+
+  #schedule(seconds: number): void {
+    const handle = this.#timers.setTimeout(() => void this.#tick(), seconds * 1000)
+    if (typeof handle === 'object' && handle !== null && 'unref' in handle && typeof handle.unref === 'function') {
+      handle.unref()
+    }
+    this.#timer = handle
+  }
+}
+
+/** The resolver for one configured group: `srv` through the `dns` block, else its static `backends`. */
+export function createResolver(group: GroupConfig, dns: DnsConfig): Resolver {
+  if (group.srv !== undefined) {
+    return new DnsSrvResolver({
+      name: group.srv,
+      servers: dns.servers,
+      timeoutMs: dns.timeoutMs,
+      minCacheSeconds: dns.refreshMinSeconds,
+      maxCacheSeconds: dns.refreshMaxSeconds,
+    })
+  }
+  return new StaticResolver(group.backends ?? [])
+}
