@@ -1,9 +1,128 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import type { CommandModule } from 'yargs'
+import { loadConfig } from '../config/load.js'
+import type { Config } from '../config/types.js'
+import { createLogger } from '../log.js'
+import { startProxy } from '../main.js'
+import { CliError } from './errors.js'
+import { DEFAULT_CONFIG_PATH, stopOnSignals } from './serve.js'
 
-export const demoCommand: CommandModule = {
+const CLI_PATH = fileURLToPath(new URL('./main.js', import.meta.url))
+const READY_LINE = /listening on port (\d+)/
+
+interface DemoArgs {
+  port: number
+}
+
+interface Instance {
+  readonly child: ChildProcess
+  readonly port: number
+}
+
+/** Starts one simpleservice process on a free loopback port and waits for its startup line. */
+function startSimpleService(version: string): Promise<Instance> {
+  const child = spawn(process.execPath, [CLI_PATH, 'simpleservice'], {
+    env: { ...process.env, PORT0: '0', HOST: '127.0.0.1', SIMPLE_SERVICE_VERSION: version, SIMPLE_SERVICE_QUIET: '1' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  return new Promise((resolve, reject) => {
+    let text = ''
+    child.stdout!.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8')
+      const match = READY_LINE.exec(text)
+      if (match) {
+        child.stdout!.removeAllListeners('data')
+        child.stdout!.resume()
+        resolve({ child, port: Number(match[1]) })
+      }
+    })
+    child.once('exit', (code) => reject(new CliError(`simpleservice ${version} exited with code ${code}`)))
+  })
+}
+
+/** The default config with its groups pointed at the demo's instances. */
+function demoConfig(base: Config, port: number, instances: ReadonlyMap<string, readonly number[]>): Config {
+  const [service, ...others] = base.services
+  if (service === undefined || others.length > 0) throw new CliError('the demo expects one service in the default config')
+  return {
+    ...base,
+    state: undefined,
+    services: [
+      {
+        ...service,
+        listen: { host: '127.0.0.1', port },
+        groups: service.groups.map((group) => ({
+          name: group.name,
+          backends: (instances.get(group.name) ?? []).map((instancePort) => `127.0.0.1:${instancePort}`),
+        })),
+      },
+    ],
+  }
+}
+
+export const demoCommand: CommandModule<object, DemoArgs> = {
   command: 'demo',
-  describe: 'run the canary lab on this machine (simpleservice 0.9 x3, 1.0 x1, proxy on :8080 at 80/20)',
-  handler: async () => {
-    throw new Error('not implemented yet')
+  describe: 'run the canary lab on this machine: simpleservice 0.9 x3 and 1.0 x1, the proxy on :8080 at 80/20',
+  builder: (yargs) =>
+    yargs.option('port', { type: 'number', default: 8080, describe: 'proxy port on 127.0.0.1 (0: any free port)' }),
+  handler: async (args) => {
+    const base = await loadConfig(DEFAULT_CONFIG_PATH)
+    const versions = ['0.9', '0.9', '0.9', '1.0']
+    const started: Instance[] = []
+    const stopInstances = async () => {
+      await Promise.all(
+        started.map(({ child }) =>
+          child.exitCode === null && child.signalCode === null
+            ? new Promise<void>((resolve) => {
+                child.once('exit', () => resolve())
+                child.kill('SIGTERM')
+              })
+            : Promise.resolve(),
+        ),
+      )
+    }
+    try {
+      for (const instance of await Promise.all(versions.map(startSimpleService))) started.push(instance)
+    } catch (error) {
+      await stopInstances()
+      throw error
+    }
+    const ports = new Map<string, number[]>()
+    started.forEach((instance, index) => {
+      const version = versions[index]!
+      ports.set(version, [...(ports.get(version) ?? []), instance.port])
+    })
+    const config = demoConfig(base, args.port, ports)
+    const logger = createLogger('zdd-proxy')
+    let proxy
+    try {
+      proxy = await startProxy(config, logger)
+    } catch (error) {
+      await stopInstances()
+      throw new CliError(`cannot start the proxy on 127.0.0.1:${args.port}: ${(error as Error).message}`)
+    }
+    const proxyPort = proxy.ports.get(config.services[0]!.name)!
+    const url = `http://127.0.0.1:${proxyPort}`
+    const weights = Object.entries(config.services[0]!.weights)
+      .map(([group, weight]) => `${group}=${weight}`)
+      .join(' ')
+    process.stdout.write(
+      [
+        '',
+        `zdd-proxy demo: simpleservice 0.9 x3 (ports ${ports.get('0.9')?.join(', ')}) and 1.0 x1 (port ${ports.get('1.0')?.join(', ')})`,
+        `proxy listening on ${url} with weights ${weights}`,
+        '',
+        'Try:',
+        `  curl -i ${url}/endpoint0`,
+        `  curl -s -H 'x-zdd-group: 1.0' ${url}/endpoint0      # force the canary`,
+        `  npx zdd-proxy canary-check ${url} 1000`,
+        `  npx zdd-proxy canary-check ${url} 100 --requests 20   # stickiness`,
+        '',
+        'Ctrl-C stops everything the demo started.',
+        '',
+      ].join('\n'),
+    )
+    stopOnSignals(proxy, 5_000, stopInstances)
   },
 }

@@ -1,9 +1,48 @@
+import { fileURLToPath } from 'node:url'
 import type { CommandModule } from 'yargs'
+import { loadConfig } from '../config/load.js'
+import type { ServiceConfig } from '../config/types.js'
+import { createLogger } from '../log.js'
+import { startProxy, type RunningProxy } from '../main.js'
 
-export const serveCommand: CommandModule = {
+/** The embedded default config, shipped with the package. */
+export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../../../config/default.json', import.meta.url))
+
+interface ServeArgs {
+  config?: string
+}
+
+/** Stops `proxy` on SIGTERM/SIGINT: no new connections, in-flight requests finish, exit 0. */
+export function stopOnSignals(proxy: RunningProxy, graceMs: number, after?: () => Promise<void>): void {
+  let stopping = false
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return
+    stopping = true
+    proxy.plane.logger.info({ event: 'stopping', signal }, 'stopping: finishing in-flight requests')
+    void (async () => {
+      await proxy.stop(graceMs)
+      await after?.()
+      proxy.plane.logger.info({ event: 'stopped' }, 'stopped')
+      process.exit(0)
+    })()
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+}
+
+export const serveCommand: CommandModule<object, ServeArgs> = {
   command: 'serve',
   describe: 'run the proxy listeners and the admin listener',
-  handler: async () => {
-    throw new Error('not implemented yet')
+  builder: (yargs) =>
+    yargs.option('config', {
+      type: 'string',
+      describe: 'config file (default: the embedded config/default.json)',
+    }),
+  handler: async (args) => {
+    const config = await loadConfig(args.config ?? DEFAULT_CONFIG_PATH)
+    const logger = createLogger('zdd-proxy')
+    const proxy = await startProxy(config, logger)
+    const graceMs = Math.max(...config.services.map((service: ServiceConfig) => service.drainSeconds * 1000), 1_000)
+    stopOnSignals(proxy, graceMs)
   },
 }

@@ -1,0 +1,104 @@
+import type { Config, ServiceConfig } from '../config/types.js'
+import type { Endpoint } from '../discovery/types.js'
+import type { Logger } from '../log.js'
+import type { Upstream, UpstreamRegistry } from '../proxy/upstreams.js'
+import { buildRouteTable, buildServiceRoute } from '../routing/table.js'
+import type { RouteTable, ServiceRoute } from '../routing/types.js'
+import { SnapshotHolder } from '../state/snapshot.js'
+
+/** Decides whether an instance may take new requests (health, readiness, ejection). */
+export type LivenessCheck = (upstream: Upstream) => boolean
+
+/**
+ * Turns facts (desired weights, discovered endpoints, liveness) into RouteTable snapshots.
+ * Every change builds a whole new table and swaps it in; instances that left every group drain.
+ */
+export class ControlPlane {
+  readonly snapshot: SnapshotHolder<RouteTable<Upstream>>
+  readonly #weights = new Map<string, Readonly<Record<string, number>>>()
+  readonly #endpoints = new Map<string, Map<string, readonly Endpoint[]>>()
+  readonly #servicesByName: Map<string, ServiceConfig>
+  #liveness: LivenessCheck = () => true
+  #revision = 0
+
+  constructor(
+    readonly config: Config,
+    readonly upstreams: UpstreamRegistry,
+    readonly logger: Logger,
+  ) {
+    this.#servicesByName = new Map(config.services.map((service) => [service.name, service]))
+    for (const service of config.services) {
+      this.#weights.set(service.name, service.weights)
+      this.#endpoints.set(service.name, new Map())
+    }
+    this.snapshot = new SnapshotHolder(this.#build())
+  }
+
+  service(name: string): ServiceConfig | undefined {
+    return this.#servicesByName.get(name)
+  }
+
+  weightsOf(serviceName: string): Readonly<Record<string, number>> {
+    return this.#weights.get(serviceName) ?? {}
+  }
+
+  /** Replaces a service's weights (already validated) and publishes a new snapshot. */
+  setWeights(serviceName: string, weights: Readonly<Record<string, number>>): void {
+    this.#weights.set(serviceName, Object.freeze({ ...weights }))
+    this.publish()
+  }
+
+  /** The instances discovery found for one group. */
+  setEndpoints(serviceName: string, groupName: string, endpoints: readonly Endpoint[]): void {
+    this.#endpoints.get(serviceName)?.set(groupName, Object.freeze([...endpoints]))
+    this.publish()
+  }
+
+  endpointsOf(serviceName: string, groupName: string): readonly Endpoint[] {
+    return this.#endpoints.get(serviceName)?.get(groupName) ?? []
+  }
+
+  /** Installs the liveness rule (health module) and republishes. */
+  setLiveness(check: LivenessCheck): void {
+    this.#liveness = check
+    this.publish()
+  }
+
+  /** Builds and swaps in a new snapshot from the current facts. */
+  publish(): void {
+    this.snapshot.swap(this.#build())
+  }
+
+  /** Every Upstream known to the current facts, live or not, per service and group. */
+  *knownUpstreams(): Generator<{ service: string; group: string; upstream: Upstream }> {
+    for (const service of this.config.services) {
+      for (const group of service.groups) {
+        for (const endpoint of this.endpointsOf(service.name, group.name)) {
+          yield { service: service.name, group: group.name, upstream: this.upstreams.acquire(service.name, endpoint) }
+        }
+      }
+    }
+  }
+
+  #build(): RouteTable<Upstream> {
+    const inUse = new Set<Upstream>()
+    const routes: ServiceRoute<Upstream>[] = []
+    let drainMs = 0
+    for (const service of this.config.services) {
+      drainMs = Math.max(drainMs, service.drainSeconds * 1000)
+      const live = new Map<string, Upstream[]>()
+      for (const group of service.groups) {
+        const instances: Upstream[] = []
+        for (const endpoint of this.endpointsOf(service.name, group.name)) {
+          const upstream = this.upstreams.acquire(service.name, endpoint)
+          inUse.add(upstream)
+          if (this.#liveness(upstream)) instances.push(upstream)
+        }
+        live.set(group.name, instances)
+      }
+      routes.push(buildServiceRoute(service, this.weightsOf(service.name), live))
+    }
+    this.upstreams.retain(inUse, drainMs)
+    return buildRouteTable(++this.#revision, routes)
+  }
+}

@@ -1,0 +1,72 @@
+import type { ServerResponse } from 'node:http'
+
+/** Every error the data plane answers itself, with its status and a stable code. */
+export const ProxyErrors = {
+  noLiveInstance: { status: 503, code: 'no_live_instance' },
+  unknownHost: { status: 404, code: 'unknown_host' },
+  connectFailed: { status: 502, code: 'upstream_connect_failed' },
+  upstreamReset: { status: 502, code: 'upstream_reset' },
+  upstreamError: { status: 502, code: 'upstream_error' },
+  upstreamTimeout: { status: 504, code: 'upstream_timeout' },
+  badRequest: { status: 400, code: 'bad_request' },
+  uriTooLong: { status: 414, code: 'uri_too_long' },
+  headersTooLarge: { status: 431, code: 'headers_too_large' },
+  shuttingDown: { status: 503, code: 'shutting_down' },
+} as const
+
+export type ProxyError = (typeof ProxyErrors)[keyof typeof ProxyErrors]
+
+/** How a failed upstream attempt is classified, for retries and for the answer. */
+export type FailureKind = 'connect' | 'reset' | 'timeout' | 'other'
+
+interface ErrorWithCode {
+  code?: unknown
+  syscall?: unknown
+}
+
+/** Classifies an undici / socket error. */
+export function classifyFailure(error: Error): FailureKind {
+  const { code, syscall } = error as ErrorWithCode
+  // A closed pool (instance drained between snapshot read and dispatch) sent nothing either.
+  if (
+    code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    code === 'ECONNREFUSED' ||
+    code === 'UND_ERR_CLOSED' ||
+    code === 'UND_ERR_DESTROYED' ||
+    syscall === 'connect'
+  ) {
+    return 'connect'
+  }
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout'
+  if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE') return 'reset'
+  return 'other'
+}
+
+/** The answer to a failed request whose response has not started. */
+export function errorForFailure(kind: FailureKind): ProxyError {
+  switch (kind) {
+    case 'connect':
+      return ProxyErrors.connectFailed
+    case 'timeout':
+      return ProxyErrors.upstreamTimeout
+    case 'reset':
+      return ProxyErrors.upstreamReset
+    default:
+      return ProxyErrors.upstreamError
+  }
+}
+
+/** Sends `{"error":{"code","message"}}`, or destroys the connection if the response already began. */
+export function sendError(res: ServerResponse, error: ProxyError, message: string): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  const body = JSON.stringify({ error: { code: error.code, message } })
+  res.writeHead(error.status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  })
+  res.end(body)
+}

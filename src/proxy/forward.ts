@@ -1,0 +1,142 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import type { Dispatcher } from 'undici'
+import { pickInstance } from '../routing/pick.js'
+import type { GroupRoute } from '../routing/types.js'
+import { classifyFailure, errorForFailure, sendError, type FailureKind } from './errors.js'
+import { buildResponseHeaders } from './headers.js'
+import type { Upstream } from './upstreams.js'
+
+const CLIENT_CLOSED = new Error('client closed the connection')
+
+/** Methods a reset may be retried for: safe and idempotent, with no body streamed. */
+function retryableAfterSend(method: string): boolean {
+  return method === 'GET' || method === 'HEAD' || method === 'OPTIONS'
+}
+
+/**
+ * One client request on its way upstream: the undici dispatch handler for every attempt.
+ * Streams the response straight into the ServerResponse with backpressure both ways (undici
+ * pauses reading the upstream socket while the client is slow; the request body is a Readable
+ * undici pulls from). Retries go to another instance of the same group: after a failed connect
+ * for any method, after a reset or other failure before any response byte only for
+ * GET/HEAD/OPTIONS without a body. Once response bytes went out, a failure destroys the client
+ * connection so a truncated response never looks whole.
+ */
+export class Exchange implements Dispatcher.DispatchHandler {
+  #controller: Dispatcher.DispatchController | null = null
+  #upstream: Upstream | null = null
+  #attemptOpen = false
+  #responseStarted = false
+  #clientClosed = false
+  #retriesLeft: number
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly group: GroupRoute<Upstream>,
+    readonly upstreamHeaders: string[],
+    /** Flat header list added to the response (Set-Cookie, x-zdd-group), or undefined. */
+    readonly extraResponseHeaders: string[] | undefined,
+    readonly hasBody: boolean,
+    retries: number,
+    readonly onFailure: (exchange: Exchange, upstream: Upstream, kind: FailureKind, error: Error) => void,
+  ) {
+    this.#retriesLeft = retries
+  }
+
+  /** Sends the request to `upstream`; later attempts pick their own instance. */
+  start(upstream: Upstream): void {
+    this.res.once('close', this.#onClientClose)
+    this.#dispatch(upstream)
+  }
+
+  #dispatch(upstream: Upstream): void {
+    this.#upstream = upstream
+    this.#attemptOpen = true
+    upstream.inflight++
+    upstream.pool.dispatch(
+      {
+        path: this.req.url!,
+        method: this.req.method as Dispatcher.HttpMethod,
+        headers: this.upstreamHeaders,
+        body: this.hasBody ? this.req : null,
+      },
+      this,
+    )
+  }
+
+  #endAttempt(): void {
+    if (this.#attemptOpen) {
+      this.#attemptOpen = false
+      this.#upstream!.inflight--
+    }
+  }
+
+  #onClientClose = (): void => {
+    if (this.res.writableFinished) return
+    this.#clientClosed = true
+    if (this.#attemptOpen && this.#controller !== null && !this.#controller.aborted) this.#controller.abort(CLIENT_CLOSED)
+  }
+
+  #onDrain = (): void => {
+    this.#controller?.resume()
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller
+    if (this.#clientClosed) controller.abort(CLIENT_CLOSED)
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    statusMessage?: string,
+  ): void {
+    if (statusCode < 200) return // 1xx: we don't relay interim responses.
+    this.#responseStarted = true
+    const list = buildResponseHeaders(headers, this.extraResponseHeaders)
+    if (statusMessage) this.res.writeHead(statusCode, statusMessage, list)
+    else this.res.writeHead(statusCode, list)
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.res.write(chunk)) {
+      controller.pause()
+      this.res.once('drain', this.#onDrain)
+    }
+  }
+
+  onResponseEnd(): void {
+    this.#endAttempt()
+    this.res.end()
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    const upstream = this.#upstream!
+    this.#endAttempt()
+    if (this.#clientClosed) return
+    const kind = classifyFailure(error)
+    this.onFailure(this, upstream, kind, error)
+    if (this.#responseStarted) {
+      this.res.destroy()
+      return
+    }
+    if (this.#retriesLeft > 0 && this.#mayRetry(kind)) {
+      const next = pickInstance(this.group.instances, Math.random, upstream)
+      if (next !== undefined) {
+        this.#retriesLeft--
+        this.#controller = null
+        this.#dispatch(next)
+        return
+      }
+    }
+    sendError(this.res, errorForFailure(kind), `${kind} failure talking to ${this.group.name} instance ${upstream.key}`)
+  }
+
+  #mayRetry(kind: FailureKind): boolean {
+    // A streamed body may be partly consumed; only a failed connect leaves it untouched.
+    if (this.hasBody) return kind === 'connect' && !this.req.readableDidRead
+    return kind === 'connect' || retryableAfterSend(this.req.method!)
+  }
+}

@@ -1,0 +1,322 @@
+import { randomUUID } from 'node:crypto'
+import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http'
+import { BlockList, isIPv6, type Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import type { ServiceConfig } from '../config/types.js'
+import type { Logger } from '../log.js'
+import { pickInstance } from '../routing/pick.js'
+import { hashString } from '../routing/rendezvous.js'
+import { chooseGroup } from '../routing/select.js'
+import type { GroupRoute, RouteTable, ServiceRoute } from '../routing/types.js'
+import type { SnapshotSource } from '../state/snapshot.js'
+import { ProxyErrors, sendError, type FailureKind } from './errors.js'
+import { Exchange } from './forward.js'
+import { buildUpstreamHeaders, readCookie } from './headers.js'
+import { forwardUpgrade } from './upgrade.js'
+import type { Upstream } from './upstreams.js'
+
+const MAX_TARGET_LENGTH = 8 * 1024
+const MAX_HEADER_COUNT = 100
+const TWO_POW_53 = 9007199254740992
+const STICKY_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+/** Per-service request constants, worked out once (config is fixed for a listener's life). */
+interface ServicePlan {
+  readonly name: string
+  readonly stickyBy: ServiceConfig['sticky']['by']
+  readonly stickyCookiePrefix: string
+  readonly stickyCookieName: string
+  readonly stickyHeader: string
+  readonly overrideHeader: string
+  readonly overrideCookiePrefix: string
+  readonly exposeGroupHeader: boolean
+  readonly retries: number
+}
+
+/** Reports an attempt that failed; the data plane decides nothing from it. */
+export type FailureReporter = (
+  upstream: Upstream,
+  group: string,
+  kind: FailureKind,
+  error: Error,
+) => void
+
+export interface ListenerOptions {
+  readonly host: string
+  readonly port: number
+  /** Services on this address; more than one means every one declares vhosts. */
+  readonly services: readonly ServiceConfig[]
+  readonly table: SnapshotSource<RouteTable<Upstream>>
+  readonly trustedProxies: readonly string[]
+  readonly logger: Logger
+  readonly onFailure?: FailureReporter
+}
+
+function planFor(config: ServiceConfig): ServicePlan {
+  return {
+    name: config.name,
+    stickyBy: config.sticky.by,
+    stickyCookiePrefix: `${config.sticky.cookie}=`,
+    stickyCookieName: config.sticky.cookie,
+    stickyHeader: config.sticky.header.toLowerCase(),
+    overrideHeader: config.override.header.toLowerCase(),
+    overrideCookiePrefix: config.override.cookie === '' ? '' : `${config.override.cookie}=`,
+    exposeGroupHeader: config.exposeGroupHeader,
+    retries: config.retries,
+  }
+}
+
+function trustList(entries: readonly string[]): BlockList | undefined {
+  if (entries.length === 0) return undefined
+  const list = new BlockList()
+  for (const entry of entries) {
+    const [address, prefix] = entry.split('/') as [string, string | undefined]
+    const type = isIPv6(address) ? 'ipv6' : 'ipv4'
+    if (prefix === undefined) list.addAddress(address, type)
+    else list.addSubnet(address, Number(prefix), type)
+  }
+  return list
+}
+
+function peerAddressOf(socket: Socket): string {
+  const address = socket.remoteAddress ?? ''
+  return address.startsWith('::ffff:') ? address.slice(7) : address
+}
+
+/** The routing decision for one request, or the error to answer. */
+interface Decision {
+  service: ServiceRoute<Upstream>
+  plan: ServicePlan
+  group: GroupRoute<Upstream>
+  upstream: Upstream
+  extraHeaders: string[] | undefined
+}
+
+/**
+ * One proxy listener: node:http server with sane limits, routing each request through the current
+ * snapshot (service by vhost → group → instance) and forwarding it with an Exchange.
+ */
+export class ProxyListener {
+  readonly server: Server
+  readonly #plans: Map<string, ServicePlan>
+  readonly #single: ServicePlan | undefined
+  readonly #vhosts = new Map<string, ServicePlan>()
+  readonly #trusted: BlockList | undefined
+  readonly #onFailure: (exchange: Exchange, upstream: Upstream, kind: FailureKind, error: Error) => void
+
+  constructor(readonly options: ListenerOptions) {
+    this.#plans = new Map(options.services.map((config) => [config.name, planFor(config)]))
+    this.#single = options.services.length === 1 ? this.#plans.get(options.services[0]!.name) : undefined
+    for (const config of options.services) {
+      for (const vhost of config.vhosts) this.#vhosts.set(vhost.toLowerCase(), this.#plans.get(config.name)!)
+    }
+    this.#trusted = trustList(options.trustedProxies)
+    const report = options.onFailure
+    const logger = options.logger
+    this.#onFailure = (exchange, upstream, kind, error) => {
+      logger.warn(
+        {
+          event: 'upstream_failure',
+          service: upstream.serviceName,
+          group: exchange.group.name,
+          instance: upstream.key,
+          kind,
+          err: error.message,
+        },
+        'upstream request failed',
+      )
+      report?.(upstream, exchange.group.name, kind, error)
+    }
+    this.server = createServer(
+      {
+        headersTimeout: 10_000,
+        requestTimeout: 60_000,
+        keepAliveTimeout: 5_000,
+        maxHeaderSize: 16 * 1024,
+        requireHostHeader: true,
+      },
+      (req, res) => this.#handle(req, res),
+    )
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#handleUpgrade(req, socket, head))
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => this.#handleClientError(error, socket))
+  }
+
+  /** Starts listening; resolves with the bound port. */
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', reject)
+        resolve()
+      })
+    })
+    const address = this.server.address()
+    return typeof address === 'object' && address !== null ? address.port : this.options.port
+  }
+
+  #planFor(req: IncomingMessage): ServicePlan | undefined {
+    if (this.#single !== undefined) return this.#single
+    const host = req.headers.host
+    if (host === undefined) return undefined
+    const colon = host.lastIndexOf(':')
+    const name = (colon > 0 && !host.endsWith(']') ? host.slice(0, colon) : host).toLowerCase()
+    return this.#vhosts.get(name)
+  }
+
+  /** Routes a request; on failure it has already answered and returns undefined. */
+  #decide(req: IncomingMessage, res: ServerResponse): Decision | undefined {
+    const plan = this.#planFor(req)
+    if (plan === undefined) {
+      sendError(res, ProxyErrors.unknownHost, `no service for host ${req.headers.host ?? ''}`)
+      return undefined
+    }
+    const service = this.options.table.current.servicesByName.get(plan.name)
+    if (service === undefined) {
+      sendError(res, ProxyErrors.noLiveInstance, `service ${plan.name} has no live instance`)
+      return undefined
+    }
+    let extraHeaders: string[] | undefined
+    let keyHash: number
+    switch (plan.stickyBy) {
+      case 'cookie': {
+        const id = readCookie(req.headers.cookie, plan.stickyCookiePrefix)
+        if (id !== undefined && id !== '') {
+          keyHash = hashString(id)
+        } else {
+          const fresh = randomUUID()
+          keyHash = hashString(fresh)
+          extraHeaders = [
+            'set-cookie',
+            `${plan.stickyCookiePrefix}${fresh}; Path=/; Max-Age=${STICKY_COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax`,
+          ]
+        }
+        break
+      }
+      case 'header': {
+        const id = req.headers[plan.stickyHeader]
+        keyHash = typeof id === 'string' && id !== '' ? hashString(id) : Math.random() * TWO_POW_53
+        break
+      }
+      case 'ip':
+        keyHash = hashString(peerAddressOf(req.socket))
+        break
+      default:
+        keyHash = Math.random() * TWO_POW_53
+    }
+    let overrideName: string | undefined
+    if (plan.overrideHeader !== '') {
+      const forced = req.headers[plan.overrideHeader]
+      if (typeof forced === 'string') overrideName = forced
+    }
+    if (overrideName === undefined && plan.overrideCookiePrefix !== '') {
+      overrideName = readCookie(req.headers.cookie, plan.overrideCookiePrefix)
+    }
+    const group = chooseGroup(service, overrideName, keyHash)
+    const upstream = group === undefined ? undefined : pickInstance(group.instances, Math.random)
+    if (group === undefined || upstream === undefined) {
+      sendError(res, ProxyErrors.noLiveInstance, `service ${plan.name} has no live instance`)
+      return undefined
+    }
+    if (plan.exposeGroupHeader) {
+      if (extraHeaders === undefined) extraHeaders = ['x-zdd-group', group.name]
+      else extraHeaders.push('x-zdd-group', group.name)
+    }
+    return { service, plan, group, upstream, extraHeaders }
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    if (req.url!.length > MAX_TARGET_LENGTH) {
+      sendError(res, ProxyErrors.uriTooLong, `request target longer than ${MAX_TARGET_LENGTH} bytes`)
+      return
+    }
+    if (req.rawHeaders.length > MAX_HEADER_COUNT * 2) {
+      sendError(res, ProxyErrors.headersTooLarge, `more than ${MAX_HEADER_COUNT} request headers`)
+      return
+    }
+    const decision = this.#decide(req, res)
+    if (decision === undefined) return
+    const peer = peerAddressOf(req.socket)
+    const headers = buildUpstreamHeaders(req, peer, this.#trusted?.check(peer, isIPv6(peer) ? 'ipv6' : 'ipv4') ?? false)
+    if (headers === undefined) {
+      sendError(res, ProxyErrors.badRequest, 'more than one Host header')
+      return
+    }
+    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0'
+    const exchange = new Exchange(
+      req,
+      res,
+      decision.group,
+      headers,
+      decision.extraHeaders,
+      hasBody,
+      decision.plan.retries,
+      this.#onFailure,
+    )
+    exchange.start(decision.upstream)
+  }
+
+  #handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const protocol = (req.headers.upgrade ?? '').toLowerCase()
+    if (protocol === 'websocket') {
+      const res = new ServerResponse(req)
+      res.assignSocket(socket as Socket)
+      const decision = this.#decide(req, res)
+      if (decision === undefined) {
+        res.shouldKeepAlive = false
+        return
+      }
+      res.detachSocket(socket as Socket)
+      const peer = peerAddressOf(req.socket)
+      const headers = buildUpstreamHeaders(req, peer, this.#trusted?.check(peer, isIPv6(peer) ? 'ipv6' : 'ipv4') ?? false)
+      if (headers === undefined) {
+        socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
+        return
+      }
+      forwardUpgrade(req, socket, head, decision.upstream, headers, decision.extraHeaders, this.options.logger)
+      return
+    }
+    // Other upgrades (h2c): answer as a plain HTTP/1.1 request on this connection, then close it.
+    if ((req.headers['content-length'] ?? '0') !== '0' || req.headers['transfer-encoding'] !== undefined) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
+      return
+    }
+    const res = new ServerResponse(req)
+    res.shouldKeepAlive = false
+    res.assignSocket(socket as Socket)
+    res.once('finish', () => {
+      res.detachSocket(socket as Socket)
+      socket.end()
+    })
+    req.push(null)
+    this.#handle(req, res)
+  }
+
+  #handleClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+    if (!socket.writable || (socket as Socket).bytesWritten > 0) {
+      socket.destroy()
+      return
+    }
+    let status = '400 Bad Request'
+    if (error.code === 'HPE_HEADER_OVERFLOW') status = '431 Request Header Fields Too Large'
+    else if (error.code === 'HPE_URI_TOO_LONG') status = '414 URI Too Long'
+    else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') status = '408 Request Timeout'
+    const body = JSON.stringify({ error: { code: 'bad_request', message: status.slice(4) } })
+    socket.end(
+      `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+    )
+  }
+
+  /** Stops accepting; in-flight requests finish; idle keep-alive connections close now. */
+  async close(graceMs: number): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
+    // Keep-alive connections become idle one by one as their last response ends; close each then.
+    this.server.closeIdleConnections()
+    const sweep = setInterval(() => this.server.closeIdleConnections(), 50)
+    const deadline = setTimeout(() => this.server.closeAllConnections(), graceMs)
+    sweep.unref()
+    deadline.unref()
+    await closed
+    clearInterval(sweep)
+    clearTimeout(deadline)
+  }
+}

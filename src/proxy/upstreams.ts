@@ -1,0 +1,98 @@
+import { Pool } from 'undici'
+import type { TimeoutsConfig } from '../config/types.js'
+import { endpointKey, type Endpoint } from '../discovery/types.js'
+import type { Pickable } from '../routing/types.js'
+
+/**
+ * One instance as the data plane sees it: its connection pool and its live load. Snapshots hold
+ * these objects; the same Upstream survives from snapshot to snapshot while the instance stays.
+ */
+export class Upstream implements Pickable {
+  /** Requests dispatched and not yet finished; read by instance choice (P2C). */
+  inflight = 0
+  /** Set once the instance left every snapshot; it only finishes what it has. */
+  draining = false
+
+  constructor(
+    readonly serviceName: string,
+    readonly key: string,
+    readonly endpoint: Endpoint,
+    readonly pool: Pool,
+  ) {}
+}
+
+/**
+ * Owns one undici Pool per instance (keep-alive, no pipelining). `retain()` is called with the
+ * instances of every new snapshot; instances no longer used drain: no new requests, in-flight ones
+ * complete, idle connections close, and after the drain deadline the rest is destroyed.
+ */
+export class UpstreamRegistry {
+  readonly #upstreams = new Map<string, Upstream>()
+  readonly #draining = new Set<Upstream>()
+
+  constructor(private readonly timeoutsFor: (serviceName: string) => TimeoutsConfig) {}
+
+  /** The Upstream of `endpoint` for `serviceName`, created on first use. */
+  acquire(serviceName: string, endpoint: Endpoint): Upstream {
+    const key = `${serviceName}|${endpointKey(endpoint)}`
+    let upstream = this.#upstreams.get(key)
+    if (upstream === undefined) {
+      const timeouts = this.timeoutsFor(serviceName)
+      const pool = new Pool(`http://${endpointKey(endpoint)}`, {
+        connections: 256,
+        pipelining: 1,
+        connectTimeout: timeouts.connectMs,
+        headersTimeout: timeouts.headersMs,
+        bodyTimeout: timeouts.idleMs,
+        keepAliveTimeout: 4_000,
+        keepAliveMaxTimeout: 30_000,
+      })
+      upstream = new Upstream(serviceName, endpointKey(endpoint), endpoint, pool)
+      this.#upstreams.set(key, upstream)
+    }
+    return upstream
+  }
+
+  /** Drains every Upstream not in `inUse`. */
+  retain(inUse: ReadonlySet<Upstream>, drainMs: number): void {
+    for (const [key, upstream] of this.#upstreams) {
+      if (inUse.has(upstream)) continue
+      this.#upstreams.delete(key)
+      this.#drain(upstream, drainMs)
+    }
+  }
+
+  #drain(upstream: Upstream, drainMs: number): void {
+    upstream.draining = true
+    this.#draining.add(upstream)
+    // close() lets queued and running requests finish and closes idle sockets at once.
+    const timer = setTimeout(() => void upstream.pool.destroy().catch(() => {}), drainMs)
+    timer.unref()
+    upstream.pool
+      .close()
+      .catch(() => {})
+      .finally(() => {
+        clearTimeout(timer)
+        this.#draining.delete(upstream)
+      })
+  }
+
+  /** Instances currently draining (for status and tests). */
+  get drainingCount(): number {
+    return this.#draining.size
+  }
+
+  /** Closes everything: graceful within `graceMs`, then destroyed. */
+  async closeAll(graceMs: number): Promise<void> {
+    const all = [...this.#upstreams.values(), ...this.#draining]
+    this.#upstreams.clear()
+    await Promise.all(
+      all.map(async (upstream) => {
+        const timer = setTimeout(() => void upstream.pool.destroy().catch(() => {}), graceMs)
+        timer.unref()
+        await upstream.pool.close().catch(() => {})
+        clearTimeout(timer)
+      }),
+    )
+  }
+}

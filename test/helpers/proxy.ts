@@ -1,0 +1,56 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startCli, type Started } from './processes.js'
+
+const tempDirs: string[] = []
+
+/** Writes `config` to a temp file and returns its path. */
+export function writeConfig(config: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'zdd-test-'))
+  tempDirs.push(dir)
+  const path = join(dir, 'config.json')
+  writeFileSync(path, JSON.stringify(config, null, 2))
+  return path
+}
+
+/** Removes the temp files written by writeConfig. */
+export function removeTempFiles(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+}
+
+export interface StartedProxy extends Started {
+  /** Port of the first service's listener. */
+  readonly port: number
+  readonly url: string
+}
+
+/** Runs `zdd-proxy serve --config <file>` on a config object and waits until it listens. */
+export async function startProxyProcess(config: unknown, env?: Record<string, string>): Promise<StartedProxy> {
+  const started = await startCli(['serve', '--config', writeConfig(config)], {
+    waitFor: /"event":"listening"[^\n]*"port":(\d+)/,
+    env,
+  })
+  const port = Number(started.match[1])
+  return Object.assign(started, { port, url: `http://127.0.0.1:${port}` })
+}
+
+/** A one-service config on 127.0.0.1:0 with static groups; `overrides` merges into the service. */
+export function serviceConfig(
+  groups: Record<string, string[]>,
+  weights: Record<string, number>,
+  overrides: Record<string, unknown> = {},
+): { services: Record<string, unknown>[] } {
+  return {
+    services: [
+      {
+        name: 'svc',
+        listen: { host: '127.0.0.1', port: 0 },
+        groups: Object.entries(groups).map(([name, backends]) => ({ name, backends })),
+        weights,
+        exposeGroupHeader: true,
+        ...overrides,
+      },
+    ],
+  }
+}
