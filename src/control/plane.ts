@@ -1,5 +1,6 @@
 import type { Config, ServiceConfig } from '../config/types.js'
-import type { Endpoint } from '../discovery/types.js'
+import { endpointKey, type Endpoint } from '../discovery/types.js'
+import { EventBus } from '../events.js'
 import type { Logger } from '../log.js'
 import type { Upstream, UpstreamRegistry } from '../proxy/upstreams.js'
 import { buildRouteTable, buildServiceRoute } from '../routing/table.js'
@@ -15,6 +16,7 @@ export type LivenessCheck = (upstream: Upstream) => boolean
  */
 export class ControlPlane {
   readonly snapshot: SnapshotHolder<RouteTable<Upstream>>
+  readonly events = new EventBus()
   readonly #weights = new Map<string, Readonly<Record<string, number>>>()
   readonly #endpoints = new Map<string, Map<string, readonly Endpoint[]>>()
   readonly #servicesByName: Map<string, ServiceConfig>
@@ -50,8 +52,18 @@ export class ControlPlane {
 
   /** The instances discovery found for one group. */
   setEndpoints(serviceName: string, groupName: string, endpoints: readonly Endpoint[]): void {
-    this.#endpoints.get(serviceName)?.set(groupName, Object.freeze([...endpoints]))
+    const groups = this.#endpoints.get(serviceName)
+    if (groups === undefined) return
+    const before = new Set((groups.get(groupName) ?? []).map(endpointKey))
+    const after = new Set(endpoints.map(endpointKey))
+    groups.set(groupName, Object.freeze([...endpoints]))
     this.publish()
+    for (const key of after) {
+      if (!before.has(key)) this.events.publish('instance_added', { service: serviceName, group: groupName, instance: key })
+    }
+    for (const key of before) {
+      if (!after.has(key)) this.events.publish('instance_removed', { service: serviceName, group: groupName, instance: key })
+    }
   }
 
   endpointsOf(serviceName: string, groupName: string): readonly Endpoint[] {
