@@ -3,11 +3,14 @@ import { ControlPlane } from './control/plane.js'
 import { parseEndpoint } from './discovery/static.js'
 import type { Logger } from './log.js'
 import { ProxyListener } from './proxy/listener.js'
+import { StatsRegistry } from './proxy/stats.js'
 import { UpstreamRegistry } from './proxy/upstreams.js'
 
 /** A started proxy: its listeners, its control plane, and how to stop it. */
 export interface RunningProxy {
   readonly plane: ControlPlane
+  /** Traffic counters per service and group, read by the metrics endpoint. */
+  readonly stats: StatsRegistry
   /** Bound ports per service name. */
   readonly ports: ReadonlyMap<string, number>
   /** Stops accepting, lets in-flight requests finish within `graceMs`, closes upstream pools. */
@@ -33,6 +36,7 @@ export async function startProxy(config: Config, logger: Logger): Promise<Runnin
   const timeouts = new Map(config.services.map((service) => [service.name, service.timeouts]))
   const upstreams = new UpstreamRegistry((name) => timeouts.get(name)!)
   const plane = new ControlPlane(config, upstreams, logger)
+  const stats = new StatsRegistry(config)
   for (const service of config.services) {
     for (const group of service.groups) {
       if (group.backends !== undefined) plane.setEndpoints(service.name, group.name, group.backends.map(parseEndpoint))
@@ -50,6 +54,7 @@ export async function startProxy(config: Config, logger: Logger): Promise<Runnin
         services,
         table: plane.snapshot,
         trustedProxies: config.trustedProxies,
+        stats,
         logger,
       })
       const port = await listener.listen()
@@ -68,6 +73,7 @@ export async function startProxy(config: Config, logger: Logger): Promise<Runnin
   let stopping: Promise<void> | undefined
   return {
     plane,
+    stats,
     ports,
     stop(graceMs = 30_000) {
       stopping ??= (async () => {

@@ -1,9 +1,11 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { pickInstance } from '../routing/pick.js'
+import { performance } from 'node:perf_hooks'
 import type { GroupRoute } from '../routing/types.js'
 import { classifyFailure, errorForFailure, sendError, type FailureKind } from './errors.js'
 import { buildResponseHeaders } from './headers.js'
+import type { GroupStats } from './stats.js'
 import type { Upstream } from './upstreams.js'
 
 const CLIENT_CLOSED = new Error('client closed the connection')
@@ -29,6 +31,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #responseStarted = false
   #clientClosed = false
   #retriesLeft: number
+  readonly #startedAt = performance.now()
 
   constructor(
     readonly req: IncomingMessage,
@@ -39,6 +42,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     readonly extraResponseHeaders: string[] | undefined,
     readonly hasBody: boolean,
     retries: number,
+    readonly stats: GroupStats,
     readonly onFailure: (exchange: Exchange, upstream: Upstream, kind: FailureKind, error: Error) => void,
   ) {
     this.#retriesLeft = retries
@@ -95,6 +99,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
   ): void {
     if (statusCode < 200) return // 1xx: we don't relay interim responses.
     this.#responseStarted = true
+    const upstream = this.#upstream!
+    upstream.responses++
+    upstream.consecutiveFailures = 0
+    if (statusCode >= 500) upstream.consecutive5xx++
+    else upstream.consecutive5xx = 0
+    this.stats.recordStatus(statusCode)
     const list = buildResponseHeaders(headers, this.extraResponseHeaders)
     if (statusMessage) this.res.writeHead(statusCode, statusMessage, list)
     else this.res.writeHead(statusCode, list)
@@ -110,6 +120,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     this.#endAttempt()
     this.res.end()
+    this.stats.recordDuration((performance.now() - this.#startedAt) / 1000)
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
@@ -117,6 +128,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#endAttempt()
     if (this.#clientClosed) return
     const kind = classifyFailure(error)
+    upstream.failures[kind]++
+    upstream.consecutiveFailures++
+    this.stats.upstreamErrors[kind]++
+    upstream.onFailure?.(upstream, kind)
     this.onFailure(this, upstream, kind, error)
     if (this.#responseStarted) {
       this.res.destroy()
@@ -126,12 +141,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
       const next = pickInstance(this.group.instances, Math.random, upstream)
       if (next !== undefined) {
         this.#retriesLeft--
+        this.stats.retries++
         this.#controller = null
         this.#dispatch(next)
         return
       }
     }
-    sendError(this.res, errorForFailure(kind), `${kind} failure talking to ${this.group.name} instance ${upstream.key}`)
+    const answer = errorForFailure(kind)
+    this.stats.recordStatus(answer.status)
+    this.stats.recordDuration((performance.now() - this.#startedAt) / 1000)
+    sendError(this.res, answer, `${kind} failure talking to ${this.group.name} instance ${upstream.key}`)
   }
 
   #mayRetry(kind: FailureKind): boolean {

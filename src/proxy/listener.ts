@@ -13,6 +13,7 @@ import { ProxyErrors, sendError, type FailureKind } from './errors.js'
 import { Exchange } from './forward.js'
 import { buildUpstreamHeaders, readCookie } from './headers.js'
 import { forwardUpgrade } from './upgrade.js'
+import type { GroupStats, StatsRegistry } from './stats.js'
 import type { Upstream } from './upstreams.js'
 
 const MAX_TARGET_LENGTH = 8 * 1024
@@ -31,6 +32,7 @@ interface ServicePlan {
   readonly overrideCookiePrefix: string
   readonly exposeGroupHeader: boolean
   readonly retries: number
+  readonly stats: ReadonlyMap<string, GroupStats>
 }
 
 /** Reports an attempt that failed; the data plane decides nothing from it. */
@@ -48,11 +50,12 @@ export interface ListenerOptions {
   readonly services: readonly ServiceConfig[]
   readonly table: SnapshotSource<RouteTable<Upstream>>
   readonly trustedProxies: readonly string[]
+  readonly stats: StatsRegistry
   readonly logger: Logger
   readonly onFailure?: FailureReporter
 }
 
-function planFor(config: ServiceConfig): ServicePlan {
+function planFor(config: ServiceConfig, stats: StatsRegistry): ServicePlan {
   return {
     name: config.name,
     stickyBy: config.sticky.by,
@@ -63,6 +66,7 @@ function planFor(config: ServiceConfig): ServicePlan {
     overrideCookiePrefix: config.override.cookie === '' ? '' : `${config.override.cookie}=`,
     exposeGroupHeader: config.exposeGroupHeader,
     retries: config.retries,
+    stats: stats.forService(config.name),
   }
 }
 
@@ -105,7 +109,7 @@ export class ProxyListener {
   readonly #onFailure: (exchange: Exchange, upstream: Upstream, kind: FailureKind, error: Error) => void
 
   constructor(readonly options: ListenerOptions) {
-    this.#plans = new Map(options.services.map((config) => [config.name, planFor(config)]))
+    this.#plans = new Map(options.services.map((config) => [config.name, planFor(config, options.stats)]))
     this.#single = options.services.length === 1 ? this.#plans.get(options.services[0]!.name) : undefined
     for (const config of options.services) {
       for (const vhost of config.vhosts) this.#vhosts.set(vhost.toLowerCase(), this.#plans.get(config.name)!)
@@ -250,6 +254,7 @@ export class ProxyListener {
       decision.extraHeaders,
       hasBody,
       decision.plan.retries,
+      decision.plan.stats.get(decision.group.name)!,
       this.#onFailure,
     )
     exchange.start(decision.upstream)

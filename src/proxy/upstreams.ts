@@ -2,6 +2,7 @@ import { Pool } from 'undici'
 import type { TimeoutsConfig } from '../config/types.js'
 import { endpointKey, type Endpoint } from '../discovery/types.js'
 import type { Pickable } from '../routing/types.js'
+import type { FailureKind } from './errors.js'
 
 /**
  * One instance as the data plane sees it: its connection pool and its live load. Snapshots hold
@@ -12,6 +13,17 @@ export class Upstream implements Pickable {
   inflight = 0
   /** Set once the instance left every snapshot; it only finishes what it has. */
   draining = false
+  // Outcome counters: the data plane only bumps them; health reads them and decides.
+  /** Failed attempts in a row (connect, reset, timeout); reset by any response. */
+  consecutiveFailures = 0
+  /** 5xx responses in a row; reset by a response below 500. */
+  consecutive5xx = 0
+  /** Responses received, any status. */
+  responses = 0
+  /** Failed attempts by kind, since start. */
+  readonly failures: Record<FailureKind, number> = { connect: 0, reset: 0, timeout: 0, other: 0 }
+  /** Called after every failed attempt; health installs it to react at once (e.g. eject). */
+  onFailure: ((upstream: Upstream, kind: FailureKind) => void) | undefined = undefined
 
   constructor(
     readonly serviceName: string,

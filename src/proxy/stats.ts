@@ -1,0 +1,59 @@
+import type { Config } from '../config/types.js'
+import type { FailureKind } from './errors.js'
+
+/** Upper bounds (seconds) of the request duration histogram buckets. */
+export const DURATION_BUCKETS: readonly number[] = Object.freeze([
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+])
+
+/**
+ * Per (service, group) traffic counters, bumped by the data plane as plain numbers (no allocation,
+ * no label lookups on the hot path) and read by the metrics collector at scrape time.
+ */
+export class GroupStats {
+  /** Responses by status code (index = code), including the proxy's own error answers. */
+  readonly responsesByStatus = new Float64Array(600)
+  /** Histogram counts per DURATION_BUCKETS entry, plus one for +Inf at the end (not cumulative). */
+  readonly durationCounts = new Float64Array(DURATION_BUCKETS.length + 1)
+  durationSum = 0
+  durationCount = 0
+  readonly upstreamErrors: Record<FailureKind, number> = { connect: 0, reset: 0, timeout: 0, other: 0 }
+  retries = 0
+
+  constructor(
+    readonly service: string,
+    readonly group: string,
+  ) {}
+
+  recordStatus(status: number): void {
+    if (status >= 100 && status < 600) this.responsesByStatus[status]!++
+  }
+
+  recordDuration(seconds: number): void {
+    let i = 0
+    while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++
+    this.durationCounts[i]!++
+    this.durationSum += seconds
+    this.durationCount++
+  }
+}
+
+/** All GroupStats of a config, created once; groups are fixed for the life of the process. */
+export class StatsRegistry {
+  readonly #byService = new Map<string, Map<string, GroupStats>>()
+
+  constructor(config: Config) {
+    for (const service of config.services) {
+      this.#byService.set(service.name, new Map(service.groups.map((group) => [group.name, new GroupStats(service.name, group.name)])))
+    }
+  }
+
+  /** The stats of every group of one service, by group name. */
+  forService(service: string): ReadonlyMap<string, GroupStats> {
+    return this.#byService.get(service) ?? new Map()
+  }
+
+  *all(): Generator<GroupStats> {
+    for (const groups of this.#byService.values()) yield* groups.values()
+  }
+}
