@@ -1,0 +1,197 @@
+import { describe, expect, it } from 'vitest'
+import type { ServiceConfig } from '../../../src/config/types.js'
+import { hashString } from '../../../src/routing/rendezvous.js'
+import { chooseGroup } from '../../../src/routing/select.js'
+import { buildRouteTable, buildServiceRoute } from '../../../src/routing/table.js'
+import type { ServiceRoute } from '../../../src/routing/types.js'
+
+interface Instance {
+  readonly id: string
+  readonly inflight: number
+}
+
+/** A complete ServiceConfig with the given groups; the fields routing does not read get defaults. */
+function serviceConfig(groupNames: readonly string[], name = 'svc'): ServiceConfig {
+  return {
+    name,
+    listen: { host: '127.0.0.1', port: 0 },
+    vhosts: [],
+    groups: groupNames.map((group) => ({ name: group, backends: ['127.0.0.1:9000'] })),
+    weights: {},
+    sticky: { by: 'cookie', cookie: 'zdd_client', header: 'x-client-id' },
+    override: { header: 'x-zdd-group', cookie: 'zdd_group' },
+    healthChecks: [],
+    readinessChecks: [],
+    retries: 2,
+    timeouts: { connectMs: 2000, headersMs: 30_000, idleMs: 60_000 },
+    exposeGroupHeader: true,
+    drainSeconds: 30,
+  }
+}
+
+/** `count` live instances per group, named after the group. */
+function live(counts: Readonly<Record<string, number>>): Map<string, Instance[]> {
+  const map = new Map<string, Instance[]>()
+  for (const [group, count] of Object.entries(counts)) {
+    map.set(group, Array.from({ length: count }, (_, i) => ({ id: `${group}#${i}`, inflight: 0 })))
+  }
+  return map
+}
+
+/** Deterministic key hashes: hashString of `user-<i>`. */
+const keyHashes = (count: number): number[] => Array.from({ length: count }, (_, i) => hashString(`user-${i}`))
+
+const GROUPS = ['0.9', '1.0', 'canary']
+
+function route(
+  weights: Readonly<Record<string, number>>,
+  counts: Readonly<Record<string, number>>,
+): ServiceRoute<Instance> {
+  return buildServiceRoute(serviceConfig(GROUPS), weights, live(counts))
+}
+
+describe('buildServiceRoute', () => {
+  it('keeps every configured group in config order, with its hash and weight (missing: 0)', () => {
+    const built = route({ canary: 10, '0.9': 90 }, { '0.9': 2, '1.0': 1, canary: 1 })
+    expect(built.name).toBe('svc')
+    expect(built.groups.map((group) => [group.name, group.hash, group.weight])).toEqual([
+      ['0.9', hashString('0.9'), 90],
+      ['1.0', hashString('1.0'), 0],
+      ['canary', hashString('canary'), 10],
+    ])
+    expect([...built.groupsByName.keys()]).toEqual(GROUPS)
+    expect(built.groupsByName.get('canary')).toBe(built.groups[2])
+  })
+
+  it('normalises shares over candidates: weight > 0 and at least one live instance', () => {
+    const built = route({ '0.9': 50, '1.0': 30, canary: 20 }, { '0.9': 3, '1.0': 1 })
+    expect(built.groups.map((group) => group.share)).toEqual([50 / 80, 30 / 80, 0])
+    expect(built.candidates.map((group) => group.name)).toEqual(['0.9', '1.0'])
+  })
+
+  it.each<{ desc: string; counts: Record<string, number> }>([
+    { desc: 'absent from the live map', counts: { '0.9': 1, '1.0': 1 } },
+    { desc: 'with an empty instance list', counts: { '0.9': 1, '1.0': 1, canary: 0 } },
+  ])('gives a group $desc share 0', ({ counts }) => {
+    const built = route({ '0.9': 1, '1.0': 1, canary: 2 }, counts)
+    expect(built.groupsByName.get('canary')!.share).toBe(0)
+    expect(built.candidates.map((group) => group.share)).toEqual([0.5, 0.5])
+  })
+
+  it('gives a group with weight 0 share 0 even with live instances', () => {
+    const built = route({ '0.9': 1, '1.0': 0, canary: 3 }, { '0.9': 1, '1.0': 4, canary: 1 })
+    expect(built.groups.map((group) => group.share)).toEqual([0.25, 0, 0.75])
+    expect(built.groupsByName.get('1.0')!.instances).toHaveLength(4)
+  })
+
+  it('freezes the route, its groups, their instance lists and the candidates', () => {
+    const built = route({ '0.9': 1, '1.0': 1 }, { '0.9': 1, '1.0': 1 })
+    expect(Object.isFrozen(built)).toBe(true)
+    expect(Object.isFrozen(built.groups)).toBe(true)
+    expect(Object.isFrozen(built.candidates)).toBe(true)
+    for (const group of built.groups) {
+      expect(Object.isFrozen(group)).toBe(true)
+      expect(Object.isFrozen(group.instances)).toBe(true)
+    }
+  })
+
+  it('copies the instance lists, so later changes to the input do not leak into the snapshot', () => {
+    const instances = live({ '0.9': 2, '1.0': 1 })
+    const built = buildServiceRoute(serviceConfig(GROUPS), { '0.9': 1, '1.0': 1 }, instances)
+    instances.get('0.9')!.pop()
+    instances.set('canary', [{ id: 'late', inflight: 0 }])
+    expect(built.groupsByName.get('0.9')!.instances).toHaveLength(2)
+    expect(built.groupsByName.get('canary')!.instances).toHaveLength(0)
+  })
+})
+
+describe('buildRouteTable', () => {
+  it('is frozen and versioned, and finds services by name', () => {
+    const a = buildServiceRoute(serviceConfig(GROUPS, 'a'), { '0.9': 1 }, live({ '0.9': 1 }))
+    const b = buildServiceRoute(serviceConfig(GROUPS, 'b'), { '1.0': 1 }, live({ '1.0': 1 }))
+    const services = [a, b]
+    const table = buildRouteTable(7, services)
+    services.pop()
+    expect(table.revision).toBe(7)
+    expect(table.services).toEqual([a, b])
+    expect(table.servicesByName.get('b')).toBe(b)
+    expect(Object.isFrozen(table)).toBe(true)
+    expect(Object.isFrozen(table.services)).toBe(true)
+  })
+})
+
+describe('chooseGroup', () => {
+  const keys = keyHashes(20_000)
+
+  it('routes to the group an override names when it has live instances, even at weight 0', () => {
+    const built = route({ '0.9': 100, '1.0': 0, canary: 0 }, { '0.9': 1, '1.0': 1, canary: 1 })
+    for (const key of keys.slice(0, 1000)) {
+      expect(chooseGroup(built, 'canary', key)?.name).toBe('canary')
+      expect(chooseGroup(built, '1.0', key)?.name).toBe('1.0')
+    }
+  })
+
+  it('honours an override when no group is a candidate', () => {
+    const built = route({ '0.9': 1, '1.0': 0 }, { '1.0': 1 })
+    expect(built.candidates).toHaveLength(0)
+    expect(chooseGroup(built, '1.0', keys[0]!)?.name).toBe('1.0')
+    expect(chooseGroup(built, undefined, keys[0]!)).toBeUndefined()
+  })
+
+  it.each([
+    { desc: 'an unknown group', override: 'green' },
+    { desc: 'an empty name', override: '' },
+    { desc: 'a name from Object.prototype', override: 'constructor' },
+    { desc: 'a group without live instances', override: 'canary' },
+  ])('ignores an override naming $desc and routes by weight', ({ override }) => {
+    const built = route({ '0.9': 60, '1.0': 30, canary: 10 }, { '0.9': 2, '1.0': 1 })
+    for (const key of keys.slice(0, 2000)) {
+      const chosen = chooseGroup(built, override, key)
+      expect(chosen).toBe(chooseGroup(built, undefined, key))
+      expect(chosen?.name).not.toBe('canary')
+    }
+  })
+
+  it('sends the keys of a group without live instances elsewhere and moves no other key', () => {
+    const weights = { '0.9': 50, '1.0': 30, canary: 20 }
+    const all = route(weights, { '0.9': 1, '1.0': 1, canary: 1 })
+    const withoutCanary = route(weights, { '0.9': 1, '1.0': 1 })
+    const counts: Record<string, number> = { '0.9': 0, '1.0': 0, canary: 0 }
+    for (const key of keys) {
+      const before = chooseGroup(all, undefined, key)!.name
+      const after = chooseGroup(withoutCanary, undefined, key)!.name
+      expect(after).not.toBe('canary')
+      if (before !== 'canary') expect(after).toBe(before)
+      counts[after]!++
+    }
+    // The canary's share goes to the others in proportion to their weights (5/8 and 3/8). With
+    // n = 20 000 a share's sd is at most 0.354 pp, so ±2 pp is > 5.6 sigma: < 1e-7 per check.
+    expect(Math.abs(counts['0.9']! / keys.length - 5 / 8)).toBeLessThanOrEqual(0.02)
+  })
+
+  it.each([0, 1, 2 ** 53 - 1, -1, Number.NaN])('returns the single candidate for any keyHash (%d)', (key) => {
+    const built = route({ '0.9': 0, '1.0': 5, canary: 5 }, { '0.9': 1, '1.0': 1 })
+    expect(built.candidates).toHaveLength(1)
+    expect(chooseGroup(built, undefined, key)?.name).toBe('1.0')
+  })
+
+  it.each<{ desc: string; weights: Record<string, number>; counts: Record<string, number> }>([
+    { desc: 'no group has live instances', weights: { '0.9': 1, '1.0': 1 }, counts: {} },
+    { desc: 'every live group has weight 0', weights: { '0.9': 1, '1.0': 0 }, counts: { '1.0': 3 } },
+  ])('returns undefined when $desc', ({ weights, counts }) => {
+    const built = route(weights, counts)
+    for (const key of keys.slice(0, 100)) expect(chooseGroup(built, undefined, key)).toBeUndefined()
+  })
+
+  it('chooses only among candidates, in proportion to their shares', () => {
+    const built = route({ '0.9': 3, '1.0': 1, canary: 4 }, { '0.9': 1, canary: 2 })
+    let canary = 0
+    for (const key of keys) {
+      const chosen = chooseGroup(built, undefined, key)!
+      expect(built.candidates).toContain(chosen)
+      if (chosen.name === 'canary') canary++
+    }
+    // Share 4/7; same ±2 pp bound as above.
+    expect(Math.abs(canary / keys.length - 4 / 7)).toBeLessThanOrEqual(0.02)
+  })
+})
