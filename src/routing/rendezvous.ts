@@ -43,8 +43,8 @@ export function pairUniform(keyHash: number, groupHash: number): number {
   const groupHigh = Math.floor(groupHash / TWO_POW_32) >>> 0
   const a = fmix32(keyLow ^ fmix32(groupLow ^ 0x9e3779b9))
   const b = fmix32(keyHigh ^ fmix32(groupHigh ^ a ^ 0x7f4a7c15))
-  // 53 bits of (a, b), shifted by half a step so u is never 0 or 1.
-  return ((a >>> 11) * TWO_POW_32 + b + 0.5) / TWO_POW_53
+  // 53 bits of (a, b), shifted by half a step so u is never 0; the top value would round to 1.
+  return Math.min(((a >>> 11) * TWO_POW_32 + b + 0.5) / TWO_POW_53, 1 - 1 / TWO_POW_53)
 }
 
 /** What rendezvous needs to know about a group. */
@@ -64,7 +64,7 @@ export function rendezvousIndex(keyHash: number, candidates: readonly Rendezvous
     const candidate = candidates[i]!
     if (!(candidate.weight > 0)) continue
     const score = candidate.weight / -Math.log(pairUniform(keyHash, candidate.hash))
-    if (score > bestScore) {
+    if (best < 0 || score > bestScore) {
       bestScore = score
       best = i
     }

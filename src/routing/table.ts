@@ -13,11 +13,11 @@ export function buildServiceRoute<I>(
 ): ServiceRoute<I> {
   let candidateTotal = 0
   for (const group of config.groups) {
-    const weight = weights[group.name] ?? 0
+    const weight = Object.hasOwn(weights, group.name) ? weights[group.name]! : 0
     if (weight > 0 && (liveInstances.get(group.name)?.length ?? 0) > 0) candidateTotal += weight
   }
   const groups: GroupRoute<I>[] = config.groups.map((group) => {
-    const weight = weights[group.name] ?? 0
+    const weight = Object.hasOwn(weights, group.name) ? weights[group.name]! : 0
     const instances = Object.freeze([...(liveInstances.get(group.name) ?? [])])
     const share = weight > 0 && instances.length > 0 ? weight / candidateTotal : 0
     return Object.freeze({ name: group.name, hash: hashString(group.name), weight, share, instances })

@@ -13,7 +13,8 @@ export function validateWeights(input: unknown, groupNames: readonly string[]): 
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     return { ok: false, field: '', message: 'must be an object of group name to weight' }
   }
-  const weights: Record<string, number> = {}
+  // No prototype: group names such as __proto__ or constructor are plain keys.
+  const weights: Record<string, number> = Object.create(null) as Record<string, number>
   for (const name of groupNames) weights[name] = 0
   let total = 0
   for (const [name, value] of Object.entries(input as Record<string, unknown>)) {
@@ -28,6 +29,7 @@ export function validateWeights(input: unknown, groupNames: readonly string[]): 
     total += value
   }
   if (!(total > 0)) return { ok: false, field: '', message: 'at least one weight must be > 0' }
+  if (!Number.isFinite(total)) return { ok: false, field: '', message: 'weights are too large (their sum overflows)' }
   return { ok: true, weights: Object.freeze(weights) }
 }
 
