@@ -1,0 +1,161 @@
+/** Config rules that relate several fields; called from the schema as refinements and transforms. */
+
+import type { z } from 'zod'
+import { validateWeights } from '../routing/weights.js'
+import { isLoopbackHost } from './addresses.js'
+import { numberFromString } from './fields.js'
+
+type Context = z.RefinementCtx
+
+/** A group has exactly one of `srv` and `backends`, and no backend twice. */
+export function checkGroup(group: { srv?: string; backends?: readonly string[] }, ctx: Context): void {
+  if (group.srv !== undefined && group.backends !== undefined) {
+    ctx.addIssue({ code: 'custom', message: 'set either srv or backends, not both' })
+  } else if (group.srv === undefined && group.backends === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'needs srv (a DNS SRV name) or backends (a host:port list)' })
+  }
+  const seen = new Map<string, number>()
+  group.backends?.forEach((address, index) => {
+    const first = seen.get(address.toLowerCase())
+    if (first === undefined) seen.set(address.toLowerCase(), index)
+    else ctx.addIssue({ code: 'custom', path: ['backends', index], message: `duplicate of backends[${first}]` })
+  })
+}
+
+interface ServiceInput {
+  readonly groups: readonly { readonly name: string }[]
+  readonly weights?: unknown
+}
+
+/**
+ * Checks group names are unique and the weights name only those groups, then fills in the
+ * weights: equal when absent, 0 for groups left out.
+ */
+export function resolveService<S extends ServiceInput>(
+  service: S,
+  ctx: Context,
+): Omit<S, 'weights'> & { weights: Readonly<Record<string, number>> } {
+  const names: string[] = []
+  let valid = true
+  service.groups.forEach((group, index) => {
+    const first = names.indexOf(group.name)
+    if (first >= 0 || group.name === '__proto__') {
+      const message = first >= 0 ? `duplicate group name "${group.name}" (also groups[${first}])` : '"__proto__" is reserved'
+      ctx.addIssue({ code: 'custom', path: ['groups', index, 'name'], message })
+      valid = false
+    }
+    names.push(group.name)
+  })
+  if (!valid) return withWeights(service, {})
+
+  const result = validateWeights(weightsInput(service.weights, names), names)
+  if (!result.ok) {
+    const path = result.field === '' ? ['weights'] : ['weights', result.field]
+    ctx.addIssue({ code: 'custom', path, message: result.message })
+    return withWeights(service, {})
+  }
+  return withWeights(service, result.weights)
+}
+
+/** Equal weights when absent; numeric strings (from `${VAR}`) as numbers. */
+function weightsInput(weights: unknown, names: readonly string[]): unknown {
+  const input: Record<string, unknown> = {}
+  if (weights === undefined) for (const name of names) input[name] = 1
+  else if (weights === null || typeof weights !== 'object' || Array.isArray(weights)) return weights
+  else for (const [name, weight] of Object.entries(weights)) setOwn(input, name, numberFromString(weight))
+  return input
+}
+
+function withWeights<S extends ServiceInput>(service: S, weights: Readonly<Record<string, number>>) {
+  const { weights: _input, ...rest } = service
+  return { ...rest, weights }
+}
+
+// A weights key named "__proto__" must stay a key, so validateWeights reports it as an unknown group.
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+}
+
+/** Without a token the admin listener may only bind to loopback (DESIGN.md §4). */
+export function checkAdmin(admin: { host: string; token?: string }, ctx: Context): void {
+  if (admin.token === undefined && !isLoopbackHost(admin.host)) {
+    ctx.addIssue({ code: 'custom', path: ['token'], message: 'required when admin.host is not a loopback address' })
+  }
+}
+
+export function checkDns(dns: { refreshMinSeconds: number; refreshMaxSeconds: number }, ctx: Context): void {
+  if (dns.refreshMinSeconds > dns.refreshMaxSeconds) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['refreshMinSeconds'],
+      message: `must be <= refreshMaxSeconds (${dns.refreshMaxSeconds})`,
+    })
+  }
+}
+
+interface ServiceListen {
+  readonly name: string
+  readonly listen: { readonly host: string; readonly port: number }
+  readonly vhosts: readonly string[]
+}
+
+/**
+ * Service names are unique, and services sharing a listener (same host and port, port not 0)
+ * each declare vhosts, disjoint across them, so every Host header picks one service.
+ */
+export function checkServices(config: { services: readonly ServiceListen[] }, ctx: Context): void {
+  const byName = new Map<string, number>()
+  const byListener = new Map<string, number[]>()
+  config.services.forEach((service, index) => {
+    const first = byName.get(service.name)
+    if (first !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['services', index, 'name'],
+        message: `duplicate service name "${service.name}" (also services[${first}])`,
+      })
+    } else byName.set(service.name, index)
+    service.vhosts.forEach((host, hostIndex) => {
+      const firstHost = service.vhosts.indexOf(host)
+      if (firstHost !== hostIndex) {
+        const path = ['services', index, 'vhosts', hostIndex]
+        ctx.addIssue({ code: 'custom', path, message: `duplicate of vhosts[${firstHost}]` })
+      }
+    })
+    if (service.listen.port === 0) return // Each port-0 listener gets its own port.
+    const key = listenerName(service.listen)
+    byListener.set(key, [...(byListener.get(key) ?? []), index])
+  })
+
+  for (const [listener, indices] of byListener) {
+    if (indices.length < 2) continue
+    const claimed = new Map<string, number>()
+    for (const index of indices) {
+      const service = config.services[index]!
+      if (service.vhosts.length === 0) {
+        const other = indices.find((candidate) => candidate !== index)!
+        ctx.addIssue({
+          code: 'custom',
+          path: ['services', index, 'vhosts'],
+          message: `must not be empty: services[${other}] also listens on ${listener}`,
+        })
+        continue
+      }
+      service.vhosts.forEach((host, hostIndex) => {
+        const owner = claimed.get(host)
+        if (owner === undefined) claimed.set(host, index)
+        else if (owner !== index) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['services', index, 'vhosts', hostIndex],
+            message: `"${host}" is also a vhost of services[${owner}] on ${listener}`,
+          })
+        }
+      })
+    }
+  }
+}
+
+function listenerName(listen: { host: string; port: number }): string {
+  return listen.host.includes(':') ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`
+}

@@ -1,0 +1,133 @@
+/**
+ * The config schema (DESIGN.md §2): field types, per-field rules and defaults. Rules that relate
+ * several fields live in rules.ts. Input is the JSON after `${VAR}` expansion.
+ */
+
+import { z } from 'zod'
+import {
+  addressOrCidr,
+  backend,
+  cookieName,
+  dnsServer,
+  flag,
+  headerName,
+  integer,
+  listenHost,
+  name,
+  numeric,
+  optionalCookieName,
+  optionalHeaderName,
+  port,
+  positive,
+  srvName,
+  strict,
+  urlPath,
+  vhost,
+} from './fields.js'
+import { checkAdmin, checkDns, checkGroup, checkServices, resolveService } from './rules.js'
+import type { Config } from './types.js'
+
+/**
+ * Marathon's `healthChecks` item, accepted as pasted from an app definition. `ipProtocol` and
+ * `command` are accepted and dropped: we probe over the instance's address, and COMMAND checks run
+ * inside Mesos tasks, which a proxy cannot do. `port` is kept for a fixed-port probe.
+ */
+export const healthCheckSchema = strict({
+  protocol: z.enum(['HTTP', 'HTTPS', 'TCP', 'MESOS_HTTP', 'MESOS_HTTPS', 'MESOS_TCP']).default('HTTP'),
+  path: urlPath.default('/'),
+  portIndex: integer(0).default(0),
+  port: integer(1, 65535).optional(),
+  command: z.looseObject({ value: z.string() }).optional(),
+  ipProtocol: z.enum(['IPv4', 'IPv6']).optional(),
+  gracePeriodSeconds: integer(0).default(300),
+  intervalSeconds: integer(1).default(60),
+  timeoutSeconds: integer(1).default(20),
+  maxConsecutiveFailures: integer(0).default(3),
+  ignoreHttp1xx: flag.default(false),
+  delaySeconds: integer(0).default(15),
+}).transform(({ command: _command, ipProtocol: _ipProtocol, ...check }) => check)
+
+/** Marathon's `readinessChecks` item, accepted as pasted from an app definition. */
+export const readinessCheckSchema = strict({
+  name: z.string().min(1).default('readinessCheck'),
+  protocol: z.enum(['HTTP', 'HTTPS']).default('HTTP'),
+  path: urlPath.default('/'),
+  portName: z.string().min(1).default('http-api'),
+  intervalSeconds: integer(1).default(30),
+  timeoutSeconds: integer(1).default(10),
+  httpStatusCodesForReady: z
+    .array(integer(100, 599))
+    .min(1)
+    .default(() => [200]),
+  preserveLastResponse: flag.default(false),
+})
+
+const groupSchema = strict({
+  name,
+  srv: srvName.optional(),
+  backends: z.array(backend).min(1).optional(),
+}).superRefine(checkGroup)
+
+const serviceSchema = strict({
+  name,
+  listen: strict({ host: listenHost.default('0.0.0.0'), port: port.default(8080) }).prefault({}),
+  vhosts: z.array(vhost).default(() => []),
+  groups: z.array(groupSchema).min(1),
+  // Checked against the group names in resolveService, which also fills in the default. Not a
+  // z.record: that would turn a "__proto__" key into a prototype instead of an unknown group.
+  weights: z.unknown().optional(),
+  sticky: strict({
+    by: z.enum(['cookie', 'header', 'ip', 'none']).default('cookie'),
+    cookie: cookieName.default('zdd_client'),
+    header: headerName.default('x-client-id'),
+  }).prefault({}),
+  override: strict({
+    header: optionalHeaderName.default('x-zdd-group'),
+    cookie: optionalCookieName.default('zdd_group'),
+  }).prefault({}),
+  healthChecks: z.array(healthCheckSchema).default(() => []),
+  readinessChecks: z.array(readinessCheckSchema).default(() => []),
+  retries: integer(0, 5).default(1),
+  timeouts: strict({
+    connectMs: integer(1).default(2000),
+    headersMs: integer(1).default(30000),
+    idleMs: integer(1).default(60000),
+  }).prefault({}),
+  exposeGroupHeader: flag.default(false),
+  drainSeconds: numeric(z.number().min(0)).default(30),
+}).transform(resolveService)
+
+const adminSchema = strict({
+  host: listenHost.default('127.0.0.1'),
+  port: port.default(9090),
+  token: z.string().min(1).optional(),
+}).superRefine(checkAdmin)
+
+const stateSchema = strict({
+  store: z.literal('file').default('file'),
+  path: z.string().min(1).default('var/state.json'),
+})
+
+const dnsSchema = strict({
+  servers: z.array(dnsServer).default(() => []),
+  timeoutMs: integer(1).default(1000),
+  refreshMinSeconds: positive.default(1),
+  refreshMaxSeconds: positive.default(30),
+})
+  .superRefine(checkDns)
+  .prefault({})
+
+/** The whole file. Only `services` is required. */
+export const configSchema = strict({
+  admin: adminSchema.optional(),
+  state: stateSchema.optional(),
+  dns: dnsSchema,
+  trustedProxies: z.array(addressOrCidr).default(() => []),
+  services: z.array(serviceSchema).min(1),
+}).superRefine(checkServices)
+
+// Compile-time check: fails to type-check when the schema's output drifts from the Config contract.
+type Assignable<T extends U, U> = T
+
+/** What `configSchema` produces; always a `Config`. */
+export type ParsedConfig = Assignable<z.output<typeof configSchema>, Config>

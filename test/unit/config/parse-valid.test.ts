@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest'
+import { parseConfig } from '../../../src/config/load.js'
+
+const backends = { name: 'a', backends: ['127.0.0.1:9001'] }
+
+describe('parseConfig: defaults', () => {
+  it('fills every default of a minimal config', () => {
+    const config = parseConfig({ services: [{ name: 's', groups: [backends] }] }, {}, 'c.json')
+    expect(config).toEqual({
+      dns: { servers: [], timeoutMs: 1000, refreshMinSeconds: 1, refreshMaxSeconds: 30 },
+      trustedProxies: [],
+      services: [
+        {
+          name: 's',
+          listen: { host: '0.0.0.0', port: 8080 },
+          vhosts: [],
+          groups: [backends],
+          weights: { a: 1 },
+          sticky: { by: 'cookie', cookie: 'zdd_client', header: 'x-client-id' },
+          override: { header: 'x-zdd-group', cookie: 'zdd_group' },
+          healthChecks: [],
+          readinessChecks: [],
+          retries: 1,
+          timeouts: { connectMs: 2000, headersMs: 30000, idleMs: 60000 },
+          exposeGroupHeader: false,
+          drainSeconds: 30,
+        },
+      ],
+    })
+    expect(config.admin).toBeUndefined()
+    expect(config.state).toBeUndefined()
+    expect(Object.isFrozen(config.services[0]!.weights)).toBe(true)
+  })
+
+  const cases: { desc: string; input: Record<string, unknown>; expected: (c: ReturnType<typeof parseConfig>) => unknown; value: unknown }[] = [
+    { desc: 'admin block gets host and port', input: { admin: {} }, expected: (c) => c.admin, value: { host: '127.0.0.1', port: 9090 } },
+    { desc: 'state block gets store and path', input: { state: {} }, expected: (c) => c.state, value: { store: 'file', path: 'var/state.json' } },
+    {
+      desc: 'partial dns merges with defaults; servers get port 53',
+      input: { dns: { servers: ['10.0.0.1', '::1', '[fe80::1]:5353', '127.0.0.1:8600'] } },
+      expected: (c) => c.dns,
+      value: { servers: ['10.0.0.1:53', '[::1]:53', '[fe80::1]:5353', '127.0.0.1:8600'], timeoutMs: 1000, refreshMinSeconds: 1, refreshMaxSeconds: 30 },
+    },
+    {
+      desc: 'partial sticky merges with defaults; header lower-cased',
+      input: { services: [{ name: 's', groups: [backends], sticky: { by: 'header', header: 'X-User' } }] },
+      expected: (c) => c.services[0]!.sticky,
+      value: { by: 'header', cookie: 'zdd_client', header: 'x-user' },
+    },
+    {
+      desc: 'empty override names disable them',
+      input: { services: [{ name: 's', groups: [backends], override: { header: '' } }] },
+      expected: (c) => c.services[0]!.override,
+      value: { header: '', cookie: 'zdd_group' },
+    },
+    {
+      desc: 'equal default weights over all groups',
+      input: { services: [{ name: 's', groups: [backends, { name: 'b', srv: '_b._tcp.marathon.mesos' }] }] },
+      expected: (c) => c.services[0]!.weights,
+      value: { a: 1, b: 1 },
+    },
+    {
+      desc: 'groups left out of weights get 0',
+      input: { services: [{ name: 's', groups: [backends, { name: '1.0', backends: ['[::1]:9000'] }], weights: { '1.0': 5 } }] },
+      expected: (c) => c.services[0]!.weights,
+      value: { a: 0, '1.0': 5 },
+    },
+    {
+      desc: 'vhosts are lower-cased; shared listener with disjoint vhosts is fine',
+      input: {
+        services: [
+          { name: 's', groups: [backends], vhosts: ['A.example'] },
+          { name: 't', groups: [backends], vhosts: ['b.example'] },
+        ],
+      },
+      expected: (c) => c.services.map((s) => s.vhosts),
+      value: [['a.example'], ['b.example']],
+    },
+    {
+      desc: 'services on port 0 never share a listener',
+      input: { services: [{ name: 's', groups: [backends], listen: { port: 0 } }, { name: 't', groups: [backends], listen: { port: 0 } }] },
+      expected: (c) => c.services.length,
+      value: 2,
+    },
+    {
+      desc: 'numeric strings coerce in numeric and boolean fields',
+      input: { services: [{ name: 's', groups: [backends], retries: '3', drainSeconds: '2.5', exposeGroupHeader: 'true', weights: { a: '2' } }] },
+      expected: (c) => [c.services[0]!.retries, c.services[0]!.drainSeconds, c.services[0]!.exposeGroupHeader, c.services[0]!.weights],
+      value: [3, 2.5, true, { a: 2 }],
+    },
+    {
+      desc: 'trusted proxies accept addresses and CIDRs',
+      input: { trustedProxies: ['10.0.0.0/8', '192.168.1.1', 'fd00::/8', '::1'] },
+      expected: (c) => c.trustedProxies,
+      value: ['10.0.0.0/8', '192.168.1.1', 'fd00::/8', '::1'],
+    },
+    {
+      desc: 'admin on a non-loopback host with a token',
+      input: { admin: { host: '0.0.0.0', token: 'secret' } },
+      expected: (c) => c.admin,
+      value: { host: '0.0.0.0', port: 9090, token: 'secret' },
+    },
+  ]
+  for (const { desc, input, expected, value } of cases) {
+    it(desc, () => {
+      const config = parseConfig({ services: [{ name: 's', groups: [backends] }], ...input }, {}, 'c.json')
+      expect(expected(config)).toEqual(value)
+    })
+  }
+
+  it('parses the DESIGN.md §2 example', () => {
+    const config = parseConfig(
+      {
+        admin: { host: '127.0.0.1', port: 9090, token: '${ZDD_ADMIN_TOKEN}' },
+        state: { store: 'file', path: 'var/state.json' },
+        dns: { servers: ['127.0.0.1:8600'], timeoutMs: 1000, refreshMinSeconds: 1, refreshMaxSeconds: 30 },
+        services: [
+          {
+            name: 'simpleservice',
+            listen: { host: '0.0.0.0', port: 8080 },
+            vhosts: [],
+            groups: [
+              { name: '0.9', srv: '_simpleservice-09._tcp.marathon.mesos' },
+              { name: '1.0', backends: ['127.0.0.1:9001', '127.0.0.1:9002'] },
+            ],
+            weights: { '0.9': 80, '1.0': 20 },
+            sticky: { by: 'cookie', cookie: 'zdd_client', header: 'x-client-id' },
+            override: { header: 'x-zdd-group', cookie: 'zdd_group' },
+            healthChecks: [
+              { protocol: 'HTTP', path: '/health', gracePeriodSeconds: 300, intervalSeconds: 60, timeoutSeconds: 20, maxConsecutiveFailures: 3, ignoreHttp1xx: false },
+            ],
+            readinessChecks: [{ protocol: 'HTTP', path: '/health', intervalSeconds: 30, timeoutSeconds: 10, httpStatusCodesForReady: [200] }],
+            retries: 2,
+            timeouts: { connectMs: 2000, headersMs: 30000, idleMs: 60000 },
+            exposeGroupHeader: true,
+          },
+        ],
+      },
+      { ZDD_ADMIN_TOKEN: 't0ken' },
+      'c.json',
+    )
+    expect(config.admin?.token).toBe('t0ken')
+    expect(config.services[0]!.weights).toEqual({ '0.9': 80, '1.0': 20 })
+    expect(config.services[0]!.healthChecks[0]).toMatchObject({ portIndex: 0, delaySeconds: 15 })
+    expect(config.services[0]!.readinessChecks[0]).toMatchObject({ name: 'readinessCheck', portName: 'http-api', preserveLastResponse: false })
+  })
+})
