@@ -1,6 +1,6 @@
 import type { Config, ServiceConfig } from './config/types.js'
-import { ControlPlane } from './control/plane.js'
-import { parseEndpoint } from './discovery/static.js'
+import { ControlPlane, type GroupDiscoveryStatus } from './control/plane.js'
+import { DiscoveryWatcher, createResolver } from './discovery/watcher.js'
 import type { Logger } from './log.js'
 import { ProxyListener } from './proxy/listener.js'
 import { StatsRegistry } from './proxy/stats.js'
@@ -37,11 +37,12 @@ export async function startProxy(config: Config, logger: Logger): Promise<Runnin
   const upstreams = new UpstreamRegistry((name) => timeouts.get(name)!)
   const plane = new ControlPlane(config, upstreams, logger)
   const stats = new StatsRegistry(config)
-  for (const service of config.services) {
-    for (const group of service.groups) {
-      if (group.backends !== undefined) plane.setEndpoints(service.name, group.name, group.backends.map(parseEndpoint))
-    }
-  }
+  const watchers = startDiscovery(config, plane, logger)
+  // Wait for the first answers (bounded) so a healthy start serves at once; a dead DNS server
+  // doesn't stop the start: its groups stay empty until it answers.
+  const firstLookups = Promise.all(watchers.map((watcher) => watcher.start()))
+  const lookupDeadline = new Promise<void>((resolve) => setTimeout(resolve, config.dns.timeoutMs * 2 + 500).unref())
+  await Promise.race([firstLookups, lookupDeadline])
 
   const listeners: ProxyListener[] = []
   const ports = new Map<string, number>()
@@ -65,6 +66,7 @@ export async function startProxy(config: Config, logger: Logger): Promise<Runnin
       }
     }
   } catch (error) {
+    for (const watcher of watchers) watcher.stop()
     await Promise.all(listeners.map((listener) => listener.close(0)))
     await upstreams.closeAll(0)
     throw error
@@ -77,10 +79,45 @@ export async function startProxy(config: Config, logger: Logger): Promise<Runnin
     ports,
     stop(graceMs = 30_000) {
       stopping ??= (async () => {
+        for (const watcher of watchers) watcher.stop()
         await Promise.all(listeners.map((listener) => listener.close(graceMs)))
         await upstreams.closeAll(1_000)
       })()
       return stopping
     },
   }
+}
+
+/**
+ * One DiscoveryWatcher per group: static groups answer their `backends`, SRV groups ask DNS.
+ * Endpoint changes become new snapshots; failures become `discovery_error` events and log lines.
+ */
+function startDiscovery(config: Config, plane: ControlPlane, logger: Logger): DiscoveryWatcher[] {
+  const watchers: DiscoveryWatcher[] = []
+  for (const service of config.services) {
+    for (const group of service.groups) {
+      const status: GroupDiscoveryStatus | undefined =
+        group.srv === undefined ? undefined : { srv: group.srv, ready: false, failures: { error: 0, empty: 0 } }
+      if (status !== undefined) plane.discovery.set(`${service.name}/${group.name}`, status)
+      const watcher: DiscoveryWatcher = new DiscoveryWatcher({
+        resolver: createResolver(group, config.dns),
+        refreshMinSeconds: config.dns.refreshMinSeconds,
+        refreshMaxSeconds: config.dns.refreshMaxSeconds,
+        onEndpoints: (endpoints) => {
+          if (status !== undefined) status.ready = watcher.ready
+          plane.setEndpoints(service.name, group.name, endpoints)
+        },
+        onError: (failure) => {
+          if (status === undefined) return
+          status.failures[failure.kind]++
+          status.lastFailure = failure.reason
+          const fields = { service: service.name, group: group.name, srv: group.srv, ...failure }
+          logger.warn({ event: 'discovery_error', ...fields }, 'discovery lookup failed')
+          plane.events.publish('discovery_error', fields)
+        },
+      })
+      watchers.push(watcher)
+    }
+  }
+  return watchers
 }

@@ -7,6 +7,16 @@ import { buildRouteTable, buildServiceRoute } from '../routing/table.js'
 import type { RouteTable, ServiceRoute } from '../routing/types.js'
 import { SnapshotHolder } from '../state/snapshot.js'
 
+/** What SRV discovery says about one group (static groups have none). */
+export interface GroupDiscoveryStatus {
+  readonly srv: string
+  /** A lookup has succeeded at least once. */
+  ready: boolean
+  /** Failed (`error`) and empty lookups since start. */
+  readonly failures: { error: number; empty: number }
+  lastFailure?: string
+}
+
 /** Decides whether an instance may take new requests (health, readiness, ejection). */
 export type LivenessCheck = (upstream: Upstream) => boolean
 
@@ -17,6 +27,8 @@ export type LivenessCheck = (upstream: Upstream) => boolean
 export class ControlPlane {
   readonly snapshot: SnapshotHolder<RouteTable<Upstream>>
   readonly events = new EventBus()
+  /** SRV discovery status by `service/group`. */
+  readonly discovery = new Map<string, GroupDiscoveryStatus>()
   readonly #weights = new Map<string, Readonly<Record<string, number>>>()
   readonly #endpoints = new Map<string, Map<string, readonly Endpoint[]>>()
   readonly #servicesByName: Map<string, ServiceConfig>
