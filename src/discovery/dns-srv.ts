@@ -7,7 +7,10 @@ import { mergeEndpoints, type Endpoint, type Resolution, type Resolver } from '.
 export interface DnsSrvOptions {
   /** The SRV name, e.g. `_blue-zdd._tcp.marathon.mesos`. */
   readonly name: string
-  /** `host:port` DNS servers tried in order; empty means the system resolvers. */
+  /**
+   * `host:port` DNS servers, tried in order; empty means the system resolvers. Once a server has
+   * failed, c-ares keeps asking the ones that answer and only now and then tries it again.
+   */
   readonly servers: readonly string[]
   /** Per-try timeout of one query. */
   readonly timeoutMs: number
