@@ -13,6 +13,7 @@ const READY_LINE = /listening on port (\d+)/
 
 interface DemoArgs {
   port: number
+  'admin-port': number
 }
 
 interface Instance {
@@ -42,16 +43,17 @@ function startSimpleService(version: string): Promise<Instance> {
 }
 
 /** The default config with its groups pointed at the demo's instances. */
-function demoConfig(base: Config, port: number, instances: ReadonlyMap<string, readonly number[]>): Config {
+function demoConfig(base: Config, args: DemoArgs, instances: ReadonlyMap<string, readonly number[]>): Config {
   const [service, ...others] = base.services
   if (service === undefined || others.length > 0) throw new CliError('the demo expects one service in the default config')
   return {
     ...base,
+    admin: { ...base.admin, host: '127.0.0.1', port: args['admin-port'] },
     state: undefined,
     services: [
       {
         ...service,
-        listen: { host: '127.0.0.1', port },
+        listen: { host: '127.0.0.1', port: args.port },
         groups: service.groups.map((group) => ({
           name: group.name,
           backends: (instances.get(group.name) ?? []).map((instancePort) => `127.0.0.1:${instancePort}`),
@@ -65,7 +67,9 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
   command: 'demo',
   describe: 'run the canary lab on this machine: simpleservice 0.9 x3 and 1.0 x1, the proxy on :8080 at 80/20',
   builder: (yargs) =>
-    yargs.option('port', { type: 'number', default: 8080, describe: 'proxy port on 127.0.0.1 (0: any free port)' }),
+    yargs
+      .option('port', { type: 'number', default: 8080, describe: 'proxy port on 127.0.0.1 (0: any free port)' })
+      .option('admin-port', { type: 'number', default: 9090, describe: 'admin API port on 127.0.0.1 (0: any free port)' }),
   handler: async (args) => {
     const base = await loadConfig(DEFAULT_CONFIG_PATH)
     const versions = ['0.9', '0.9', '0.9', '1.0']
@@ -93,7 +97,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       const version = versions[index]!
       ports.set(version, [...(ports.get(version) ?? []), instance.port])
     })
-    const config = demoConfig(base, args.port, ports)
+    const config = demoConfig(base, args, ports)
     const logger = createLogger('zdd-proxy')
     let proxy
     try {
