@@ -65,6 +65,8 @@ export interface HealthCheckConfig {
   readonly protocol: 'HTTP' | 'HTTPS' | 'TCP' | 'MESOS_HTTP' | 'MESOS_HTTPS' | 'MESOS_TCP'
   readonly path: string
   readonly portIndex: number
+  /** Probe this port instead of the instance's own (Marathon's `port`). */
+  readonly port?: number
   readonly gracePeriodSeconds: number
   readonly intervalSeconds: number
   readonly timeoutSeconds: number
