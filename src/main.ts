@@ -96,17 +96,11 @@ function startDiscovery(config: Config, plane: ControlPlane, logger: Logger): Di
   const watchers: DiscoveryWatcher[] = []
   for (const service of config.services) {
     for (const group of service.groups) {
-      const status: GroupDiscoveryStatus | undefined =
-        group.srv === undefined ? undefined : { srv: group.srv, ready: false, failures: { error: 0, empty: 0 } }
-      if (status !== undefined) plane.discovery.set(`${service.name}/${group.name}`, status)
       const watcher: DiscoveryWatcher = new DiscoveryWatcher({
         resolver: createResolver(group, config.dns),
         refreshMinSeconds: config.dns.refreshMinSeconds,
         refreshMaxSeconds: config.dns.refreshMaxSeconds,
-        onEndpoints: (endpoints) => {
-          if (status !== undefined) status.ready = watcher.ready
-          plane.setEndpoints(service.name, group.name, endpoints)
-        },
+        onEndpoints: (endpoints) => plane.setEndpoints(service.name, group.name, endpoints),
         onError: (failure) => {
           if (status === undefined) return
           status.failures[failure.kind]++
@@ -116,6 +110,17 @@ function startDiscovery(config: Config, plane: ControlPlane, logger: Logger): Di
           plane.events.publish('discovery_error', fields)
         },
       })
+      const status: GroupDiscoveryStatus | undefined =
+        group.srv === undefined
+          ? undefined
+          : {
+              srv: group.srv,
+              get ready() {
+                return watcher.ready
+              },
+              failures: { error: 0, empty: 0 },
+            }
+      if (status !== undefined) plane.discovery.set(`${service.name}/${group.name}`, status)
       watchers.push(watcher)
     }
   }

@@ -22,8 +22,14 @@ export function stopOnSignals(proxy: RunningProxy, graceMs: number, after?: () =
     void (async () => {
       await proxy.stop(graceMs)
       await after?.()
-      proxy.plane.logger.info({ event: 'stopped' }, 'stopped')
-      process.exit(0)
+      proxy.plane.logger.info({ event: 'stopped', resources: process.getActiveResourcesInfo() }, 'stopped')
+      // Everything is closed, so the process ends by itself; if a handle still lingers, say which
+      // and exit anyway (the timer is unref'd, so it does not keep the process alive itself).
+      process.exitCode = 0
+      setTimeout(() => {
+        proxy.plane.logger.error({ event: 'exit_forced', resources: process.getActiveResourcesInfo() }, 'handles left after stop')
+        process.exit(0)
+      }, 5_000).unref()
     })()
   }
   process.on('SIGTERM', onSignal)

@@ -11,7 +11,7 @@ import { SnapshotHolder } from '../state/snapshot.js'
 export interface GroupDiscoveryStatus {
   readonly srv: string
   /** A lookup has succeeded at least once. */
-  ready: boolean
+  readonly ready: boolean
   /** Failed (`error`) and empty lookups since start. */
   readonly failures: { error: number; empty: number }
   lastFailure?: string
