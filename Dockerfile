@@ -1,0 +1,21 @@
+# Build stage: compile TypeScript with the dev dependencies, then keep only production ones.
+FROM node:lts-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY bench ./bench
+RUN npm ci && npm prune --omit=dev
+
+# Runtime stage: compiled code, production dependencies and the embedded config; runs as `node`.
+FROM node:lts-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist/src ./dist/src
+COPY package.json ./
+COPY config ./config
+RUN mkdir -p /app/var && chown node:node /app/var
+USER node
+EXPOSE 8080
+ENTRYPOINT ["node", "dist/src/cli/main.js"]
+CMD ["serve"]
