@@ -82,6 +82,19 @@ function trustList(entries: readonly string[]): BlockList | undefined {
   return list
 }
 
+/** Rewrites an absolute-form target (`GET http://host/path`) to origin form; false if it is neither. */
+function toOriginForm(req: IncomingMessage): boolean {
+  const target = req.url!
+  if (!/^https?:\/\//i.test(target)) return false
+  try {
+    const url = new URL(target)
+    req.url = `${url.pathname}${url.search}`
+    return true
+  } catch {
+    return false
+  }
+}
+
 function peerAddressOf(socket: Socket): string {
   const address = socket.remoteAddress ?? ''
   return address.startsWith('::ffff:') ? address.slice(7) : address
@@ -231,6 +244,10 @@ export class ProxyListener {
   #handle(req: IncomingMessage, res: ServerResponse): void {
     if (req.url!.length > MAX_TARGET_LENGTH) {
       sendError(res, ProxyErrors.uriTooLong, `request target longer than ${MAX_TARGET_LENGTH} bytes`)
+      return
+    }
+    if (req.url!.charCodeAt(0) !== 47 /* / */ && !toOriginForm(req)) {
+      sendError(res, ProxyErrors.badRequest, 'request target must be a path or an absolute http URL')
       return
     }
     if (req.rawHeaders.length > MAX_HEADER_COUNT * 2) {

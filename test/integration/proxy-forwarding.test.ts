@@ -139,6 +139,17 @@ describe('forwarding through the proxy', () => {
     expect(await rawExchange(proxy.port, huge)).toMatch(/^HTTP\/1\.1 431 /)
   })
 
+  it('accepts absolute-form targets and refuses other non-path targets with 400', async () => {
+    const absolute = await rawExchange(
+      proxy.port,
+      'GET http://example.test/echo?q=1 HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n',
+    )
+    expect(absolute).toMatch(/^HTTP\/1\.1 200 /)
+    expect(JSON.parse(absolute.slice(absolute.indexOf('\r\n\r\n') + 4)).url).toBe('/echo?q=1')
+    const odd = await rawExchange(proxy.port, 'GET ftp://x/ HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')
+    expect(odd).toMatch(/^HTTP\/1\.1 400 /)
+  })
+
   it('answers 504 with a JSON body when the instance is too slow', async () => {
     const response = await request(`${proxy.url}/slow/4000`, { dispatcher: agent })
     const body = (await response.body.json()) as { error: { code: string } }
