@@ -88,6 +88,16 @@ const serviceSchema = strict({
   healthChecks: z.array(healthCheckSchema).default(() => []),
   readinessChecks: z.array(readinessCheckSchema).default(() => []),
   retries: integer(0, 5).default(1),
+  retryMethods: z.array(z.enum(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])).default(() => ['GET' as const, 'HEAD' as const, 'OPTIONS' as const]),
+  retryBudgetPercent: numeric(z.number().min(0).max(100)).default(20),
+  outlierDetection: strict({
+    consecutiveFailures: integer(0).default(1),
+    consecutive5xx: integer(0).default(5),
+    baseEjectionSeconds: positive.default(30),
+    maxEjectionSeconds: positive.default(300),
+    maxEjectionPercent: numeric(z.number().min(0).max(100)).default(50),
+  }).prefault({}),
+  slowStartSeconds: numeric(z.number().min(0)).default(0),
   timeouts: strict({
     connectMs: integer(1).default(2000),
     headersMs: integer(1).default(30000),

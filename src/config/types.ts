@@ -93,6 +93,22 @@ export interface TimeoutsConfig {
   readonly idleMs: number
 }
 
+/** Passive outlier ejection: the data plane reports outcomes, the health module ejects. */
+export interface OutlierDetectionConfig {
+  /** Failed attempts in a row (connect, reset, timeout) that eject an instance; 0 turns it off. */
+  readonly consecutiveFailures: number
+  /** 5xx responses in a row that eject an instance; 0 turns it off. */
+  readonly consecutive5xx: number
+  /** The first ejection lasts this long; the n-th lasts n times as long, up to maxEjectionSeconds. */
+  readonly baseEjectionSeconds: number
+  readonly maxEjectionSeconds: number
+  /** At most this share of a group's instances is ejected at a time (panic guard). */
+  readonly maxEjectionPercent: number
+}
+
+/** Methods that may be retried after the request was sent (reset or timeout before any response byte). */
+export type RetryMethod = 'GET' | 'HEAD' | 'OPTIONS' | 'PUT' | 'DELETE'
+
 export interface ServiceConfig {
   readonly name: string
   readonly listen: ListenConfig
@@ -107,6 +123,13 @@ export interface ServiceConfig {
   readonly readinessChecks: readonly ReadinessCheckConfig[]
   /** Extra attempts on another instance after a failed connect. */
   readonly retries: number
+  /** Retried after a reset or timeout once sent (no body, no response byte yet), at most once. */
+  readonly retryMethods: readonly RetryMethod[]
+  /** Retries allowed as a percentage of the service's requests (sliding 10 s window). */
+  readonly retryBudgetPercent: number
+  readonly outlierDetection: OutlierDetectionConfig
+  /** A newly live instance's share ramps up linearly over this time; 0 turns it off. */
+  readonly slowStartSeconds: number
   readonly timeouts: TimeoutsConfig
   readonly exposeGroupHeader: boolean
   /** How long a group or instance leaving rotation may keep in-flight requests. */

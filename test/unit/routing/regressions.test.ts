@@ -25,6 +25,10 @@ function serviceConfig(groupNames: readonly string[]): ServiceConfig {
     timeouts: { connectMs: 2000, headersMs: 30_000, idleMs: 60_000 },
     exposeGroupHeader: true,
     drainSeconds: 30,
+    retryMethods: ['GET', 'HEAD', 'OPTIONS'],
+    retryBudgetPercent: 20,
+    outlierDetection: { consecutiveFailures: 1, consecutive5xx: 5, baseEjectionSeconds: 30, maxEjectionSeconds: 300, maxEjectionPercent: 50 },
+    slowStartSeconds: 0,
   }
 }
 
