@@ -1,5 +1,6 @@
 import type { Config, ServiceConfig } from './config/types.js'
 import { ControlPlane, type GroupDiscoveryStatus } from './control/plane.js'
+import { prepareControl } from './control/start.js'
 import { DiscoveryWatcher, createResolver } from './discovery/watcher.js'
 import type { Logger } from './log.js'
 import { ProxyListener } from './proxy/listener.js'
@@ -13,6 +14,8 @@ export interface RunningProxy {
   readonly stats: StatsRegistry
   /** Bound ports per service name. */
   readonly ports: ReadonlyMap<string, number>
+  /** Bound port of the admin API; undefined without `admin` in the config. */
+  readonly adminPort: number | undefined
   /** Stops accepting, lets in-flight requests finish within `graceMs`, closes upstream pools. */
   stop(graceMs?: number): Promise<void>
 }
@@ -37,6 +40,8 @@ export async function startProxy(config: Config, logger: Logger): Promise<Runnin
   const upstreams = new UpstreamRegistry((name) => timeouts.get(name)!)
   const plane = new ControlPlane(config, upstreams, logger)
   const stats = new StatsRegistry(config)
+  // The saved desired state applies before any listener opens (an unusable state file stops the start).
+  const control = await prepareControl(config, plane, logger)
   const watchers = startDiscovery(config, plane, logger)
   // Wait for the first answers (bounded) so a healthy start serves at once; a dead DNS server
   // doesn't stop the start: its groups stay empty until it answers.
@@ -46,6 +51,7 @@ export async function startProxy(config: Config, logger: Logger): Promise<Runnin
 
   const listeners: ProxyListener[] = []
   const ports = new Map<string, number>()
+  let adminPort: number | undefined
   try {
     for (const services of byListenAddress(config.services).values()) {
       const first = services[0]!
@@ -65,7 +71,9 @@ export async function startProxy(config: Config, logger: Logger): Promise<Runnin
         logger.info({ event: 'listening', service: service.name, host: first.listen.host, port }, 'proxy listening')
       }
     }
+    adminPort = await control.listen(stats)
   } catch (error) {
+    await control.close()
     for (const watcher of watchers) watcher.stop()
     await Promise.all(listeners.map((listener) => listener.close(0)))
     await upstreams.closeAll(0)
@@ -77,8 +85,10 @@ export async function startProxy(config: Config, logger: Logger): Promise<Runnin
     plane,
     stats,
     ports,
+    adminPort,
     stop(graceMs = 30_000) {
       stopping ??= (async () => {
+        await control.close()
         for (const watcher of watchers) watcher.stop()
         await Promise.all(listeners.map((listener) => listener.close(graceMs)))
         await upstreams.closeAll(1_000)

@@ -21,6 +21,12 @@ export interface GroupDiscoveryStatus {
 export type LivenessCheck = (upstream: Upstream) => boolean
 
 /**
+ * Names an instance's state for status and `zdd_instances{state}` (`live`: it is in the current
+ * snapshot). The default knows only live or not; the health module installs a finer one.
+ */
+export type InstanceStateReader = (upstream: Upstream, live: boolean) => string
+
+/**
  * Turns facts (desired weights, discovered endpoints, liveness) into RouteTable snapshots.
  * Every change builds a whole new table and swaps it in; instances that left every group drain.
  */
@@ -33,6 +39,8 @@ export class ControlPlane {
   readonly #endpoints = new Map<string, Map<string, readonly Endpoint[]>>()
   readonly #servicesByName: Map<string, ServiceConfig>
   #liveness: LivenessCheck = () => true
+  #instanceState: InstanceStateReader = (upstream, live) =>
+    upstream.draining ? 'draining' : live ? 'healthy' : 'unhealthy'
   #revision = 0
 
   constructor(
@@ -86,6 +94,16 @@ export class ControlPlane {
   setLiveness(check: LivenessCheck): void {
     this.#liveness = check
     this.publish()
+  }
+
+  /** Installs how instance states are named (health module). */
+  setInstanceStates(reader: InstanceStateReader): void {
+    this.#instanceState = reader
+  }
+
+  /** The state of one instance, as status and metrics show it. */
+  instanceState(upstream: Upstream, live: boolean): string {
+    return this.#instanceState(upstream, live)
   }
 
   /** Builds and swaps in a new snapshot from the current facts. */

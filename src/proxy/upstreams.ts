@@ -29,7 +29,8 @@ export class Upstream implements Pickable {
     readonly serviceName: string,
     readonly key: string,
     readonly endpoint: Endpoint,
-    readonly pool: Pool,
+    /** Replaced by a fresh pool when a drain detaches the old one (see UpstreamRegistry.detachPool). */
+    public pool: Pool,
   ) {}
 }
 
@@ -41,6 +42,7 @@ export class Upstream implements Pickable {
 export class UpstreamRegistry {
   readonly #upstreams = new Map<string, Upstream>()
   readonly #draining = new Set<Upstream>()
+  readonly #detached = new Set<Pool>()
 
   constructor(private readonly timeoutsFor: (serviceName: string) => TimeoutsConfig) {}
 
@@ -49,20 +51,40 @@ export class UpstreamRegistry {
     const key = `${serviceName}|${endpointKey(endpoint)}`
     let upstream = this.#upstreams.get(key)
     if (upstream === undefined) {
-      const timeouts = this.timeoutsFor(serviceName)
-      const pool = new Pool(`http://${endpointKey(endpoint)}`, {
-        connections: 256,
-        pipelining: 1,
-        connectTimeout: timeouts.connectMs,
-        headersTimeout: timeouts.headersMs,
-        bodyTimeout: timeouts.idleMs,
-        keepAliveTimeout: 4_000,
-        keepAliveMaxTimeout: 30_000,
-      })
-      upstream = new Upstream(serviceName, endpointKey(endpoint), endpoint, pool)
+      upstream = new Upstream(serviceName, endpointKey(endpoint), endpoint, this.#newPool(serviceName, endpoint))
       this.#upstreams.set(key, upstream)
     }
     return upstream
+  }
+
+  #newPool(serviceName: string, endpoint: Endpoint): Pool {
+    const timeouts = this.timeoutsFor(serviceName)
+    return new Pool(`http://${endpointKey(endpoint)}`, {
+      connections: 256,
+      pipelining: 1,
+      connectTimeout: timeouts.connectMs,
+      headersTimeout: timeouts.headersMs,
+      bodyTimeout: timeouts.idleMs,
+      keepAliveTimeout: 4_000,
+      keepAliveMaxTimeout: 30_000,
+    })
+  }
+
+  /**
+   * Drains the connections of an instance that stays known (a group cut over away from): later
+   * requests get a fresh pool, the old pool closes its idle connections now and each busy one
+   * after its request. Returns the old pool (to count what runs on it, and to destroy it at the
+   * drain deadline) and a promise that resolves once it is closed.
+   */
+  detachPool(upstream: Upstream): { readonly pool: Pool; readonly closed: Promise<void> } {
+    const old = upstream.pool
+    upstream.pool = this.#newPool(upstream.serviceName, upstream.endpoint)
+    this.#detached.add(old)
+    const closed = old
+      .close()
+      .catch(() => {})
+      .finally(() => this.#detached.delete(old))
+    return { pool: old, closed }
   }
 
   /** Drains every Upstream not in `inUse`. */
@@ -96,13 +118,14 @@ export class UpstreamRegistry {
 
   /** Closes everything: graceful within `graceMs`, then destroyed. */
   async closeAll(graceMs: number): Promise<void> {
-    const all = [...this.#upstreams.values(), ...this.#draining]
+    const pools = [...this.#upstreams.values(), ...this.#draining].map((upstream) => upstream.pool)
+    pools.push(...this.#detached)
     this.#upstreams.clear()
     await Promise.all(
-      all.map(async (upstream) => {
-        const timer = setTimeout(() => void upstream.pool.destroy().catch(() => {}), graceMs)
+      pools.map(async (pool) => {
+        const timer = setTimeout(() => void pool.destroy().catch(() => {}), graceMs)
         timer.unref()
-        await upstream.pool.close().catch(() => {})
+        await pool.close().catch(() => {})
         clearTimeout(timer)
       }),
     )

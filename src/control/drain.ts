@@ -1,0 +1,115 @@
+import type { Pool } from 'undici'
+import type { EventBus } from '../events.js'
+import type { Logger } from '../log.js'
+import type { Upstream, UpstreamRegistry } from '../proxy/upstreams.js'
+import { drainCounts, type DrainCounts, type DrainOutcome } from './rollout.js'
+
+/** A cut-over's drain as status shows it. */
+export interface DrainStatus {
+  readonly service: string
+  readonly to: string
+  readonly from: readonly string[]
+  readonly revision: number
+  readonly startedAt: string
+  readonly drainSeconds: number
+  /** `draining` until the old side is empty, the deadline passes or a later change supersedes it. */
+  readonly phase: 'draining' | DrainOutcome
+  /** Requests still running on the drained groups' old connections. */
+  readonly inflight: number
+  /** Set once the drain ended. */
+  readonly counts?: DrainCounts
+}
+
+interface ActiveDrain {
+  readonly status: DrainStatus
+  readonly pools: readonly { readonly pool: Pool }[]
+  readonly inflightAtStart: number
+  readonly deadline: NodeJS.Timeout
+}
+
+/** Requests on a set of detached pools: queued, sent, or waiting for their response. */
+function runningOn(pools: ActiveDrain['pools']): number {
+  let total = 0
+  for (const { pool } of pools) total += pool.stats.size
+  return total
+}
+
+/**
+ * Drains the groups a cut-over took traffic from. Their instances move to fresh connection pools;
+ * the old pools close idle connections at once and busy ones after their request, and whatever
+ * still runs at the deadline is destroyed. `cutover_completed` reports when the old side is
+ * empty: the "drained" signal zdd.py had to guess from HAProxy stats.
+ */
+export class DrainTracker {
+  readonly #active = new Map<string, ActiveDrain>()
+  readonly #last = new Map<string, DrainStatus>()
+
+  constructor(
+    private readonly upstreams: UpstreamRegistry,
+    private readonly events: EventBus,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Starts draining `instances` (the old groups' instances); any earlier drain of the service is superseded. */
+  start(
+    cutover: Omit<DrainStatus, 'phase' | 'inflight' | 'counts'>,
+    instances: readonly Upstream[],
+  ): DrainStatus {
+    this.supersede(cutover.service)
+    const pools = instances.map((upstream) => this.upstreams.detachPool(upstream))
+    const inflightAtStart = runningOn(pools)
+    const deadline = setTimeout(() => this.#finish(cutover.service, active, 'deadline'), cutover.drainSeconds * 1000)
+    deadline.unref()
+    const active: ActiveDrain = {
+      status: { ...cutover, phase: 'draining', inflight: inflightAtStart },
+      pools,
+      inflightAtStart,
+      deadline,
+    }
+    this.#active.set(cutover.service, active)
+    this.#last.set(cutover.service, active.status)
+    void Promise.all(pools.map(({ closed }) => closed)).then(() => this.#finish(cutover.service, active, 'drained'))
+    return active.status
+  }
+
+  /**
+   * Ends a running drain of `service` because a later change (weights, rollback, another
+   * cut-over) replaced it. The deadline is cancelled: requests still on the old connections
+   * finish on their own, since the operator may have just brought their group back.
+   */
+  supersede(service: string): void {
+    const active = this.#active.get(service)
+    if (active !== undefined) this.#finish(service, active, 'superseded')
+  }
+
+  /** The running or last drain of a service. */
+  statusOf(service: string): DrainStatus | undefined {
+    const active = this.#active.get(service)
+    if (active !== undefined) return { ...active.status, inflight: runningOn(active.pools) }
+    return this.#last.get(service)
+  }
+
+  /** Cancels every deadline (shutdown closes the pools anyway). */
+  stop(): void {
+    for (const active of this.#active.values()) clearTimeout(active.deadline)
+    this.#active.clear()
+  }
+
+  #finish(service: string, active: ActiveDrain, outcome: DrainOutcome): void {
+    if (this.#active.get(service) !== active) return
+    this.#active.delete(service)
+    clearTimeout(active.deadline)
+    const stillRunning = runningOn(active.pools)
+    if (outcome === 'deadline') {
+      for (const { pool } of active.pools) void pool.destroy().catch(() => {})
+    }
+    const counts = drainCounts(active.inflightAtStart, stillRunning, outcome)
+    const status: DrainStatus = { ...active.status, phase: outcome, inflight: 0, counts }
+    this.#last.set(service, status)
+    const { service: name, to, from, revision, drainSeconds } = status
+    const durationMs = Date.now() - Date.parse(status.startedAt)
+    const payload = { service: name, to, from, revision, drainSeconds, outcome, durationMs, ...counts }
+    this.events.publish('cutover_completed', payload)
+    this.logger.info({ event: 'cutover_completed', ...payload }, `cut-over of ${name} to ${to}: ${outcome}`)
+  }
+}

@@ -1,0 +1,96 @@
+/** The read side of the admin API: what `GET /v1/services` and `zdd-proxy status` show. */
+
+import { endpointKey } from '../discovery/types.js'
+import type { HistoryEntry, Weights } from '../state/store.js'
+import { historyOf } from '../state/store.js'
+import type { ChangeController } from './changes.js'
+import type { DrainStatus } from './drain.js'
+import type { ControlPlane } from './plane.js'
+
+/** History entries shown per service. */
+const HISTORY_SHOWN = 10
+
+export interface InstanceView {
+  readonly instance: string
+  readonly state: string
+  /** In the current snapshot: takes new requests. */
+  readonly live: boolean
+  readonly inflight: number
+}
+
+export interface GroupView {
+  readonly name: string
+  readonly weight: number
+  /** Share of new traffic in the current snapshot (0..1). */
+  readonly share: number
+  readonly instances: readonly InstanceView[]
+  /** SRV discovery of the group, when it has one. */
+  readonly discovery?: { readonly srv: string; readonly ready: boolean; readonly lastFailure?: string }
+}
+
+export interface ServiceView {
+  readonly name: string
+  /** Desired-state revision (for If-Match). */
+  readonly revision: number
+  /** Revision of the routing snapshot in force. */
+  readonly routeRevision: number
+  readonly weights: Weights
+  readonly groups: readonly GroupView[]
+  /** The running or last cut-over since start. */
+  readonly cutover: DrainStatus | null
+  /** The latest changes of this service, oldest first. */
+  readonly history: readonly HistoryEntry[]
+}
+
+/** One service's view, or undefined when there is no such service. */
+export function serviceView(plane: ControlPlane, changes: ChangeController, name: string): ServiceView | undefined {
+  const config = plane.service(name)
+  const table = plane.snapshot.current
+  const route = table.servicesByName.get(name)
+  if (config === undefined || route === undefined) return undefined
+  const weights = plane.weightsOf(name)
+  const groups = config.groups.map((group): GroupView => {
+    const groupRoute = route.groupsByName.get(group.name)
+    const live = new Set(groupRoute?.instances ?? [])
+    const instances = plane.endpointsOf(name, group.name).map((endpoint): InstanceView => {
+      const upstream = plane.upstreams.acquire(name, endpoint)
+      const isLive = live.has(upstream)
+      return { instance: endpointKey(endpoint), state: plane.instanceState(upstream, isLive), live: isLive, inflight: upstream.inflight }
+    })
+    const discovery = plane.discovery.get(`${name}/${group.name}`)
+    const view: GroupView = {
+      name: group.name,
+      weight: groupRoute?.weight ?? 0,
+      share: groupRoute?.share ?? 0,
+      instances,
+    }
+    if (discovery === undefined) return view
+    const { srv, ready, lastFailure } = discovery
+    return { ...view, discovery: lastFailure === undefined ? { srv, ready } : { srv, ready, lastFailure } }
+  })
+  return {
+    name,
+    revision: changes.revision,
+    routeRevision: table.revision,
+    weights,
+    groups,
+    cutover: changes.drains.statusOf(name) ?? null,
+    history: historyOf(changes.state, name).slice(-HISTORY_SHOWN),
+  }
+}
+
+/** Every service's view, in config order. */
+export function servicesView(plane: ControlPlane, changes: ChangeController): { revision: number; services: ServiceView[] } {
+  const services: ServiceView[] = []
+  for (const service of plane.config.services) services.push(serviceView(plane, changes, service.name)!)
+  return { revision: changes.revision, services }
+}
+
+/** Why the proxy is not ready: services that cannot route any request. Empty means ready. */
+export function notReadyReasons(plane: ControlPlane): string[] {
+  const reasons: string[] = []
+  for (const service of plane.snapshot.current.services) {
+    if (service.candidates.length === 0) reasons.push(`service ${service.name}: no group with weight > 0 has a live instance`)
+  }
+  return reasons
+}
