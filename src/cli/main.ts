@@ -2,10 +2,14 @@
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { canaryCheckCommand } from './canary-check.js'
+import { cutoverCommand } from './cutover.js'
 import { demoCommand } from './demo.js'
 import { CliError } from './errors.js'
+import { rollbackCommand } from './rollback.js'
 import { serveCommand } from './serve.js'
 import { simpleserviceCommand } from './simpleservice.js'
+import { statusCommand } from './status.js'
+import { weightsCommand } from './weights.js'
 
 function fail(message: string, exitCode: number): never {
   process.stderr.write(`zdd-proxy: ${message.split('\n')[0]}\n`)
@@ -19,6 +23,10 @@ try {
     .command(demoCommand)
     .command(simpleserviceCommand)
     .command(canaryCheckCommand)
+    .command(statusCommand)
+    .command(weightsCommand)
+    .command(cutoverCommand)
+    .command(rollbackCommand)
     .demandCommand(1, 'a command is required (see --help)')
     .strict()
     .help()

@@ -1,0 +1,67 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
+import type { DrainStatus } from '../control/drain.js'
+import type { ServiceView } from '../control/status.js'
+import { AdminClient, mutationOptions } from './admin-client.js'
+import type { ChangeAnswer } from './change-answer.js'
+import { CliError } from './errors.js'
+
+const POLL_MS = 200
+
+function builder(yargs: Argv) {
+  return mutationOptions(yargs)
+    .positional('SERVICE', { type: 'string', demandOption: true, describe: 'service name' })
+    .positional('GROUP', { type: 'string', demandOption: true, describe: 'group that gets 100 %' })
+    .option('drain', { type: 'number', requiresArg: true, describe: 'seconds the old groups may finish in-flight requests (default: the service\'s drainSeconds)' })
+    .option('min-ready', { type: 'number', requiresArg: true, describe: 'ready instances GROUP needs (default: all of them)' })
+    .option('wait', { type: 'boolean', default: false, describe: 'wait until the old groups are drained and report the counts' })
+    .example('$0 cutover simpleservice 1.0 --drain 30 --wait', 'blue-green: everything to 1.0, wait for 0.9 to drain')
+}
+
+type CutoverArgs = ReturnType<typeof builder> extends Argv<infer T> ? T : never
+
+/** One line on how a drain ended. */
+export function drainSummary(drain: DrainStatus): string {
+  const counts = drain.counts
+  if (counts === undefined) return `draining ${drain.from.join(', ')}: ${drain.inflight} requests in flight`
+  if (drain.phase === 'superseded') return `drain superseded by a later change; ${counts.remaining} requests were still finishing`
+  const how = drain.phase === 'drained' ? 'drained' : `deadline of ${drain.drainSeconds} s reached`
+  return `${how}: ${counts.completed} of ${counts.inflightAtStart} in-flight requests completed, ${counts.cut} cut`
+}
+
+async function handler(argv: ArgumentsCamelCase<CutoverArgs>): Promise<void> {
+  if (argv.drain !== undefined && !(Number.isFinite(argv.drain) && argv.drain >= 0)) throw new CliError('--drain must be a number of seconds >= 0', 2)
+  if (argv.minReady !== undefined && !(Number.isInteger(argv.minReady) && argv.minReady >= 1)) throw new CliError('--min-ready must be an integer >= 1', 2)
+  const client = new AdminClient({ admin: argv.admin, token: argv.token })
+  const path = `/v1/services/${encodeURIComponent(argv.SERVICE)}`
+  const body: Record<string, unknown> = { to: argv.GROUP }
+  if (argv.drain !== undefined) body.drainSeconds = argv.drain
+  if (argv.minReady !== undefined) body.minReady = argv.minReady
+  if (argv.reason !== undefined) body.reason = argv.reason
+  const answer = await client.send<ChangeAnswer>('POST', `${path}/cutover`, body, argv.ifMatch)
+  let drain = answer.drain
+  if (argv.wait && drain !== undefined) {
+    // The drain ends by itself at its deadline, so this loop is bounded by drainSeconds.
+    while (drain.phase === 'draining' && drain.revision === answer.revision) {
+      await sleep(POLL_MS)
+      const view = await client.get<ServiceView>(path)
+      if (view.cutover === null) break
+      drain = view.cutover
+    }
+  }
+  if (argv.json) {
+    process.stdout.write(`${JSON.stringify(argv.wait ? { ...answer, drain } : answer)}\n`)
+    return
+  }
+  const from = answer.drain?.from.join(', ') || 'nothing'
+  const lines = [`${argv.SERVICE}: cut over to ${argv.GROUP} (revision ${answer.revision}); draining ${from} for up to ${answer.drain?.drainSeconds ?? '?'} s`]
+  if (argv.wait && drain !== undefined) lines.push(`${argv.SERVICE}: ${drainSummary(drain)}`)
+  process.stdout.write(`${lines.join('\n')}\n`)
+}
+
+export const cutoverCommand: CommandModule<object, CutoverArgs> = {
+  command: 'cutover SERVICE GROUP',
+  describe: 'blue-green cut-over: GROUP gets 100 %, the other groups drain',
+  builder,
+  handler,
+}

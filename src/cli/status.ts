@@ -1,0 +1,83 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
+import type { ServiceView } from '../control/status.js'
+import { AdminClient, adminOptions, formatWeights } from './admin-client.js'
+
+function builder(yargs: Argv) {
+  return adminOptions(yargs)
+    .positional('SERVICE', { type: 'string', describe: 'only this service' })
+    .example('$0 status', 'every service: groups, weights, instances and their health')
+}
+
+type StatusArgs = ReturnType<typeof builder> extends Argv<infer T> ? T : never
+
+/** Columns padded to their widest cell; two spaces between columns. */
+export function table(rows: readonly (readonly string[])[], indent = '  '): string[] {
+  const widths: number[] = []
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)))
+  return rows.map((row) => indent + row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '))
+}
+
+function percent(share: number): string {
+  return `${(share * 100).toFixed(share === 0 || share === 1 ? 0 : 1)}%`
+}
+
+function cutoverLine(view: ServiceView): string | undefined {
+  const cutover = view.cutover
+  if (cutover === null) return undefined
+  const head = `cut-over to ${cutover.to} (revision ${cutover.revision}, from ${cutover.from.join(', ') || 'nothing'})`
+  if (cutover.phase === 'draining') return `${head}: draining, ${cutover.inflight} requests in flight on the old side, deadline ${cutover.drainSeconds} s`
+  const counts = cutover.counts
+  if (counts === undefined) return `${head}: ${cutover.phase}`
+  const what = { drained: 'drained', deadline: 'deadline reached', superseded: 'superseded by a later change' }[cutover.phase]
+  return `${head}: ${what}; ${counts.completed} of ${counts.inflightAtStart} in-flight requests completed, ${counts.cut} cut`
+}
+
+/** The readable report of one service. */
+export function formatService(view: ServiceView): string {
+  const lines = [`${view.name}  revision ${view.revision}  weights ${formatWeights(view.weights)}`]
+  lines.push(
+    ...table([
+      ['GROUP', 'WEIGHT', 'SHARE', 'INSTANCES'],
+      ...view.groups.map((group) => {
+        const live = group.instances.filter((instance) => instance.live).length
+        let instances = `${live} of ${group.instances.length} live`
+        if (group.discovery !== undefined) {
+          instances += `  (SRV ${group.discovery.srv}${group.discovery.lastFailure ? `: ${group.discovery.lastFailure}` : ''})`
+        }
+        return [group.name, String(group.weight), percent(group.share), instances]
+      }),
+    ]),
+  )
+  const instances = view.groups.flatMap((group) =>
+    group.instances.map((instance) => [instance.instance, group.name, instance.state, instance.live ? 'yes' : 'no', String(instance.inflight)]),
+  )
+  if (instances.length > 0) {
+    lines.push('', ...table([['INSTANCE', 'GROUP', 'HEALTH', 'LIVE', 'IN FLIGHT'], ...instances]))
+  }
+  const cutover = cutoverLine(view)
+  if (cutover !== undefined) lines.push('', `  ${cutover}`)
+  const last = view.history[view.history.length - 1]
+  if (last !== undefined) {
+    const reason = last.reason === undefined ? '' : ` (${last.reason})`
+    lines.push('', `  last change: ${last.kind} at ${last.time}, revision ${last.revision}${reason}`)
+  }
+  return lines.join('\n')
+}
+
+async function handler(argv: ArgumentsCamelCase<StatusArgs>): Promise<void> {
+  const client = new AdminClient({ admin: argv.admin, token: argv.token })
+  if (argv.SERVICE !== undefined) {
+    const view = await client.get<ServiceView>(`/v1/services/${encodeURIComponent(argv.SERVICE)}`)
+    process.stdout.write(argv.json ? `${JSON.stringify(view)}\n` : `${formatService(view)}\n`)
+    return
+  }
+  const all = await client.get<{ revision: number; services: ServiceView[] }>('/v1/services')
+  process.stdout.write(argv.json ? `${JSON.stringify(all)}\n` : `${all.services.map(formatService).join('\n\n')}\n`)
+}
+
+export const statusCommand: CommandModule<object, StatusArgs> = {
+  command: 'status [SERVICE]',
+  describe: 'services, groups, weights, instances and their health, from the admin API',
+  builder,
+  handler,
+}
