@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { CommandModule } from 'yargs'
 import { loadConfig } from '../config/load.js'
@@ -43,13 +46,13 @@ function startSimpleService(version: string): Promise<Instance> {
 }
 
 /** The default config with its groups pointed at the demo's instances. */
-function demoConfig(base: Config, args: DemoArgs, instances: ReadonlyMap<string, readonly number[]>): Config {
+function demoConfig(base: Config, args: DemoArgs, instances: ReadonlyMap<string, readonly number[]>, statePath: string): Config {
   const [service, ...others] = base.services
   if (service === undefined || others.length > 0) throw new CliError('the demo expects one service in the default config')
   return {
     ...base,
     admin: { ...base.admin, host: '127.0.0.1', port: args['admin-port'] },
-    state: undefined,
+    state: { store: 'file', path: statePath },
     services: [
       {
         ...service,
@@ -97,13 +100,17 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       const version = versions[index]!
       ports.set(version, [...(ports.get(version) ?? []), instance.port])
     })
-    const config = demoConfig(base, args, ports)
+    // Weight changes through the admin API persist here for the demo's lifetime.
+    const stateDir = mkdtempSync(join(tmpdir(), 'zdd-demo-'))
+    const removeState = () => rmSync(stateDir, { recursive: true, force: true })
+    const config = demoConfig(base, args, ports, join(stateDir, 'state.json'))
     const logger = createLogger('zdd-proxy')
     let proxy
     try {
       proxy = await startProxy(config, logger)
     } catch (error) {
       await stopInstances()
+      removeState()
       throw new CliError(`cannot start the proxy on 127.0.0.1:${args.port}: ${(error as Error).message}`)
     }
     const proxyPort = proxy.ports.get(config.services[0]!.name)!
@@ -111,6 +118,8 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     const weights = Object.entries(config.services[0]!.weights)
       .map(([group, weight]) => `${group}=${weight}`)
       .join(' ')
+    const adminUrl = `http://127.0.0.1:${proxy.adminPort}`
+    const adminFlag = adminUrl === 'http://127.0.0.1:9090' ? '' : ` --admin ${adminUrl}`
     process.stdout.write(
       [
         '',
@@ -123,10 +132,19 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
         `  npx zdd-proxy canary-check ${url} 1000`,
         `  npx zdd-proxy canary-check ${url} 100 --requests 20   # stickiness`,
         '',
+        `admin API on ${adminUrl}:`,
+        `  npx zdd-proxy status${adminFlag}`,
+        `  npx zdd-proxy weights simpleservice 0.9=50 1.0=50${adminFlag}`,
+        `  npx zdd-proxy cutover simpleservice 1.0 --drain 5 --wait${adminFlag}`,
+        `  npx zdd-proxy rollback simpleservice${adminFlag}`,
+        '',
         'Ctrl-C stops everything the demo started.',
         '',
       ].join('\n'),
     )
-    stopOnSignals(proxy, 5_000, stopInstances)
+    stopOnSignals(proxy, 5_000, async () => {
+      await stopInstances()
+      removeState()
+    })
   },
 }
