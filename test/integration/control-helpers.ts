@@ -137,9 +137,9 @@ export interface SseEvent {
 }
 
 /** A client of `GET /v1/events` that collects every event. */
-export async function openEvents(adminUrl: string): Promise<{ events: SseEvent[]; waitFor(type: string, match?: (e: SseEvent) => boolean, timeoutMs?: number): Promise<SseEvent>; close(): void }> {
+export async function openEvents(adminUrl: string, query = ''): Promise<{ events: SseEvent[]; waitFor(type: string, match?: (e: SseEvent) => boolean, timeoutMs?: number): Promise<SseEvent>; close(): void }> {
   const controller = new AbortController()
-  const response = await request(`${adminUrl}/v1/events`, { signal: controller.signal, dispatcher: agent })
+  const response = await request(`${adminUrl}/v1/events${query}`, { signal: controller.signal, dispatcher: agent })
   if (response.statusCode !== 200) throw new Error(`events: ${response.statusCode}`)
   const events: SseEvent[] = []
   const waiters = new Set<() => void>()
