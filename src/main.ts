@@ -2,14 +2,18 @@ import type { Config, ServiceConfig } from './config/types.js'
 import { ControlPlane, type GroupDiscoveryStatus } from './control/plane.js'
 import { prepareControl } from './control/start.js'
 import { DiscoveryWatcher, createResolver } from './discovery/watcher.js'
+import { HealthMonitor } from './health/monitor.js'
 import type { Logger } from './log.js'
 import { ProxyListener } from './proxy/listener.js'
+import { startRetryPolicies } from './proxy/retry.js'
 import { StatsRegistry } from './proxy/stats.js'
 import { UpstreamRegistry } from './proxy/upstreams.js'
 
 /** A started proxy: its listeners, its control plane, and how to stop it. */
 export interface RunningProxy {
   readonly plane: ControlPlane
+  /** Instance states (health, readiness, ejection): `instanceStates()`, `statesOf(service, group)`. */
+  readonly health: HealthMonitor
   /** Traffic counters per service and group, read by the metrics endpoint. */
   readonly stats: StatsRegistry
   /** Bound ports per service name. */
@@ -40,6 +44,10 @@ export async function startProxy(config: Config, logger: Logger): Promise<Runnin
   const upstreams = new UpstreamRegistry((name) => timeouts.get(name)!)
   const plane = new ControlPlane(config, upstreams, logger)
   const stats = new StatsRegistry(config)
+  // Health installs the liveness rule before discovery reports instances, so none is live unchecked.
+  const health = new HealthMonitor(plane, logger)
+  health.start()
+  const retryPolicies = startRetryPolicies(config.services, stats)
   // The saved desired state applies before any listener opens (an unusable state file stops the start).
   const control = await prepareControl(config, plane, logger)
   const watchers = startDiscovery(config, plane, logger)
@@ -75,6 +83,8 @@ export async function startProxy(config: Config, logger: Logger): Promise<Runnin
   } catch (error) {
     await control.close()
     for (const watcher of watchers) watcher.stop()
+    health.stop()
+    retryPolicies.stop()
     await Promise.all(listeners.map((listener) => listener.close(0)))
     await upstreams.closeAll(0)
     throw error
@@ -83,6 +93,7 @@ export async function startProxy(config: Config, logger: Logger): Promise<Runnin
   let stopping: Promise<void> | undefined
   return {
     plane,
+    health,
     stats,
     ports,
     adminPort,
@@ -90,6 +101,8 @@ export async function startProxy(config: Config, logger: Logger): Promise<Runnin
       stopping ??= (async () => {
         await control.close()
         for (const watcher of watchers) watcher.stop()
+        health.stop()
+        retryPolicies.stop()
         await Promise.all(listeners.map((listener) => listener.close(graceMs)))
         await upstreams.closeAll(1_000)
       })()

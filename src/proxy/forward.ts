@@ -5,12 +5,13 @@ import { performance } from 'node:perf_hooks'
 import type { GroupRoute } from '../routing/types.js'
 import { classifyFailure, errorForFailure, sendError, type FailureKind } from './errors.js'
 import { buildResponseHeaders } from './headers.js'
+import { retryPolicyOf } from './retry.js'
 import type { GroupStats } from './stats.js'
 import type { Upstream } from './upstreams.js'
 
 const CLIENT_CLOSED = new Error('client closed the connection')
 
-/** Methods a reset may be retried for: safe and idempotent, with no body streamed. */
+/** Methods a reset may be retried for when the service installed no policy: safe and idempotent. */
 function retryableAfterSend(method: string): boolean {
   return method === 'GET' || method === 'HEAD' || method === 'OPTIONS'
 }
@@ -20,9 +21,9 @@ function retryableAfterSend(method: string): boolean {
  * Streams the response straight into the ServerResponse with backpressure both ways (undici
  * pauses reading the upstream socket while the client is slow; the request body is a Readable
  * undici pulls from). Retries go to another instance of the same group: after a failed connect
- * for any method, after a reset or other failure before any response byte only for
- * GET/HEAD/OPTIONS without a body. Once response bytes went out, a failure destroys the client
- * connection so a truncated response never looks whole.
+ * for any method, after a reset or timeout before any response byte only once, for the service's
+ * retry methods without a body, within its retry budget. Once response bytes went out, a failure
+ * destroys the client connection so a truncated response never looks whole.
  */
 export class Exchange implements Dispatcher.DispatchHandler {
   #controller: Dispatcher.DispatchController | null = null
@@ -30,6 +31,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #attemptOpen = false
   #responseStarted = false
   #clientClosed = false
+  #retriedAfterSend = false
   #retriesLeft: number
   readonly #startedAt = performance.now()
 
@@ -137,15 +139,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.res.destroy()
       return
     }
-    if (this.#retriesLeft > 0 && this.#mayRetry(kind)) {
-      const next = pickInstance(this.group.instances, Math.random, upstream)
-      if (next !== undefined) {
-        this.#retriesLeft--
-        this.stats.retries++
-        this.#controller = null
-        this.#dispatch(next)
-        return
-      }
+    const next = this.#retryTarget(kind, upstream)
+    if (next !== undefined) {
+      this.#retriesLeft--
+      this.stats.retries++
+      this.#controller = null
+      this.#dispatch(next)
+      return
     }
     const answer = errorForFailure(kind)
     this.stats.recordStatus(answer.status)
@@ -153,9 +153,38 @@ export class Exchange implements Dispatcher.DispatchHandler {
     sendError(this.res, answer, `${kind} failure talking to ${this.group.name} instance ${upstream.key}`)
   }
 
-  #mayRetry(kind: FailureKind): boolean {
-    // A streamed body may be partly consumed; only a failed connect leaves it untouched.
-    if (this.hasBody) return kind === 'connect' && !this.req.readableDidRead
-    return kind === 'connect' || retryableAfterSend(this.req.method!)
+  /**
+   * Where to retry, or undefined (DESIGN.md §5). A failed connect sent nothing: any method goes to
+   * another instance, as long as its body was not read. Once sent (reset, timeout), only the
+   * service's retry methods (GET, HEAD, OPTIONS; PUT and DELETE by opt-in), only without a body,
+   * and only once. Every retry spends from the service's retry budget.
+   */
+  #retryTarget(kind: FailureKind, failed: Upstream): Upstream | undefined {
+    if (this.#retriesLeft <= 0) return undefined
+    const policy = retryPolicyOf(this.stats)
+    if (kind === 'connect') {
+      if (this.hasBody && this.req.readableDidRead) return undefined
+    } else {
+      if (this.hasBody || this.#retriedAfterSend) return undefined
+      const method = this.req.method!
+      if (!(policy === undefined ? retryableAfterSend(method) : policy.retriesAfterSend(method))) return undefined
+    }
+    const next = otherInstance(this.group.instances, failed)
+    if (next === undefined) return undefined
+    if (policy !== undefined && !policy.budget.tryAcquire()) return undefined
+    if (kind !== 'connect') this.#retriedAfterSend = true
+    return next
   }
+}
+
+/** P2C among the instances other than `failed`; the scan covers lists that repeat it (slow start). */
+function otherInstance(instances: readonly Upstream[], failed: Upstream): Upstream | undefined {
+  const picked = pickInstance(instances, Math.random, failed)
+  if (picked !== failed) return picked
+  const start = Math.floor(Math.random() * instances.length)
+  for (let i = 0; i < instances.length; i++) {
+    const candidate = instances[(start + i) % instances.length]!
+    if (candidate !== failed) return candidate
+  }
+  return undefined
 }

@@ -1,0 +1,57 @@
+/**
+ * Passive outlier ejection rules (Envoy's outlier detection, simplified), as pure functions. The
+ * data plane only bumps per-instance outcome counters; these rules read them and decide.
+ */
+import type { OutlierDetectionConfig } from '../config/types.js'
+import type { FailureKind } from '../proxy/errors.js'
+import type { InstanceFacts } from './status.js'
+
+/**
+ * Whether a failed attempt ejects: local failures (connect, reset, timeout) in a row reached the
+ * threshold. `other` failures (malformed responses, aborted bodies) are not held against the
+ * instance's reachability.
+ */
+export function failuresEject(kind: FailureKind, consecutiveFailures: number, rule: OutlierDetectionConfig): boolean {
+  return kind !== 'other' && rule.consecutiveFailures > 0 && consecutiveFailures >= rule.consecutiveFailures
+}
+
+/** Whether the 5xx responses in a row reached the threshold. */
+export function fivexxEject(consecutive5xx: number, rule: OutlierDetectionConfig): boolean {
+  return rule.consecutive5xx > 0 && consecutive5xx >= rule.consecutive5xx
+}
+
+/**
+ * Ejections that still count for the backoff: after an instance stayed in for maxEjectionSeconds
+ * since its last ejection ended, its past ejections are forgotten.
+ */
+export function countedEjections(facts: InstanceFacts, nowMs: number, rule: OutlierDetectionConfig): number {
+  if (facts.lastEjectionEndMs !== undefined && nowMs - facts.lastEjectionEndMs > maxEjectionMs(rule)) return 0
+  return facts.ejections
+}
+
+/** The next ejection's length: base × (ejections so far + 1), capped at maxEjectionSeconds. */
+export function ejectionMs(previousEjections: number, rule: OutlierDetectionConfig): number {
+  return Math.min(rule.baseEjectionSeconds * 1000 * (previousEjections + 1), maxEjectionMs(rule))
+}
+
+function maxEjectionMs(rule: OutlierDetectionConfig): number {
+  return Math.max(rule.baseEjectionSeconds, rule.maxEjectionSeconds) * 1000
+}
+
+/**
+ * The panic guard: one more ejection is allowed while at most maxEjectionPercent of the group's
+ * instances would be ejected. Rounding down would never let a small group (one instance) lose its
+ * only failing instance; that one ejection is allowed when other groups of the service (weight
+ * above 0) still have live instances to take its share. A service's last live instances are
+ * never ejected: their failures then show as errors, which beats answering 503 for all.
+ */
+export function ejectionAllowed(
+  ejectedNow: number,
+  groupSize: number,
+  otherGroupsLive: boolean,
+  rule: OutlierDetectionConfig,
+): boolean {
+  if (rule.maxEjectionPercent <= 0) return false
+  if (ejectedNow + 1 <= Math.floor((groupSize * rule.maxEjectionPercent) / 100)) return true
+  return ejectedNow === 0 && otherGroupsLive
+}

@@ -1,0 +1,203 @@
+import pino from 'pino'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { parseConfig } from '../../../src/config/load.js'
+import { ControlPlane } from '../../../src/control/plane.js'
+import { parseEndpoint } from '../../../src/discovery/static.js'
+import type { ZddEvent } from '../../../src/events.js'
+import type { ProbeResult, ProbeTarget } from '../../../src/health/active.js'
+import { HealthMonitor } from '../../../src/health/monitor.js'
+import { UpstreamRegistry, type Upstream } from '../../../src/proxy/upstreams.js'
+
+const logger = pino({ level: 'silent' })
+const A1 = '127.0.0.1:9001'
+const A2 = '127.0.0.1:9002'
+const B1 = '127.0.0.1:9003'
+
+/**
+ * A real control plane with static groups a (A1, A2) and b (B1), a monitor whose probes answer
+ * from a script (200 unless set per instance and path), and a fake clock.
+ */
+function setup(service: Record<string, unknown> = {}, groups: Record<string, string[]> = { a: [A1, A2], b: [B1] }) {
+  const config = parseConfig(
+    { services: [{ name: 'svc', groups: Object.entries(groups).map(([name, backends]) => ({ name, backends })), ...service }] },
+    {},
+    'test.json',
+  )
+  const plane = new ControlPlane(config, new UpstreamRegistry(() => config.services[0]!.timeouts), logger)
+  const script = new Map<string, ProbeResult>()
+  const probes: ProbeTarget[] = []
+  const monitor = new HealthMonitor(plane, logger, {
+    now: () => Date.now(),
+    probe: async (target) => {
+      probes.push(target)
+      return script.get(`${target.host}:${target.port}${target.path}`) ?? { kind: 'status', status: 200 }
+    },
+  })
+  const events: ZddEvent[] = []
+  plane.events.subscribe((event) => {
+    if (event.eventType === 'health_changed') events.push(event)
+  })
+  monitor.start()
+  for (const [name, backends] of Object.entries(groups)) plane.setEndpoints('svc', name, backends.map(parseEndpoint))
+  const upstream = (key: string): Upstream => plane.upstreams.acquire('svc', parseEndpoint(key))
+  const live = (group: string) => plane.snapshot.current.servicesByName.get('svc')!.groupsByName.get(group)!.instances.map((u) => u.key)
+  const changes = (key: string) => events.filter((event) => event.instance === key).map((event) => `${event.from}>${event.to}`)
+  const fail = (key: string, kind: 'connect' | 'reset' | 'timeout' | 'other' = 'connect') => {
+    const target = upstream(key)
+    target.consecutiveFailures++
+    target.onFailure?.(target, kind)
+  }
+  return { plane, monitor, script, probes, events, upstream, live, changes, fail }
+}
+
+const check = { path: '/health', intervalSeconds: 1, timeoutSeconds: 1, gracePeriodSeconds: 0, maxConsecutiveFailures: 2, delaySeconds: 0 }
+const fast = { baseEjectionSeconds: 2, maxEjectionSeconds: 10 }
+
+describe('HealthMonitor', () => {
+  let monitor: HealthMonitor | undefined
+
+  beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] }))
+  afterEach(() => {
+    monitor?.stop()
+    vi.useRealTimers()
+  })
+
+  it('without checks, instances are live at once and announced healthy', async () => {
+    const t = setup()
+    monitor = t.monitor
+    expect(t.live('a')).toEqual([A1, A2])
+    await vi.advanceTimersByTimeAsync(0)
+    expect(t.changes(A1)).toEqual(['starting>healthy'])
+    expect(t.events[0]).toMatchObject({ service: 'svc', group: 'a', instance: A1, reason: 'no health or readiness checks configured' })
+    expect(t.monitor.statesOf('svc', 'a')).toEqual({ starting: 0, ready: 0, healthy: 2, unhealthy: 0, ejected: 0, draining: 0 })
+  })
+
+  it('with health checks, only instances that passed get traffic; unhealthy after maxConsecutiveFailures; back on a pass', async () => {
+    const t = setup({ healthChecks: [check] })
+    monitor = t.monitor
+    t.script.set(`${A2}/health`, { kind: 'status', status: 503 })
+    expect(t.live('a')).toEqual([])
+    await vi.advanceTimersByTimeAsync(0)
+    expect(t.live('a')).toEqual([A1])
+    expect(t.monitor.stateOf(t.upstream(A2))).toBe('starting')
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(t.monitor.stateOf(t.upstream(A2))).toBe('unhealthy')
+    t.script.delete(`${A2}/health`)
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(t.live('a')).toEqual([A1, A2])
+    expect(t.changes(A2)).toEqual(['starting>unhealthy', 'unhealthy>healthy'])
+    expect(t.events.find((event) => event.to === 'unhealthy')?.reason).toBe('health check failed 2 times in a row (status 503)')
+  })
+
+  it('waits delaySeconds before the first check', async () => {
+    const t = setup({ healthChecks: [{ ...check, delaySeconds: 3 }] })
+    monitor = t.monitor
+    await vi.advanceTimersByTimeAsync(2_900)
+    expect(t.probes).toHaveLength(0)
+    await vi.advanceTimersByTimeAsync(100)
+    expect(t.live('a')).toEqual([A1, A2])
+  })
+
+  it('readiness gates a new instance until it answers a ready status, then is no longer checked', async () => {
+    const t = setup({ readinessChecks: [{ path: '/ready', intervalSeconds: 1, httpStatusCodesForReady: [200] }] })
+    monitor = t.monitor
+    t.script.set(`${A1}/ready`, { kind: 'status', status: 503 })
+    await vi.advanceTimersByTimeAsync(3_000)
+    expect(t.live('a')).toEqual([A2])
+    expect(t.monitor.instanceStates().find((status) => status.instance === A1)).toMatchObject({ state: 'starting', reason: 'not ready yet (status 503)' })
+    t.script.delete(`${A1}/ready`)
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(t.live('a')).toEqual([A1, A2])
+    const readinessProbes = t.probes.filter((target) => target.port === 9002).length
+    await vi.advanceTimersByTimeAsync(5_000)
+    expect(t.probes.filter((target) => target.port === 9002)).toHaveLength(readinessProbes)
+    expect(readinessProbes).toBe(1)
+  })
+
+  it('readiness, then the first health check: starting → ready → healthy', async () => {
+    const t = setup({ readinessChecks: [{ path: '/ready', intervalSeconds: 1 }], healthChecks: [{ ...check, delaySeconds: 2 }] })
+    monitor = t.monitor
+    await vi.advanceTimersByTimeAsync(2_000)
+    expect(t.changes(A1)).toEqual(['starting>ready', 'ready>healthy'])
+  })
+
+  it('ejects at once on a connect failure, honours the panic guard, and returns after the ejection time', async () => {
+    const t = setup({ outlierDetection: fast })
+    monitor = t.monitor
+    await vi.advanceTimersByTimeAsync(0)
+    t.fail(A1)
+    expect(t.live('a')).toEqual([A2])
+    expect(t.events.at(-1)).toMatchObject({ instance: A1, from: 'healthy', to: 'ejected', reason: '1 failed attempt in a row (last: connect); ejected for 2 s' })
+    t.fail(A2)
+    expect(t.live('a')).toEqual([A2])
+    await vi.advanceTimersByTimeAsync(2_250)
+    expect(t.live('a')).toEqual([A1, A2])
+    expect(t.upstream(A1).consecutiveFailures).toBe(0)
+    t.fail(A1, 'timeout')
+    expect(t.events.at(-1)?.reason).toBe('1 failed attempt in a row (last: timeout); ejected for 4 s')
+    t.fail(A2, 'other')
+    expect(t.monitor.stateOf(t.upstream(A2))).toBe('healthy')
+  })
+
+  it("ejects a group's only instance only while other groups take its share", async () => {
+    const t = setup({ outlierDetection: fast })
+    monitor = t.monitor
+    await vi.advanceTimersByTimeAsync(0)
+    t.fail(B1)
+    expect(t.live('b')).toEqual([])
+    const single = setup({ outlierDetection: fast }, { only: [A1] })
+    single.fail(A1)
+    expect(single.live('only')).toEqual([A1])
+    single.monitor.stop()
+  })
+
+  it('ejects on a 5xx streak', async () => {
+    const t = setup({ outlierDetection: fast })
+    monitor = t.monitor
+    await vi.advanceTimersByTimeAsync(0)
+    t.upstream(A1).consecutive5xx = 5
+    await vi.advanceTimersByTimeAsync(250)
+    expect(t.events.at(-1)).toMatchObject({ instance: A1, to: 'ejected', reason: '5 5xx responses in a row; ejected for 2 s' })
+  })
+
+  it('with active checks, an ejected instance returns only after a check passes', async () => {
+    const t = setup({ healthChecks: [check], outlierDetection: fast })
+    monitor = t.monitor
+    await vi.advanceTimersByTimeAsync(0)
+    t.script.set(`${A1}/health`, { kind: 'error', reason: 'no response within 1000 ms' })
+    t.fail(A1, 'timeout')
+    await vi.advanceTimersByTimeAsync(5_000)
+    expect(t.monitor.stateOf(t.upstream(A1))).toBe('ejected')
+    t.script.delete(`${A1}/health`)
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(t.changes(A1)).toEqual(['starting>healthy', 'healthy>ejected', 'ejected>healthy'])
+  })
+
+  it('drains instances that left discovery and forgets them once idle', async () => {
+    const t = setup({ healthChecks: [check] })
+    monitor = t.monitor
+    await vi.advanceTimersByTimeAsync(0)
+    t.plane.setEndpoints('svc', 'a', [parseEndpoint(A1)])
+    const kept = t.plane.upstreams.acquire('svc', parseEndpoint(B1))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(t.events.at(-1)).toMatchObject({ instance: A2, from: 'healthy', to: 'draining', reason: 'removed from discovery' })
+    await vi.advanceTimersByTimeAsync(300)
+    expect(t.monitor.instanceStates().map((status) => status.instance)).toEqual([A1, B1])
+    const probesBefore = t.probes.filter((target) => target.port === 9002).length
+    await vi.advanceTimersByTimeAsync(3_000)
+    expect(t.probes.filter((target) => target.port === 9002)).toHaveLength(probesBefore)
+    expect(t.monitor.stateOf(kept)).toBe('healthy')
+  })
+
+  it('names states for status and metrics, and stops checking on stop()', async () => {
+    const t = setup({ healthChecks: [check] })
+    monitor = t.monitor
+    expect(t.plane.instanceState(t.upstream(A1), false)).toBe('starting')
+    await vi.advanceTimersByTimeAsync(0)
+    expect(t.plane.instanceState(t.upstream(A1), true)).toBe('healthy')
+    t.monitor.stop()
+    const count = t.probes.length
+    await vi.advanceTimersByTimeAsync(5_000)
+    expect(t.probes).toHaveLength(count)
+  })
+})

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest'
+import type { OutlierDetectionConfig } from '../../../src/config/types.js'
+import { countedEjections, ejectionAllowed, ejectionMs, failuresEject, fivexxEject } from '../../../src/health/passive.js'
+import { eject, endEjection, initialFacts } from '../../../src/health/status.js'
+
+const rule: OutlierDetectionConfig = {
+  consecutiveFailures: 1,
+  consecutive5xx: 5,
+  baseEjectionSeconds: 30,
+  maxEjectionSeconds: 300,
+  maxEjectionPercent: 50,
+}
+
+describe('passive outlier rules', () => {
+  it('ejects on local failures in a row, not on other failures', () => {
+    expect(failuresEject('connect', 1, rule)).toBe(true)
+    expect(failuresEject('reset', 1, rule)).toBe(true)
+    expect(failuresEject('timeout', 1, rule)).toBe(true)
+    expect(failuresEject('other', 5, rule)).toBe(false)
+    expect(failuresEject('connect', 2, { ...rule, consecutiveFailures: 3 })).toBe(false)
+    expect(failuresEject('connect', 3, { ...rule, consecutiveFailures: 3 })).toBe(true)
+    expect(failuresEject('connect', 99, { ...rule, consecutiveFailures: 0 })).toBe(false)
+  })
+
+  it('ejects on 5xx streaks at the threshold', () => {
+    expect(fivexxEject(4, rule)).toBe(false)
+    expect(fivexxEject(5, rule)).toBe(true)
+    expect(fivexxEject(50, { ...rule, consecutive5xx: 0 })).toBe(false)
+  })
+
+  it('backs off: base × ejections, capped', () => {
+    expect([0, 1, 2, 9, 10, 20].map((previous) => ejectionMs(previous, rule))).toEqual([30_000, 60_000, 90_000, 300_000, 300_000, 300_000])
+    expect(ejectionMs(3, { ...rule, baseEjectionSeconds: 2, maxEjectionSeconds: 1 })).toBe(2_000)
+  })
+
+  it('forgets ejections after an instance stayed in for maxEjectionSeconds', () => {
+    const ended = endEjection(eject(eject(initialFacts(0, false, 0), 0, 1), 0, 1), 10, false)
+    expect(countedEjections(ended, 10 + 300_000, rule)).toBe(2)
+    expect(countedEjections(ended, 10 + 300_001, rule)).toBe(0)
+  })
+
+  const guard: { desc: string; ejected: number; size: number; otherLive: boolean; percent?: number; allowed: boolean }[] = [
+    { desc: '1 of 2', ejected: 0, size: 2, otherLive: false, allowed: true },
+    { desc: '2 of 2', ejected: 1, size: 2, otherLive: true, allowed: false },
+    { desc: '2 of 4', ejected: 1, size: 4, otherLive: false, allowed: true },
+    { desc: '3 of 4', ejected: 2, size: 4, otherLive: true, allowed: false },
+    { desc: '2 of 3 (rounds down)', ejected: 1, size: 3, otherLive: true, allowed: false },
+    { desc: 'lone instance, other groups live', ejected: 0, size: 1, otherLive: true, allowed: true },
+    { desc: 'lone instance, nothing else live', ejected: 0, size: 1, otherLive: false, allowed: false },
+    { desc: 'maxEjectionPercent 0', ejected: 0, size: 4, otherLive: true, percent: 0, allowed: false },
+    { desc: 'maxEjectionPercent 100: all', ejected: 3, size: 4, otherLive: false, percent: 100, allowed: true },
+  ]
+  for (const { desc, ejected, size, otherLive, percent, allowed } of guard) {
+    it(`panic guard: ${desc}`, () => {
+      expect(ejectionAllowed(ejected, size, otherLive, { ...rule, maxEjectionPercent: percent ?? 50 })).toBe(allowed)
+    })
+  }
+})
