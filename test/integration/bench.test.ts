@@ -1,0 +1,103 @@
+/**
+ * `npm run bench -- --quick` as a smoke run: it finishes, its numbers parse, every contender it
+ * started is stopped. Speed itself is not checked here (that is what the bench reports).
+ */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, describe, expect, it } from 'vitest'
+
+const RUN = fileURLToPath(new URL('../../dist/bench/run.js', import.meta.url))
+const LIMIT_MS = 120_000
+
+interface Summary {
+  name: string
+  rps: number
+  p50Ms: number
+  p99Ms: number
+  p999Ms: number
+  non2xx: number
+  errors: number
+  ratios: Record<string, number | null>
+  addedP50Ms: number | null
+  addedP99Ms: number | null
+  peakRssMiB: number | null
+  cpuUsPerRequest: number | null
+}
+
+interface BenchRecord {
+  notices: string[]
+  throughput: { summaries: Summary[] }
+  rate: { summaries: Summary[] }
+  scaling: { selection: { groups: number; instances: number; nsPerOp: number }[]; summaries: Summary[] }
+  micro: { name: string; nsPerOp: number }[]
+  processes: { name: string; pid: number }[]
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return false
+  }
+}
+
+describe('bench --quick', () => {
+  const out = mkdtempSync(join(tmpdir(), 'zdd-bench-test-'))
+  afterAll(() => rmSync(out, { recursive: true, force: true }))
+
+  it(
+    'runs every mode, reports parseable figures and leaves nothing running',
+    async () => {
+      const child = spawn(process.execPath, [RUN, '--quick', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let stdout = ''
+      let stderr = ''
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')))
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')))
+      // SIGINT lets the harness stop what it started before it exits.
+      const timer = setTimeout(() => child.kill('SIGINT'), LIMIT_MS)
+      const [code] = (await once(child, 'exit')) as [number | null]
+      clearTimeout(timer)
+      expect(code, stderr).toBe(0)
+
+      const file = /results: (.+\.json)/.exec(stdout)?.[1]
+      expect(file, stdout).toBeDefined()
+      const record = JSON.parse(readFileSync(file!, 'utf8')) as BenchRecord
+
+      const names = record.throughput.summaries.map((summary) => summary.name)
+      expect(names).toEqual(expect.arrayContaining(['direct', 'zdd-proxy', 'http-proxy', 'minimal-undici']))
+      for (const summary of [...record.throughput.summaries, ...record.rate.summaries, ...record.scaling.summaries]) {
+        expect(summary.rps, summary.name).toBeGreaterThan(0)
+        for (const value of [summary.p50Ms, summary.p99Ms, summary.p999Ms, summary.non2xx, summary.errors]) {
+          expect(Number.isFinite(value), summary.name).toBe(true)
+        }
+      }
+      const zdd = record.throughput.summaries.find((summary) => summary.name === 'zdd-proxy')!
+      for (const value of [zdd.ratios['direct'], zdd.ratios['http-proxy'], zdd.ratios['minimal-undici'], zdd.peakRssMiB, zdd.cpuUsPerRequest]) {
+        expect(value).toBeGreaterThan(0)
+      }
+      const zddRate = record.rate.summaries.find((summary) => summary.name === 'zdd-proxy')!
+      expect(Number.isFinite(zddRate.addedP50Ms)).toBe(true)
+      expect(Number.isFinite(zddRate.addedP99Ms)).toBe(true)
+      expect(record.scaling.selection).toHaveLength(12)
+      expect(record.scaling.summaries.map((summary) => summary.name)).toEqual(['2g x 1', '2g x 1000'])
+      expect(record.micro.length).toBeGreaterThan(10)
+      for (const entry of [...record.scaling.selection, ...record.micro]) expect(entry.nsPerOp).toBeGreaterThan(0)
+      // Absent C peers and the workers contender are skipped with a notice, not an error.
+      for (const name of ['haproxy', 'nginx']) {
+        if (!names.includes(name)) expect(record.notices.join('\n')).toContain(`${name}: skipped`)
+      }
+      expect(stdout).toContain('Throughput')
+      expect(stdout).toContain('Acceptance (issue 6)')
+
+      expect(record.processes.length).toBeGreaterThanOrEqual(6)
+      const left = record.processes.filter((entry) => alive(entry.pid))
+      expect(left).toEqual([])
+    },
+    LIMIT_MS + 15_000,
+  )
+})
