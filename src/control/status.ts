@@ -91,6 +91,12 @@ export function notReadyReasons(plane: ControlPlane): string[] {
   const reasons: string[] = []
   for (const service of plane.snapshot.current.services) {
     if (service.candidates.length === 0) reasons.push(`service ${service.name}: no group with weight > 0 has a live instance`)
+    for (const group of service.groups) {
+      const discovery = plane.discovery.get(`${service.name}/${group.name}`)
+      if (discovery !== undefined && !discovery.ready && group.instances.length === 0) {
+        reasons.push(`service ${service.name} group ${group.name}: SRV ${discovery.srv} not resolved yet`)
+      }
+    }
   }
   return reasons
 }

@@ -175,7 +175,20 @@ describe('proxy with DNS SRV discovery (dnsmasq)', () => {
     const [a1] = await Promise.all(['a1'].map(backend))
     dnsmasq = await startDnsmasq(mesosRecords({ 'a-zdd': tasks(a1!), 'b-zdd': tasks(a1!) }))
     await dnsmasq.stop()
-    const proxy = await startProxyProcess(srvConfig(dnsmasq.server, { a: 50, b: 50 }))
+    const proxy = await startProxyProcess({
+      ...srvConfig(dnsmasq.server, { a: 50, b: 50 }),
+      admin: { host: '127.0.0.1', port: 0 },
+    })
+    const adminLine = /"event":"admin_listening"[^\n]*"port":(\d+)/
+    await waitUntil(() => adminLine.test(proxy.output()), 5_000, 'admin listening')
+    const adminPort = Number(proxy.output().match(adminLine)![1])
+    const readyz = async () => {
+      const response = await request(`http://127.0.0.1:${adminPort}/readyz`, { dispatcher: agent })
+      return { status: response.statusCode, body: (await response.body.json()) as { reasons?: string[] } }
+    }
+    const notReady = await readyz()
+    expect(notReady.status).toBe(503)
+    expect(notReady.body.reasons?.join('\n')).toMatch(/group a: SRV _a-zdd\._tcp\.marathon\.mesos not resolved yet/)
     const first = await request(`${proxy.url}/`, { dispatcher: agent })
     expect(first.statusCode).toBe(503)
     expect(((await first.body.json()) as { error: { code: string } }).error.code).toBe('no_live_instance')
@@ -189,6 +202,7 @@ describe('proxy with DNS SRV discovery (dnsmasq)', () => {
       if (status !== 200) await sleep(200)
     }
     expect(status).toBe(200)
+    expect((await readyz()).status).toBe(200)
     // Stopping leaves no timer or socket behind: the process ends by itself, without forcing.
     expect(await proxy.stop('SIGTERM', 15_000)).toBe(0)
     expect(proxy.output()).not.toMatch(/exit_forced/)
