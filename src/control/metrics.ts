@@ -144,6 +144,22 @@ export function createMetrics(plane: ControlPlane, stats: StatsRegistry, stateRe
     },
   })
 
+  new Counter<GroupLabels | 'kind'>({
+    name: 'zdd_discovery_errors_total',
+    help: 'Failed (error) and empty SRV lookups per service and group',
+    labelNames: ['service', 'group', 'kind'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const [key, status] of plane.discovery) {
+        const slash = key.indexOf('/')
+        const labels = { service: key.slice(0, slash), group: key.slice(slash + 1) }
+        this.inc({ ...labels, kind: 'error' }, status.failures.error)
+        this.inc({ ...labels, kind: 'empty' }, status.failures.empty)
+      }
+    },
+  })
+
   new Gauge({
     name: 'zdd_route_revision',
     help: 'Revision of the routing snapshot in force',

@@ -203,6 +203,8 @@ describe('proxy with DNS SRV discovery (dnsmasq)', () => {
     }
     expect(status).toBe(200)
     expect((await readyz()).status).toBe(200)
+    const metrics = await request(`http://127.0.0.1:${adminPort}/metrics`, { dispatcher: agent })
+    expect(await metrics.body.text()).toMatch(/zdd_discovery_errors_total\{service="svc",group="a",kind="error"\} [1-9]/)
     // Stopping leaves no timer or socket behind: the process ends by itself, without forcing.
     expect(await proxy.stop('SIGTERM', 15_000)).toBe(0)
     expect(proxy.output()).not.toMatch(/exit_forced/)
