@@ -25,6 +25,8 @@ export interface ConstantLoadOptions {
   readonly body?: (id: string) => string
   /** Requests in flight at most; a tick finding this many skips its request. Default 200. */
   readonly maxInFlight?: number
+  /** Ends the load early (durationMs stays the upper bound). */
+  readonly shouldStop?: () => boolean
 }
 
 /**
@@ -58,6 +60,7 @@ export async function constantLoad(options: ConstantLoadOptions): Promise<LoadRe
     const due = start + (i * 1000) / options.rps
     const wait = due - performance.now()
     if (wait > 0) await sleep(wait)
+    if (options.shouldStop?.()) break
     if (pending.size >= maxInFlight) continue
     const running = one(`r${i}`)
     pending.add(running)
