@@ -26,9 +26,14 @@ export class EventStream {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
-      connection: 'keep-alive',
+      // The stream is the connection's last response: ending it closes the socket (fast shutdown).
+      connection: 'close',
       'x-accel-buffering': 'no',
     })
+    if (req.method === 'HEAD') {
+      res.end()
+      return
+    }
     res.write(': zdd-proxy events\n\n')
     this.#clients.add(res)
     const unsubscribe = this.events.subscribe((event: ZddEvent) => {
