@@ -53,7 +53,10 @@ describe('admin API: inputs, auth and refusals', () => {
 
   it('answers liveness, readiness, status and metrics without a token', async () => {
     expect((await admin(proxy.adminUrl, 'GET', '/healthz')).json).toEqual({ status: 'ok' })
-    expect((await admin(proxy.adminUrl, 'GET', '/readyz')).status).toBe(200)
+    // Not ready while an SRV group has never resolved (its DNS server is down here).
+    const readyz = await admin(proxy.adminUrl, 'GET', '/readyz')
+    expect(readyz.status).toBe(503)
+    expect(readyz.json).toEqual({ ready: false, reasons: ['service svc group empty: SRV _svc._tcp.nowhere.invalid not resolved yet'] })
     const all = await admin(proxy.adminUrl, 'GET', '/v1/services')
     expect(all.json.services.map((s: { name: string }) => s.name)).toEqual(['svc'])
     const one = await admin(proxy.adminUrl, 'GET', '/v1/services/svc')
@@ -147,6 +150,15 @@ describe('admin API: inputs, auth and refusals', () => {
     // The old revision no longer matches.
     expect((await put({ weights: { blue: 1 } }, { ...auth, 'if-match': String(before.revision) })).status).toBe(412)
   })
+
+  it('is not ready while only a group without live instances has weight, and ready again after a rollback', async () => {
+    expect((await put({ weights: { empty: 1 } })).status).toBe(200)
+    const readyz = await admin(proxy.adminUrl, 'GET', '/readyz')
+    expect(readyz.status).toBe(503)
+    expect(readyz.json.reasons).toContain('service svc: no group with weight > 0 has a live instance')
+    expect((await admin(proxy.adminUrl, 'POST', '/v1/services/svc/rollback', {}, auth)).status).toBe(200)
+    expect((await admin(proxy.adminUrl, 'GET', '/readyz')).json.reasons).toHaveLength(1)
+  })
 })
 
 describe('admin API without a state block', () => {
@@ -155,6 +167,7 @@ describe('admin API without a state block', () => {
   it('shows the config weights and refuses every mutation with 409 read_only', async () => {
     const service = await startSimpleService('0.9')
     const proxy = await startControlledProxy(controlConfig({ a: [service.address], b: [service.address] }, { a: 1, b: 3 }))
+    expect((await admin(proxy.adminUrl, 'GET', '/readyz')).json).toEqual({ ready: true })
     expect((await admin(proxy.adminUrl, 'GET', '/v1/services/svc')).json.weights).toEqual({ a: 1, b: 3 })
     for (const [method, path, body] of [
       ['PUT', '/v1/services/svc/weights', { weights: { a: 1 } }],
