@@ -40,18 +40,24 @@ export function readinessProbeTarget(endpoint: Endpoint, check: ReadinessCheckCo
   return { protocol, host: endpoint.host, port: endpoint.port, path: check.path, timeoutMs: check.timeoutSeconds * 1000 }
 }
 
-/** Runs one probe; never rejects. */
-export function probe(target: ProbeTarget): Promise<ProbeResult> {
-  return target.protocol === 'tcp' ? probeTcp(target) : probeHttp(target)
+/** Runs one probe; never rejects. `signal` cuts it short (on shutdown) with an error result. */
+export function probe(target: ProbeTarget, signal?: AbortSignal): Promise<ProbeResult> {
+  return target.protocol === 'tcp' ? probeTcp(target, signal) : probeHttp(target, signal)
 }
 
-function probeTcp(target: ProbeTarget): Promise<ProbeResult> {
+const ABORTED: ProbeResult = Object.freeze({ kind: 'error', reason: 'aborted' })
+
+function probeTcp(target: ProbeTarget, signal: AbortSignal | undefined): Promise<ProbeResult> {
+  if (signal?.aborted) return Promise.resolve(ABORTED)
   return new Promise((resolve) => {
     const socket = connect({ host: target.host, port: target.port })
     const timer = setTimeout(() => finish({ kind: 'error', reason: `no connection within ${target.timeoutMs} ms` }), target.timeoutMs)
     timer.unref()
+    const onAbort = () => finish(ABORTED)
+    signal?.addEventListener('abort', onAbort, { once: true })
     function finish(result: ProbeResult): void {
       clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
       socket.destroy()
       resolve(result)
     }
@@ -60,7 +66,8 @@ function probeTcp(target: ProbeTarget): Promise<ProbeResult> {
   })
 }
 
-function probeHttp(target: ProbeTarget): Promise<ProbeResult> {
+function probeHttp(target: ProbeTarget, signal: AbortSignal | undefined): Promise<ProbeResult> {
+  if (signal?.aborted) return Promise.resolve(ABORTED)
   return new Promise((resolve) => {
     let settled = false
     const settle = (result: ProbeResult) => {
@@ -86,7 +93,15 @@ function probeHttp(target: ProbeTarget): Promise<ProbeResult> {
       req.destroy()
     }, target.timeoutMs)
     timer.unref()
-    req.once('close', () => clearTimeout(timer))
+    const onAbort = () => {
+      settle(ABORTED)
+      req.destroy()
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    req.once('close', () => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+    })
     req.on('information', (info: { statusCode: number }) => {
       // Marathon's client sees an informational answer as the result; ignoreHttp1xx decides.
       settle({ kind: 'status', status: info.statusCode })

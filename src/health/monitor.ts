@@ -4,8 +4,9 @@ import type { ControlPlane } from '../control/plane.js'
 import type { Logger } from '../log.js'
 import type { FailureKind } from '../proxy/errors.js'
 import type { Upstream } from '../proxy/upstreams.js'
-import { healthOutcome, healthProbeTarget, probe, readinessOutcome, readinessProbeTarget, type ProbeResult, type ProbeTarget } from './active.js'
-import { countedEjections, ejectionAllowed, ejectionMs, failuresEject, fivexxEject } from './passive.js'
+import { probe, type ProbeResult, type ProbeTarget } from './active.js'
+import { InstanceChecks, type CheckEnvironment } from './checks.js'
+import { countedEjections, ejectionAllowed, ejectionMs, failuresEject, fivexxEject, groupCensus } from './passive.js'
 import { nextRampStepMs, slowStartWeight } from './slow-start.js'
 import {
   applyCheckOutcome,
@@ -16,6 +17,7 @@ import {
   isLiveState,
   markDraining,
   markReady,
+  type CheckOutcome,
   type InstanceFacts,
 } from './status.js'
 import { emptyStateCounts, type InstanceState, type InstanceStatus, type StateCounts } from './types.js'
@@ -30,7 +32,7 @@ export interface HealthMonitorOptions {
   /** Monotonic clock in ms (default `performance.now`). */
   readonly now?: () => number
   /** Runs one probe (default: a real HTTP/TCP probe). */
-  readonly probe?: (target: ProbeTarget) => Promise<ProbeResult>
+  readonly probe?: (target: ProbeTarget, signal: AbortSignal) => Promise<ProbeResult>
   /** How often ejections are ended and 5xx streaks read (default 250 ms). */
   readonly sweepMs?: number
 }
@@ -46,9 +48,8 @@ interface InstanceRecord {
   reason: string
   /** Monotonic time the instance last became live (slow start). */
   liveSinceMs: number
-  readonly readinessPassed: boolean[]
-  readonly timers: Set<NodeJS.Timeout>
-  stopped: boolean
+  /** Active checks and slow-start steps; stopped once the instance drains. */
+  readonly checks: InstanceChecks
   /** The panic guard's refusal was logged since the last transition. */
   guardLogged: boolean
 }
@@ -62,7 +63,9 @@ interface InstanceRecord {
 export class HealthMonitor {
   readonly #records = new Map<Upstream, InstanceRecord>()
   readonly #now: () => number
-  readonly #probe: (target: ProbeTarget) => Promise<ProbeResult>
+  /** Aborted by stop(): probes in flight close their sockets at once. */
+  readonly #abort = new AbortController()
+  readonly #checkEnvironment: CheckEnvironment
   readonly #sweepMs: number
   #sweepTimer: NodeJS.Timeout | undefined
   #unsubscribe: (() => void) | undefined
@@ -75,8 +78,8 @@ export class HealthMonitor {
     options: HealthMonitorOptions = {},
   ) {
     this.#now = options.now ?? (() => performance.now())
-    this.#probe = options.probe ?? probe
     this.#sweepMs = options.sweepMs ?? 250
+    this.#checkEnvironment = { now: this.#now, probe: options.probe ?? probe, signal: this.#abort.signal }
   }
 
   /** Installs the liveness rule and starts watching. Call before discovery reports instances. */
@@ -95,9 +98,10 @@ export class HealthMonitor {
   /** Stops every check and timer; states stay readable. */
   stop(): void {
     this.#stopped = true
+    this.#abort.abort()
     this.#unsubscribe?.()
     clearInterval(this.#sweepTimer)
-    for (const record of this.#records.values()) this.#stopChecks(record)
+    for (const record of this.#records.values()) record.checks.stop()
   }
 
   /** Whether `upstream` takes new requests. Unknown instances are live only in services without checks. */
@@ -167,7 +171,7 @@ export class HealthMonitor {
     }
     for (const record of this.#records.values()) {
       if (!present.has(record.upstream) && record.state !== 'draining') {
-        this.#stopChecks(record)
+        record.checks.stop()
         this.#update(record, markDraining(record.facts), 'removed from discovery')
       }
     }
@@ -176,62 +180,41 @@ export class HealthMonitor {
   #add(service: ServiceConfig, group: string, upstream: Upstream): void {
     const now = this.#now()
     const facts = initialFacts(now, service.readinessChecks.length > 0, service.healthChecks.length)
+    const checks = new InstanceChecks(upstream.endpoint, service, this.#checkEnvironment, {
+      health: (index, outcome, detail) => this.#onHealth(record, index, outcome, detail),
+      ready: (name, detail) => this.#update(record, markReady(record.facts), `readiness check ${name} passed (${detail})`),
+      notReady: (detail) => {
+        if (record.state === 'starting') record.reason = `not ready yet (${detail})`
+      },
+    })
     const record: InstanceRecord = {
       service,
       group,
       upstream,
       facts,
+      checks,
       state: 'starting',
-      sinceMs: Date.now(),
       reason: 'discovered',
+      sinceMs: Date.now(),
       liveSinceMs: now,
-      readinessPassed: service.readinessChecks.map(() => false),
-      timers: new Set(),
-      stopped: false,
       guardLogged: false,
     }
     this.#records.set(upstream, record)
     upstream.onFailure = this.#onFailure
     // Without checks the facts already say healthy: this announces it.
     this.#update(record, facts, 'no health or readiness checks configured')
-    service.readinessChecks.forEach((_check, index) => this.#schedule(record, 0, () => this.#runReadiness(record, index)))
-    service.healthChecks.forEach((check, index) => {
-      this.#schedule(record, check.delaySeconds * 1000, () => this.#runHealth(record, index))
-    })
+    record.checks.start()
   }
 
-  async #runHealth(record: InstanceRecord, index: number): Promise<void> {
+  #onHealth(record: InstanceRecord, index: number, outcome: CheckOutcome, detail: string): void {
     const check = record.service.healthChecks[index]!
-    const started = this.#now()
-    const result = await this.#probe(healthProbeTarget(record.upstream.endpoint, check))
-    if (record.stopped) return
-    const now = this.#now()
-    const { outcome, detail } = healthOutcome(result, check.ignoreHttp1xx)
-    const facts = applyCheckOutcome(record.facts, index, outcome, check, now)
+    const facts = applyCheckOutcome(record.facts, index, outcome, check, this.#now())
     const failures = facts.checks[index]!.failures
     const reason =
       outcome === 'pass'
         ? `health check passed (${detail})`
         : `health check failed${failures > 1 ? ` ${failures} times in a row` : ''} (${detail})`
     this.#update(record, facts, reason)
-    this.#schedule(record, Math.max(0, started + check.intervalSeconds * 1000 - now), () => this.#runHealth(record, index))
-  }
-
-  async #runReadiness(record: InstanceRecord, index: number): Promise<void> {
-    const check = record.service.readinessChecks[index]!
-    const started = this.#now()
-    const result = await this.#probe(readinessProbeTarget(record.upstream.endpoint, check))
-    if (record.stopped) return
-    const { ready, detail } = readinessOutcome(result, check.httpStatusCodesForReady)
-    if (ready) {
-      // Once ready, an instance stays ready: readiness gates only its start.
-      record.readinessPassed[index] = true
-      if (record.readinessPassed.every(Boolean)) this.#update(record, markReady(record.facts), `readiness check ${check.name} passed (${detail})`)
-      return
-    }
-    if (record.state === 'starting') record.reason = `not ready yet (${detail})`
-    const now = this.#now()
-    this.#schedule(record, Math.max(0, started + check.intervalSeconds * 1000 - now), () => this.#runReadiness(record, index))
   }
 
   /** Reacts at once to a failed attempt (installed as Upstream.onFailure). */
@@ -266,19 +249,8 @@ export class HealthMonitor {
 
   #tryEject(record: InstanceRecord, why: string): void {
     const rule = record.service.outlierDetection
-    const weights = this.plane.weightsOf(record.service.name)
-    let size = 0
-    let ejected = 0
-    let otherGroupsLive = false
-    for (const other of this.#records.values()) {
-      if (other.service !== record.service || other.state === 'draining') continue
-      if (other.group === record.group) {
-        size++
-        if (other.state === 'ejected') ejected++
-      } else if (isLiveState(other.state) && (weights[other.group] ?? 0) > 0) {
-        otherGroupsLive = true
-      }
-    }
+    const siblings = [...this.#records.values()].filter((other) => other.service === record.service)
+    const { size, ejected, otherGroupsLive } = groupCensus(siblings, record.group, this.plane.weightsOf(record.service.name))
     if (!ejectionAllowed(ejected, size, otherGroupsLive, rule)) {
       if (!record.guardLogged) {
         record.guardLogged = true
@@ -325,7 +297,7 @@ export class HealthMonitor {
   #scheduleRamp(record: InstanceRecord): void {
     const wait = nextRampStepMs(record.liveSinceMs, this.#now(), record.service.slowStartSeconds)
     if (wait === undefined) return
-    this.#schedule(record, wait, () => {
+    record.checks.schedule(wait, () => {
       if (!isLiveState(record.state) || this.#stopped) return
       this.plane.publish()
       this.#scheduleRamp(record)
@@ -336,24 +308,8 @@ export class HealthMonitor {
     return { service: record.service.name, group: record.group, instance: record.upstream.key }
   }
 
-  #schedule(record: InstanceRecord, delayMs: number, run: () => unknown): void {
-    if (record.stopped) return
-    const timer = setTimeout(() => {
-      record.timers.delete(timer)
-      void run()
-    }, delayMs)
-    timer.unref()
-    record.timers.add(timer)
-  }
-
-  #stopChecks(record: InstanceRecord): void {
-    record.stopped = true
-    for (const timer of record.timers) clearTimeout(timer)
-    record.timers.clear()
-  }
-
   #forget(record: InstanceRecord): void {
-    this.#stopChecks(record)
+    record.checks.stop()
     this.#records.delete(record.upstream)
     if (record.upstream.onFailure === this.#onFailure) record.upstream.onFailure = undefined
   }

@@ -5,6 +5,7 @@
 import type { OutlierDetectionConfig } from '../config/types.js'
 import type { FailureKind } from '../proxy/errors.js'
 import type { InstanceFacts } from './status.js'
+import type { InstanceState } from './types.js'
 
 /**
  * Whether a failed attempt ejects: local failures (connect, reset, timeout) in a row reached the
@@ -54,4 +55,34 @@ export function ejectionAllowed(
   if (rule.maxEjectionPercent <= 0) return false
   if (ejectedNow + 1 <= Math.floor((groupSize * rule.maxEjectionPercent) / 100)) return true
   return ejectedNow === 0 && otherGroupsLive
+}
+
+/** What the panic guard needs to know about one group of a service. */
+export interface GroupCensus {
+  /** Instances of the group, draining ones left out. */
+  readonly size: number
+  readonly ejected: number
+  /** Another group with weight above 0 has a healthy instance. */
+  readonly otherGroupsLive: boolean
+}
+
+/** Counts `group` and its siblings among the instances of one service. */
+export function groupCensus(
+  instances: Iterable<{ readonly group: string; readonly state: InstanceState }>,
+  group: string,
+  weights: Readonly<Record<string, number>>,
+): GroupCensus {
+  let size = 0
+  let ejected = 0
+  let otherGroupsLive = false
+  for (const instance of instances) {
+    if (instance.state === 'draining') continue
+    if (instance.group === group) {
+      size++
+      if (instance.state === 'ejected') ejected++
+    } else if (instance.state === 'healthy' && (weights[instance.group] ?? 0) > 0) {
+      otherGroupsLive = true
+    }
+  }
+  return { size, ejected, otherGroupsLive }
 }

@@ -77,6 +77,16 @@ describe('active probes against real servers', () => {
     expect(sockets.size).toBe(0)
   })
 
+  it('ends at once with an aborted result when its signal aborts, closing the connection', async () => {
+    const controller = new AbortController()
+    const pending = probe(http('/hang', 10_000), controller.signal)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    controller.abort()
+    expect(await pending).toEqual({ kind: 'error', reason: 'aborted' })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(sockets.size).toBe(0)
+  })
+
   it('closes its connection after an answer', async () => {
     await probe(http('/status/200'))
     await new Promise((resolve) => setTimeout(resolve, 50))

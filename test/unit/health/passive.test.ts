@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { OutlierDetectionConfig } from '../../../src/config/types.js'
-import { countedEjections, ejectionAllowed, ejectionMs, failuresEject, fivexxEject } from '../../../src/health/passive.js'
+import { countedEjections, ejectionAllowed, ejectionMs, failuresEject, fivexxEject, groupCensus } from '../../../src/health/passive.js'
 import { eject, endEjection, initialFacts } from '../../../src/health/status.js'
 
 const rule: OutlierDetectionConfig = {
@@ -55,4 +55,17 @@ describe('passive outlier rules', () => {
       expect(ejectionAllowed(ejected, size, otherLive, { ...rule, maxEjectionPercent: percent ?? 50 })).toBe(allowed)
     })
   }
+
+  it('counts a group for the panic guard: draining left out, live siblings only with weight', () => {
+    const instances = [
+      { group: 'a', state: 'healthy' as const },
+      { group: 'a', state: 'ejected' as const },
+      { group: 'a', state: 'draining' as const },
+      { group: 'b', state: 'healthy' as const },
+      { group: 'c', state: 'unhealthy' as const },
+    ]
+    expect(groupCensus(instances, 'a', { a: 1, b: 1, c: 1 })).toEqual({ size: 2, ejected: 1, otherGroupsLive: true })
+    expect(groupCensus(instances, 'a', { a: 1, b: 0, c: 1 })).toEqual({ size: 2, ejected: 1, otherGroupsLive: false })
+    expect(groupCensus(instances, 'c', { a: 1 })).toEqual({ size: 1, ejected: 0, otherGroupsLive: true })
+  })
 })
