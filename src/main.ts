@@ -47,6 +47,7 @@ export async function startProxy(config: Config, logger: Logger): Promise<Runnin
   // Health installs the liveness rule before discovery reports instances, so none is live unchecked.
   const health = new HealthMonitor(plane, logger)
   health.start()
+  plane.setInstanceWeights((upstream) => health.weightOf(upstream))
   const retryPolicies = startRetryPolicies(config.services, stats)
   // The saved desired state applies before any listener opens (an unusable state file stops the start).
   const control = await prepareControl(config, plane, logger)

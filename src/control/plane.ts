@@ -1,6 +1,7 @@
 import type { Config, ServiceConfig } from '../config/types.js'
 import { endpointKey, type Endpoint } from '../discovery/types.js'
 import { EventBus } from '../events.js'
+import { expandBySlowStart } from '../health/slow-start.js'
 import type { Logger } from '../log.js'
 import type { Upstream, UpstreamRegistry } from '../proxy/upstreams.js'
 import { buildRouteTable, buildServiceRoute } from '../routing/table.js'
@@ -39,6 +40,8 @@ export class ControlPlane {
   readonly #endpoints = new Map<string, Map<string, readonly Endpoint[]>>()
   readonly #servicesByName: Map<string, ServiceConfig>
   #liveness: LivenessCheck = () => true
+  /** Share of a full instance's traffic (0..1) during slow start; 1 when not ramping. */
+  #weightOf: (upstream: Upstream) => number = () => 1
   #instanceState: InstanceStateReader = (upstream, live) =>
     upstream.draining ? 'draining' : live ? 'healthy' : 'unhealthy'
   #revision = 0
@@ -91,6 +94,11 @@ export class ControlPlane {
   }
 
   /** Installs the liveness rule (health module) and republishes. */
+  /** Installs the slow-start ramp (health module); the next publish applies it. */
+  setInstanceWeights(weightOf: (upstream: Upstream) => number): void {
+    this.#weightOf = weightOf
+  }
+
   setLiveness(check: LivenessCheck): void {
     this.#liveness = check
     this.publish()
@@ -136,7 +144,8 @@ export class ControlPlane {
           inUse.add(upstream)
           if (this.#liveness(upstream)) instances.push(upstream)
         }
-        live.set(group.name, instances)
+        // A ramping instance is listed fewer times than the others, so routing stays pure.
+        live.set(group.name, expandBySlowStart(instances, this.#weightOf))
       }
       routes.push(buildServiceRoute(service, this.weightsOf(service.name), live))
     }

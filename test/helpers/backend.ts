@@ -18,6 +18,8 @@ export interface TestBackend {
   readonly address: string
   /** Requests received so far, by path without query. */
   readonly hits: Map<string, number>
+  /** What `/ready` answers: 200 when true (the default), 503 when false. */
+  setReady(ready: boolean): void
   close(): Promise<void>
 }
 
@@ -35,11 +37,12 @@ export function sha256(data: Buffer): string {
 /**
  * A scriptable backend on 127.0.0.1:0 for proxy tests:
  * /echo (request report as JSON), /status/N, /download/BYTES, /reset-mid (headers, some body,
- * then a reset), /slow/MS; everything else 200 with the instance name. Upgrades to `websocket`
+ * then a reset), /slow/MS, /ready (see setReady); everything else 200 with the instance name. Upgrades to `websocket`
  * answer 101 and then echo raw bytes.
  */
 export async function startBackend(name: string): Promise<TestBackend> {
   const hits = new Map<string, number>()
+  let ready = true
   const sockets = new Set<Socket>()
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!
@@ -74,6 +77,9 @@ export async function startBackend(name: string): Promise<TestBackend> {
         res.writeHead(200, { 'content-length': '100000' })
         res.write(Buffer.alloc(1000, 1))
         setTimeout(() => req.socket.destroy(), 50)
+      } else if (path === '/ready') {
+        res.statusCode = ready ? 200 : 503
+        res.end(ready ? 'ready' : 'not ready')
       } else if (path.startsWith('/slow/')) {
         setTimeout(() => res.end(`slow ${name}`), Number(path.slice(6)))
       } else {
@@ -103,6 +109,9 @@ export async function startBackend(name: string): Promise<TestBackend> {
     port,
     address: `127.0.0.1:${port}`,
     hits,
+    setReady: (value: boolean) => {
+      ready = value
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy()
