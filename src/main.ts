@@ -57,6 +57,7 @@ export async function startProxy(config: Config, logger: Logger): Promise<Runnin
   const firstLookups = Promise.all(watchers.map((watcher) => watcher.start()))
   const lookupDeadline = new Promise<void>((resolve) => setTimeout(resolve, config.dns.timeoutMs * 2 + 500).unref())
   await Promise.race([firstLookups, lookupDeadline])
+  health.markStarted()
 
   const listeners: ProxyListener[] = []
   const ports = new Map<string, number>()

@@ -43,9 +43,12 @@ export class InstanceChecks {
     this.#readinessPassed = service.readinessChecks.map(() => false)
   }
 
-  start(): void {
+  /** Starts the checks; `skipDelay` runs the first health checks at once (instances of unknown age). */
+  start(skipDelay = false): void {
     this.service.readinessChecks.forEach((_check, index) => this.#schedule(0, () => this.#runReadiness(index)))
-    this.service.healthChecks.forEach((check, index) => this.#schedule(check.delaySeconds * 1000, () => this.#runHealth(index)))
+    this.service.healthChecks.forEach((check, index) =>
+      this.#schedule(skipDelay ? 0 : check.delaySeconds * 1000, () => this.#runHealth(index)),
+    )
   }
 
   stop(): void {

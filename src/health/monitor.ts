@@ -83,6 +83,8 @@ export class HealthMonitor {
   }
 
   /** Installs the liveness rule and starts watching. Call before discovery reports instances. */
+  #startingUp = true
+
   start(): void {
     if (this.#unsubscribe !== undefined || this.#stopped) return
     this.#unsubscribe = this.plane.events.subscribe((event) => {
@@ -93,6 +95,15 @@ export class HealthMonitor {
     this.plane.setLiveness((upstream) => this.isLive(upstream))
     this.#sweepTimer = setInterval(this.#sweep, this.#sweepMs)
     this.#sweepTimer.unref()
+  }
+
+  /**
+   * Ends the start-up phase: instances found from now on are new tasks and wait `delaySeconds`
+   * before their first health check. Instances found while the proxy starts are of unknown age, so
+   * they are checked at once; otherwise a restarted proxy would hold all traffic for delaySeconds.
+   */
+  markStarted(): void {
+    this.#startingUp = false
   }
 
   /** Stops every check and timer; states stay readable. */
@@ -203,7 +214,7 @@ export class HealthMonitor {
     upstream.onFailure = this.#onFailure
     // Without checks the facts already say healthy: this announces it.
     this.#update(record, facts, 'no health or readiness checks configured')
-    record.checks.start()
+    record.checks.start(this.#startingUp)
   }
 
   #onHealth(record: InstanceRecord, index: number, outcome: CheckOutcome, detail: string): void {

@@ -55,3 +55,33 @@ describe('slow start', () => {
     expect(late.fresh / 400).toBeGreaterThan(0.35)
   })
 })
+
+describe('health checks at start-up', () => {
+  afterAll(async () => {
+    await stopAll()
+    removeTempFiles()
+  })
+
+  it("checks instances found at start at once instead of waiting Marathon's delaySeconds (15 s)", async () => {
+    const backend = await startBackend('b1')
+    try {
+      const proxy = await startProxyProcess(
+        serviceConfig({ a: [backend.address] }, { a: 1 }, {
+          // A block pasted from Marathon: delaySeconds defaults to 15.
+          healthChecks: [{ protocol: 'HTTP', path: '/ready', intervalSeconds: 1, timeoutSeconds: 1 }],
+        }),
+      )
+      let status = 0
+      const deadline = Date.now() + 8_000
+      while (status !== 200 && Date.now() < deadline) {
+        const response = await request(`${proxy.url}/`, { reset: true })
+        await response.body.dump()
+        status = response.statusCode
+        if (status !== 200) await sleep(100)
+      }
+      expect(status).toBe(200)
+    } finally {
+      await backend.close()
+    }
+  })
+})
