@@ -17,7 +17,11 @@ const B1 = '127.0.0.1:9003'
  * A real control plane with static groups a (A1, A2) and b (B1), a monitor whose probes answer
  * from a script (200 unless set per instance and path), and a fake clock.
  */
-function setup(service: Record<string, unknown> = {}, groups: Record<string, string[]> = { a: [A1, A2], b: [B1] }) {
+function setup(
+  service: Record<string, unknown> = {},
+  groups: Record<string, string[]> = { a: [A1, A2], b: [B1] },
+  { afterStartUp = false } = {},
+) {
   const config = parseConfig(
     { services: [{ name: 'svc', groups: Object.entries(groups).map(([name, backends]) => ({ name, backends })), ...service }] },
     {},
@@ -38,6 +42,8 @@ function setup(service: Record<string, unknown> = {}, groups: Record<string, str
     if (event.eventType === 'health_changed') events.push(event)
   })
   monitor.start()
+  // Instances found after start-up are new tasks (delaySeconds applies); before, of unknown age.
+  if (afterStartUp) monitor.markStarted()
   for (const [name, backends] of Object.entries(groups)) plane.setEndpoints('svc', name, backends.map(parseEndpoint))
   const upstream = (key: string): Upstream => plane.upstreams.acquire('svc', parseEndpoint(key))
   const live = (group: string) => plane.snapshot.current.servicesByName.get('svc')!.groupsByName.get(group)!.instances.map((u) => u.key)
@@ -89,8 +95,16 @@ describe('HealthMonitor', () => {
     expect(t.events.find((event) => event.to === 'unhealthy')?.reason).toBe('health check failed 2 times in a row (status 503)')
   })
 
-  it('waits delaySeconds before the first check', async () => {
+  it('checks instances found while the proxy starts at once, whatever delaySeconds says', async () => {
     const t = setup({ healthChecks: [{ ...check, delaySeconds: 3 }] })
+    monitor = t.monitor
+    await vi.advanceTimersByTimeAsync(10)
+    expect(t.probes).toHaveLength(3)
+    expect(t.live('a')).toEqual([A1, A2])
+  })
+
+  it('waits delaySeconds before the first check of an instance found after start-up', async () => {
+    const t = setup({ healthChecks: [{ ...check, delaySeconds: 3 }] }, undefined, { afterStartUp: true })
     monitor = t.monitor
     await vi.advanceTimersByTimeAsync(2_900)
     expect(t.probes).toHaveLength(0)
