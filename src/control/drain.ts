@@ -1,7 +1,6 @@
-import type { Pool } from 'undici'
 import type { EventBus } from '../events.js'
 import type { Logger } from '../log.js'
-import type { Upstream, UpstreamRegistry } from '../proxy/upstreams.js'
+import type { DetachedPool, Upstream, UpstreamRegistry } from '../proxy/upstreams.js'
 import { drainCounts, type DrainCounts, type DrainOutcome } from './rollout.js'
 
 /** A cut-over's drain as status shows it. */
@@ -22,7 +21,7 @@ export interface DrainStatus {
 
 interface ActiveDrain {
   readonly status: DrainStatus
-  readonly pools: readonly { readonly pool: Pool }[]
+  readonly pools: readonly DetachedPool[]
   readonly inflightAtStart: number
   readonly deadline: NodeJS.Timeout
 }
@@ -30,7 +29,7 @@ interface ActiveDrain {
 /** Requests on a set of detached pools: queued, sent, or waiting for their response. */
 function runningOn(pools: ActiveDrain['pools']): number {
   let total = 0
-  for (const { pool } of pools) total += pool.stats.size
+  for (const pool of pools) total += pool.running()
   return total
 }
 
@@ -101,7 +100,7 @@ export class DrainTracker {
     clearTimeout(active.deadline)
     const stillRunning = runningOn(active.pools)
     if (outcome === 'deadline') {
-      for (const { pool } of active.pools) void pool.destroy().catch(() => {})
+      for (const pool of active.pools) pool.destroy()
     }
     const counts = drainCounts(active.inflightAtStart, stillRunning, outcome)
     const status: DrainStatus = { ...active.status, phase: outcome, inflight: 0, counts }

@@ -35,6 +35,31 @@ export class Upstream implements Pickable {
 }
 
 /**
+ * The same instance's detached pools in other processes (cluster workers), as a drain sees them.
+ * See UpstreamRegistry.remoteDetach.
+ */
+export interface RemoteDetach {
+  /** Resolves once every remote pool is closed. */
+  readonly closed: Promise<void>
+  /** Requests still queued or running on them. */
+  running(): number
+  /** Cuts what still runs (drain deadline). */
+  destroy(): void
+}
+
+/** A pool a drain detached: what still runs on it, when it is closed, and how to cut it. */
+export interface DetachedPool {
+  /** The local pool. */
+  readonly pool: Pool
+  /** Resolves once the local pool (and the remote ones, in cluster mode) is closed. */
+  readonly closed: Promise<void>
+  /** Requests queued or running on the local pool and the remote ones. */
+  running(): number
+  /** Destroys the local pool and the remote ones. */
+  destroy(): void
+}
+
+/**
  * Owns one undici Pool per instance (keep-alive, no pipelining). `retain()` is called with the
  * instances of every new snapshot; instances no longer used drain: no new requests, in-flight ones
  * complete, idle connections close, and after the drain deadline the rest is destroyed.
@@ -43,6 +68,11 @@ export class UpstreamRegistry {
   readonly #upstreams = new Map<string, Upstream>()
   readonly #draining = new Set<Upstream>()
   readonly #detached = new Set<Pool>()
+  /**
+   * Set by cluster mode in the primary: detaches the instance's pools in the workers too, where
+   * the requests actually run. Unset in a single process.
+   */
+  remoteDetach: ((upstream: Upstream) => RemoteDetach) | undefined = undefined
 
   constructor(private readonly timeoutsFor: (serviceName: string) => TimeoutsConfig) {}
 
@@ -74,9 +104,10 @@ export class UpstreamRegistry {
    * Drains the connections of an instance that stays known (a group cut over away from): later
    * requests get a fresh pool, the old pool closes its idle connections now and each busy one
    * after its request. Returns the old pool (to count what runs on it, and to destroy it at the
-   * drain deadline) and a promise that resolves once it is closed.
+   * drain deadline) and a promise that resolves once it is closed; with `remoteDetach` set, the
+   * workers' pools of the instance are counted, awaited and destroyed with it.
    */
-  detachPool(upstream: Upstream): { readonly pool: Pool; readonly closed: Promise<void> } {
+  detachPool(upstream: Upstream): DetachedPool {
     const old = upstream.pool
     upstream.pool = this.#newPool(upstream.serviceName, upstream.endpoint)
     this.#detached.add(old)
@@ -84,7 +115,18 @@ export class UpstreamRegistry {
       .close()
       .catch(() => {})
       .finally(() => this.#detached.delete(old))
-    return { pool: old, closed }
+    const destroyLocal = () => void old.destroy().catch(() => {})
+    const remote = this.remoteDetach?.(upstream)
+    if (remote === undefined) return { pool: old, closed, running: () => old.stats.size, destroy: destroyLocal }
+    return {
+      pool: old,
+      closed: Promise.all([closed, remote.closed]).then(() => {}),
+      running: () => old.stats.size + remote.running(),
+      destroy: () => {
+        destroyLocal()
+        remote.destroy()
+      },
+    }
   }
 
   /** Drains every Upstream not in `inUse`. */
