@@ -36,10 +36,18 @@ function byListenAddress(services: readonly ServiceConfig[]): Map<string, Servic
   return groups
 }
 
+export interface StartOptions {
+  /**
+   * `false`: open no proxy listener (`ports` stays empty). Cluster mode's primary runs the control
+   * side this way and its workers run the listeners.
+   */
+  readonly listeners?: boolean
+}
+
 /**
  * The composition root: config → facts (static and SRV discovery) → snapshot → listeners.
  */
-export async function startProxy(config: Config, logger: Logger): Promise<RunningProxy> {
+export async function startProxy(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningProxy> {
   const timeouts = new Map(config.services.map((service) => [service.name, service.timeouts]))
   const upstreams = new UpstreamRegistry((name) => timeouts.get(name)!)
   const plane = new ControlPlane(config, upstreams, logger)
@@ -63,7 +71,7 @@ export async function startProxy(config: Config, logger: Logger): Promise<Runnin
   const ports = new Map<string, number>()
   let adminPort: number | undefined
   try {
-    for (const services of byListenAddress(config.services).values()) {
+    for (const services of options.listeners === false ? [] : byListenAddress(config.services).values()) {
       const first = services[0]!
       const listener = new ProxyListener({
         host: first.listen.host,

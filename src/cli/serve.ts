@@ -1,15 +1,19 @@
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { CommandModule } from 'yargs'
+import { startCluster } from '../cluster/primary.js'
 import { loadConfig } from '../config/load.js'
 import type { ServiceConfig } from '../config/types.js'
 import { createLogger } from '../log.js'
 import { startProxy, type RunningProxy } from '../main.js'
+import { CliError } from './errors.js'
 
 /** The embedded default config, shipped with the package. */
 export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../../../config/default.json', import.meta.url))
 
 interface ServeArgs {
   config?: string
+  workers?: number
 }
 
 /** Stops `proxy` on SIGTERM/SIGINT: no new connections, in-flight requests finish, exit 0. */
@@ -40,15 +44,27 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
   command: 'serve',
   describe: 'run the proxy listeners and the admin listener',
   builder: (yargs) =>
-    yargs.option('config', {
-      type: 'string',
-      describe: 'config file (default: the embedded config/default.json)',
-    }),
+    yargs
+      .option('config', {
+        type: 'string',
+        describe: 'config file (default: the embedded config/default.json)',
+      })
+      .option('workers', {
+        type: 'number',
+        describe: 'run the data plane in N worker processes (0: all in this process); SIGHUP restarts them one at a time',
+      }),
   handler: async (args) => {
+    const workers = args.workers ?? 0
+    if (!Number.isInteger(workers) || workers < 0) throw new CliError(`--workers: expected a whole number >= 0, got ${args.workers}`, 2)
     const config = await loadConfig(args.config ?? DEFAULT_CONFIG_PATH)
     const logger = createLogger('zdd-proxy')
-    const proxy = await startProxy(config, logger)
     const graceMs = Math.max(...config.services.map((service: ServiceConfig) => service.drainSeconds * 1000), 1_000)
+    if (workers > 0) {
+      // Workers read the same file; they inherit the working directory, an absolute path is plainer.
+      await startCluster(config, logger, { configPath: resolve(args.config ?? DEFAULT_CONFIG_PATH), workers, graceMs })
+      return
+    }
+    const proxy = await startProxy(config, logger)
     stopOnSignals(proxy, graceMs)
   },
 }

@@ -1,0 +1,81 @@
+import type { RemoteDetach, Upstream } from '../proxy/upstreams.js'
+import type { DetachedReport, ToWorker } from './messages.js'
+import type { WorkerFacts } from './worker-facts.js'
+
+/** What remote drains need of the running workers. */
+export interface WorkerChannel {
+  /** Workers that have their snapshot (and so may have requests on an instance). */
+  ids(): Iterable<number>
+  send(worker: number, message: ToWorker): void
+}
+
+interface RemoteDrain {
+  /** Requests still running on each told worker's detached pool. */
+  readonly running: Map<number, number>
+  readonly done: () => void
+}
+
+/**
+ * The workers' side of a cut-over drain. When the primary detaches an instance's pool, each
+ * worker detaches its own and reports what still runs there until it is closed; the drain is
+ * over when every told worker's pool is closed (or the worker is gone). Installed as
+ * UpstreamRegistry.remoteDetach, so DrainTracker counts and awaits these pools like its own.
+ */
+export class RemoteDrains {
+  readonly #drains = new Map<number, RemoteDrain>()
+  #nextId = 0
+
+  constructor(
+    private readonly workers: WorkerChannel,
+    private readonly facts: WorkerFacts,
+  ) {}
+
+  readonly detach = (upstream: Upstream): RemoteDetach => {
+    const id = ++this.#nextId
+    const running = new Map<number, number>()
+    for (const worker of this.workers.ids()) {
+      this.workers.send(worker, { type: 'detach', id, service: upstream.serviceName, key: upstream.key })
+      // Until the worker reports its detached pool, its load on the instance is what runs there.
+      running.set(worker, this.facts.inflightOf(worker, upstream))
+    }
+    let done!: () => void
+    const closed = new Promise<void>((resolve) => (done = resolve))
+    if (running.size === 0) done()
+    else this.#drains.set(id, { running, done })
+    return {
+      closed,
+      running: () => {
+        let total = 0
+        for (const count of running.values()) total += count
+        return total
+      },
+      destroy: () => {
+        for (const worker of running.keys()) this.workers.send(worker, { type: 'destroy-detached', id })
+      },
+    }
+  }
+
+  /** Applies one worker's detached-pool reports. */
+  apply(worker: number, reports: readonly DetachedReport[]): void {
+    for (const report of reports) {
+      const drain = this.#drains.get(report.id)
+      if (drain === undefined || !drain.running.has(worker)) continue
+      if (report.closed) drain.running.delete(worker)
+      else drain.running.set(worker, report.running)
+      this.#settle(report.id, drain)
+    }
+  }
+
+  /** A worker exited: whatever ran on its pools has ended. */
+  forgetWorker(worker: number): void {
+    for (const [id, drain] of this.#drains) {
+      if (drain.running.delete(worker)) this.#settle(id, drain)
+    }
+  }
+
+  #settle(id: number, drain: RemoteDrain): void {
+    if (drain.running.size > 0) return
+    this.#drains.delete(id)
+    drain.done()
+  }
+}

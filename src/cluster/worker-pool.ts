@@ -1,0 +1,295 @@
+import cluster, { type Worker } from 'node:cluster'
+import { fileURLToPath } from 'node:url'
+import type { Config } from '../config/types.js'
+import type { Logger } from '../log.js'
+import type { RunningProxy } from '../main.js'
+import type { Upstream } from '../proxy/upstreams.js'
+import type { RouteTable } from '../routing/types.js'
+import { isFromWorker, layoutOf, snapshotServices, WORKER_ENV, type FromWorker, type ListeningMessage, type SnapshotMessage, type ToWorker } from './messages.js'
+import { RemoteDrains } from './remote-drains.js'
+import { WorkerFacts } from './worker-facts.js'
+
+const WORKER_ENTRY = fileURLToPath(new URL('./worker-entry.js', import.meta.url))
+/** A new worker that has not opened its listeners by then is given up. */
+const START_TIMEOUT_MS = 30_000
+/** A stopping worker gets its grace time plus this before SIGKILL. */
+const STOP_MARGIN_MS = 5_000
+/** Backoff before replacing a worker that died: doubles per death in the last minute, capped. */
+const RESPAWN_BASE_MS = 100
+const RESPAWN_MAX_MS = 10_000
+
+interface WorkerRecord {
+  readonly worker: Worker
+  readonly id: number
+  readonly pid: number
+  hello: boolean
+  listening: boolean
+  /** Asked to stop by the primary (restart or shutdown): its exit is expected. */
+  stopping: boolean
+  fatal: string | undefined
+  /** Resolves once its listeners are open; rejects if it exits first. */
+  readonly ready: Promise<void>
+  readonly exited: Promise<void>
+}
+
+export interface WorkerPoolOptions {
+  /** Absolute path of the config file, read by each worker. */
+  readonly configPath: string
+  readonly workers: number
+  /** How long a stopping worker may take to finish its requests. */
+  readonly graceMs: number
+}
+
+/**
+ * The primary's workers (node:cluster, round-robin: the primary owns each listening socket and
+ * hands connections to workers that listen on it). Pushes every routing snapshot to every
+ * worker, applies their reports to the primary's Upstreams and stats, replaces workers that die,
+ * and restarts them one at a time without ever leaving the sockets without a listening worker.
+ */
+export class WorkerPool {
+  readonly #records = new Map<number, WorkerRecord>()
+  readonly #facts: WorkerFacts
+  readonly #drains: RemoteDrains
+  readonly #deaths: number[] = []
+  readonly #respawns = new Set<NodeJS.Timeout>()
+  #snapshot: SnapshotMessage | undefined
+  #snapshotText = ''
+  #ports: Map<string, number> | undefined
+  #unsubscribe: (() => void) | undefined
+  #restarting: Promise<void> | undefined
+  #restartAgain = false
+  #stopping = false
+
+  constructor(
+    private readonly proxy: RunningProxy,
+    private readonly config: Config,
+    private readonly logger: Logger,
+    private readonly options: WorkerPoolOptions,
+  ) {
+    this.#facts = new WorkerFacts(() => proxy.plane.knownUpstreams(), proxy.stats)
+    this.#drains = new RemoteDrains(
+      {
+        ids: () => [...this.#records.values()].filter((record) => record.hello).map((record) => record.id),
+        send: (id, message) => this.#send(this.#records.get(id), message),
+      },
+      this.#facts,
+    )
+  }
+
+  /** Forks the workers; resolves with the port per service once the first one listens. */
+  async start(): Promise<ReadonlyMap<string, number>> {
+    cluster.setupPrimary({ exec: WORKER_ENTRY, args: [] })
+    const plane = this.proxy.plane
+    plane.upstreams.remoteDetach = this.#drains.detach
+    this.#onSwap(plane.snapshot.current)
+    this.#unsubscribe = plane.snapshot.onSwap((table) => this.#onSwap(table))
+    const records = Array.from({ length: this.options.workers }, () => this.#fork())
+    try {
+      await Promise.any(records.map((record) => record.ready))
+    } catch {
+      const reason = records.map((record) => record.fatal).find((fatal) => fatal !== undefined)
+      throw new Error(`no worker could start: ${reason ?? 'every worker exited'}`)
+    }
+    // Workers that failed before the first one listened are replaced now.
+    for (let missing = this.options.workers - this.#active(); missing > 0; missing--) this.#replace()
+    void Promise.allSettled(records.map((record) => record.ready)).then(() => {
+      if (this.#stopping) return
+      const pids = [...this.#records.values()].filter((record) => record.listening).map((record) => record.pid)
+      this.logger.info({ event: 'workers_ready', workers: pids.length, pids }, `${pids.length} workers listening`)
+    })
+    return this.#ports!
+  }
+
+  /** Replaces every worker, one at a time: the new one listens before the old one stops. */
+  restart(): Promise<void> {
+    if (this.#restarting !== undefined) {
+      this.#restartAgain = true
+      return this.#restarting
+    }
+    this.#restarting = this.#rollAll().finally(() => (this.#restarting = undefined))
+    return this.#restarting
+  }
+
+  /** Stops every worker gracefully (in-flight requests finish within `graceMs`). */
+  async stop(graceMs: number): Promise<void> {
+    this.#stopping = true
+    for (const timer of this.#respawns) clearTimeout(timer)
+    this.#respawns.clear()
+    await Promise.all([...this.#records.values()].map((record) => this.#stopWorker(record, graceMs)))
+    this.#unsubscribe?.()
+    this.proxy.plane.upstreams.remoteDetach = undefined
+  }
+
+  async #rollAll(): Promise<void> {
+    do {
+      this.#restartAgain = false
+      const old = [...this.#records.values()].filter((record) => !record.stopping)
+      this.logger.info({ event: 'workers_restarting', pids: old.map((record) => record.pid) }, 'restarting workers one at a time')
+      for (const record of old) {
+        if (this.#stopping) return
+        if (!this.#records.has(record.id)) continue
+        const fresh = this.#fork()
+        try {
+          await fresh.ready
+        } catch (error) {
+          if (this.#stopping) return
+          this.logger.error({ event: 'workers_restart_failed', err: error }, 'a new worker did not start; keeping the others')
+          return
+        }
+        await this.#stopWorker(record, this.options.graceMs)
+      }
+      const pids = [...this.#records.values()].map((record) => record.pid)
+      this.logger.info({ event: 'workers_restarted', pids }, 'workers restarted')
+    } while (this.#restartAgain && !this.#stopping)
+  }
+
+  #fork(): WorkerRecord {
+    const worker = cluster.fork({ [WORKER_ENV.config]: this.options.configPath, [WORKER_ENV.layout]: layoutOf(this.config) })
+    let markReady!: () => void
+    let markFailed!: (error: Error) => void
+    const ready = new Promise<void>((resolve, reject) => {
+      markReady = resolve
+      markFailed = reject
+    })
+    ready.catch(() => {})
+    const record: WorkerRecord = {
+      worker,
+      id: worker.id,
+      pid: worker.process.pid ?? 0,
+      hello: false,
+      listening: false,
+      stopping: false,
+      fatal: undefined,
+      ready,
+      exited: new Promise((resolve) => worker.once('exit', () => resolve())),
+    }
+    this.#records.set(record.id, record)
+    const timer = setTimeout(() => {
+      if (record.listening) return
+      markFailed(new Error(`worker ${record.id} did not listen within ${START_TIMEOUT_MS / 1000} s`))
+      worker.process.kill('SIGKILL')
+    }, START_TIMEOUT_MS)
+    timer.unref()
+    worker.on('message', (message: unknown) => {
+      if (!isFromWorker(message)) return
+      if (message.type === 'listening') {
+        clearTimeout(timer)
+        this.#onListening(record, message)
+        markReady()
+      } else this.#onMessage(record, message)
+    })
+    // A send racing with the worker's exit fails; the exit handler deals with the worker.
+    worker.on('error', () => {})
+    worker.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      markFailed(new Error(record.fatal ?? `worker ${record.id} exited (${signal ?? code})`))
+      this.#onExit(record, code, signal)
+    })
+    this.logger.info({ event: 'worker_started', worker: record.id, workerPid: record.pid }, 'worker started')
+    return record
+  }
+
+  #onMessage(record: WorkerRecord, message: Exclude<FromWorker, ListeningMessage>): void {
+    switch (message.type) {
+      case 'hello':
+        record.hello = true
+        if (this.#snapshot !== undefined) this.#send(record, this.#snapshot)
+        return
+      case 'report':
+        this.#facts.apply(record.id, message)
+        this.#drains.apply(record.id, message.detached)
+        return
+      case 'failure':
+        this.#facts.applyFailure(record.id, message)
+        return
+      case 'fatal':
+        record.fatal = message.message
+        this.logger.error({ event: 'worker_failed', worker: record.id, workerPid: record.pid, reason: message.message }, 'worker cannot run')
+    }
+  }
+
+  #onListening(record: WorkerRecord, message: ListeningMessage): void {
+    record.listening = true
+    if (this.#ports === undefined) {
+      // The first worker to listen opened the sockets: announce them once, as a single process does.
+      this.#ports = new Map()
+      for (const { service, host, port } of message.listeners) {
+        this.#ports.set(service, port)
+        this.logger.info({ event: 'listening', service, host, port }, 'proxy listening')
+      }
+    } else {
+      for (const { service, port } of message.listeners) {
+        if (this.#ports.get(service) === port) continue
+        // Only when every worker was gone at once and port 0 was bound anew.
+        this.logger.warn({ event: 'listening_port_changed', service, port, before: this.#ports.get(service) }, 'listen port changed')
+        this.#ports.set(service, port)
+      }
+    }
+    this.logger.info({ event: 'worker_listening', worker: record.id, workerPid: record.pid }, 'worker listening')
+  }
+
+  #onExit(record: WorkerRecord, code: number | null, signal: string | null): void {
+    this.#records.delete(record.id)
+    this.#facts.forgetWorker(record.id)
+    this.#drains.forgetWorker(record.id)
+    const fields = { event: 'worker_exited', worker: record.id, workerPid: record.pid, code, signal }
+    if (record.stopping || this.#stopping) {
+      this.logger.info(fields, 'worker exited')
+      return
+    }
+    // Until a worker listens, start() decides; from then on the pool is kept at N workers.
+    if (this.#ports === undefined || this.#active() >= this.options.workers) {
+      this.logger.warn(fields, 'worker exited unexpectedly')
+      return
+    }
+    this.logger.warn({ ...fields, respawnInMs: this.#replace() }, 'worker exited unexpectedly; replacing it')
+  }
+
+  /** Workers not asked to stop. */
+  #active(): number {
+    let count = 0
+    for (const record of this.#records.values()) if (!record.stopping) count++
+    return count
+  }
+
+  /** Forks a replacement after a backoff that doubles with each death in the last minute; returns it. */
+  #replace(): number {
+    const now = Date.now()
+    this.#deaths.push(now)
+    while (this.#deaths[0]! < now - 60_000) this.#deaths.shift()
+    const delayMs = Math.min(RESPAWN_MAX_MS, RESPAWN_BASE_MS * 2 ** (this.#deaths.length - 1))
+    const timer = setTimeout(() => {
+      this.#respawns.delete(timer)
+      if (!this.#stopping) this.#fork()
+    }, delayMs)
+    this.#respawns.add(timer)
+    return delayMs
+  }
+
+  async #stopWorker(record: WorkerRecord, graceMs: number): Promise<void> {
+    record.stopping = true
+    // Before its hello the worker may not hear messages yet; it has no requests either.
+    if (record.hello) this.#send(record, { type: 'stop', graceMs })
+    else record.worker.process.kill('SIGTERM')
+    const timer = setTimeout(() => record.worker.process.kill('SIGKILL'), graceMs + STOP_MARGIN_MS)
+    timer.unref()
+    await record.exited
+    clearTimeout(timer)
+  }
+
+  #onSwap(table: RouteTable<Upstream>): void {
+    this.#facts.onSwap(table)
+    const services = snapshotServices(table, this.proxy.plane.knownUpstreams())
+    const text = JSON.stringify(services)
+    // Equal routing (e.g. a health change that moved nothing) is not pushed again.
+    if (text === this.#snapshotText) return
+    this.#snapshotText = text
+    this.#snapshot = { type: 'snapshot', revision: table.revision, services }
+    for (const record of this.#records.values()) if (record.hello) this.#send(record, this.#snapshot)
+  }
+
+  #send(record: WorkerRecord | undefined, message: ToWorker): void {
+    if (record === undefined || !record.worker.isConnected()) return
+    record.worker.send(message, undefined, {}, () => {})
+  }
+}
