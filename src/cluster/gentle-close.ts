@@ -58,6 +58,7 @@ export class GentleClose {
     const watched = new Map<Socket, Watched>()
     const sweep = setInterval(() => {
       const now = performance.now()
+      const idle: Socket[] = []
       for (const socket of this.#sockets) {
         if (this.#upgraded.has(socket)) continue
         let state = watched.get(socket)
@@ -67,7 +68,14 @@ export class GentleClose {
           continue
         }
         state.idleSince ??= now
-        if (now - state.idleSince >= IDLE_MS) socket.destroy()
+        if (now - state.idleSince >= IDLE_MS) idle.push(socket)
+      }
+      // Timers run before the loop reads sockets: after a stall, a request may be waiting unread.
+      // Close only after this turn's reads, if still nothing came in.
+      if (idle.length > 0) {
+        setImmediate(() => {
+          for (const socket of idle) if (!isBusy(socket) && socket.bytesRead === watched.get(socket)?.bytesRead) socket.destroy()
+        })
       }
     }, SWEEP_MS)
     const deadline = setTimeout(() => {
