@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http'
-import { BlockList, isIPv6, type Socket } from 'node:net'
+import type { BlockList, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { ServiceConfig } from '../config/types.js'
 import type { Logger } from '../log.js'
@@ -9,6 +9,7 @@ import { hashString } from '../routing/rendezvous.js'
 import { chooseGroup } from '../routing/select.js'
 import type { GroupRoute, RouteTable, ServiceRoute } from '../routing/types.js'
 import type { SnapshotSource } from '../state/snapshot.js'
+import { answerClientError, isTrusted, peerAddressOf, toOriginForm, trustList } from './client.js'
 import { ProxyErrors, sendError, type FailureKind } from './errors.js'
 import { Exchange } from './forward.js'
 import { buildUpstreamHeaders, readCookie } from './headers.js'
@@ -70,36 +71,6 @@ function planFor(config: ServiceConfig, stats: StatsRegistry): ServicePlan {
   }
 }
 
-function trustList(entries: readonly string[]): BlockList | undefined {
-  if (entries.length === 0) return undefined
-  const list = new BlockList()
-  for (const entry of entries) {
-    const [address, prefix] = entry.split('/') as [string, string | undefined]
-    const type = isIPv6(address) ? 'ipv6' : 'ipv4'
-    if (prefix === undefined) list.addAddress(address, type)
-    else list.addSubnet(address, Number(prefix), type)
-  }
-  return list
-}
-
-/** Rewrites an absolute-form target (`GET http://host/path`) to origin form; false if it is neither. */
-function toOriginForm(req: IncomingMessage): boolean {
-  const target = req.url!
-  if (!/^https?:\/\//i.test(target)) return false
-  try {
-    const url = new URL(target)
-    req.url = `${url.pathname}${url.search}`
-    return true
-  } catch {
-    return false
-  }
-}
-
-function peerAddressOf(socket: Socket): string {
-  const address = socket.remoteAddress ?? ''
-  return address.startsWith('::ffff:') ? address.slice(7) : address
-}
-
 /** The routing decision for one request, or the error to answer. */
 interface Decision {
   service: ServiceRoute<Upstream>
@@ -155,7 +126,7 @@ export class ProxyListener {
       (req, res) => this.#handle(req, res),
     )
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#handleUpgrade(req, socket, head))
-    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => this.#handleClientError(error, socket))
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerClientError(error, socket))
   }
 
   /** Starts listening; resolves with the bound port. */
@@ -257,7 +228,7 @@ export class ProxyListener {
     const decision = this.#decide(req, res)
     if (decision === undefined) return
     const peer = peerAddressOf(req.socket)
-    const headers = buildUpstreamHeaders(req, peer, this.#trusted?.check(peer, isIPv6(peer) ? 'ipv6' : 'ipv4') ?? false)
+    const headers = buildUpstreamHeaders(req, peer, isTrusted(this.#trusted, peer))
     if (headers === undefined) {
       sendError(res, ProxyErrors.badRequest, 'more than one Host header')
       return
@@ -289,7 +260,7 @@ export class ProxyListener {
       }
       res.detachSocket(socket as Socket)
       const peer = peerAddressOf(req.socket)
-      const headers = buildUpstreamHeaders(req, peer, this.#trusted?.check(peer, isIPv6(peer) ? 'ipv6' : 'ipv4') ?? false)
+      const headers = buildUpstreamHeaders(req, peer, isTrusted(this.#trusted, peer))
       if (headers === undefined) {
         socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
         return
@@ -311,21 +282,6 @@ export class ProxyListener {
     })
     req.push(null)
     this.#handle(req, res)
-  }
-
-  #handleClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
-    if (!socket.writable || (socket as Socket).bytesWritten > 0) {
-      socket.destroy()
-      return
-    }
-    let status = '400 Bad Request'
-    if (error.code === 'HPE_HEADER_OVERFLOW') status = '431 Request Header Fields Too Large'
-    else if (error.code === 'HPE_URI_TOO_LONG') status = '414 URI Too Long'
-    else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') status = '408 Request Timeout'
-    const body = JSON.stringify({ error: { code: 'bad_request', message: status.slice(4) } })
-    socket.end(
-      `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
-    )
   }
 
   /** Stops accepting; in-flight requests finish; idle keep-alive connections close now. */

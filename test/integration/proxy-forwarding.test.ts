@@ -121,6 +121,23 @@ describe('forwarding through the proxy', () => {
     expect(values('expect')).toEqual([])
   })
 
+  it('extends X-Forwarded-* from a trusted proxy instead of overwriting them', async () => {
+    const trusting = await startProxyProcess({
+      ...serviceConfig({ a: [backend.address] }, { a: 1 }),
+      trustedProxies: ['127.0.0.0/8'],
+    })
+    const answer = await rawExchange(
+      trusting.port,
+      'GET /echo HTTP/1.1\r\nHost: inner.test\r\nX-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\n' +
+        'X-Forwarded-Host: outer.test\r\nConnection: close\r\n\r\n',
+    )
+    const headers = new Map(headerPairs((JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as EchoReport).rawHeaders))
+    expect(headers.get('x-forwarded-for')).toBe('203.0.113.7, 127.0.0.1')
+    expect(headers.get('x-forwarded-proto')).toBe('https')
+    expect(headers.get('x-forwarded-host')).toBe('outer.test')
+    await trusting.stop()
+  })
+
   it('adds the x-zdd-group header', async () => {
     const response = await request(`${proxy.url}/`, { dispatcher: agent })
     await response.body.dump()
