@@ -42,9 +42,9 @@ interface Answer {
  * One GET on a connection of its own, without cookies: a new client, and a new connection the
  * primary hands to the next worker in turn (so both workers answer a sample).
  */
-function freshGet(url: string): Promise<Answer> {
+function freshGet(url: string, signal?: AbortSignal): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { agent: false, headers: { connection: 'close' } }, (res) => {
+    const req = httpRequest(url, { agent: false, headers: { connection: 'close' }, signal }, (res) => {
       let body = ''
       res.setEncoding('utf8')
       res.on('data', (chunk: string) => (body += chunk))
@@ -158,30 +158,49 @@ describe('serve --workers 2', () => {
     expect(await eventually(async () => (await served(adminUrl)) === answered200)).toBe(true)
   })
 
-  it('completes a cut-over only once the old group\'s request running in a worker has finished', async () => {
+  /** Sends `/slow/MS` to group a (all weight on a), waits until the primary sees it running, cuts over to b. */
+  async function cutoverDuringSlowRequest(slowMs: number, drainSeconds: number, signal?: AbortSignal) {
     expect((await admin(adminUrl, 'PUT', '/v1/services/svc/weights', { weights: { a: 100, b: 0 } })).status).toBe(200)
     const events = await openEvents(adminUrl)
+    const slow = freshGet(`${url}/slow/${slowMs}`, signal)
+    slow.catch(() => {})
+    const runningOnA = async () => {
+      const view = (await admin(adminUrl, 'GET', '/v1/services/svc')).json
+      const a = view.groups.find((group: { name: string }) => group.name === 'a')
+      return a.instances.reduce((sum: number, instance: { inflight: number }) => sum + instance.inflight, 0) === 1
+    }
     try {
-      const slow = freshGet(`${url}/slow/1500`)
-      const runningOnA = async () => {
-        const view = (await admin(adminUrl, 'GET', '/v1/services/svc')).json
-        const a = view.groups.find((group: { name: string }) => group.name === 'a')
-        return a.instances.reduce((sum: number, instance: { inflight: number }) => sum + instance.inflight, 0) === 1
-      }
       // The worker's report makes the request visible in the primary's status.
       expect(await eventually(runningOnA)).toBe(true)
-      const cutover = await admin(adminUrl, 'POST', '/v1/services/svc/cutover', { to: 'b', drainSeconds: 10 })
+      const cutover = await admin(adminUrl, 'POST', '/v1/services/svc/cutover', { to: 'b', drainSeconds })
       expect(cutover.status).toBe(200)
       expect(cutover.json.drain).toMatchObject({ phase: 'draining', inflight: 1 })
       const completed = await events.waitFor('cutover_completed', (event) => event.data.revision === cutover.json.revision)
-      // Drained with the request counted as completed: the worker's old pool was empty when it fired.
-      expect(completed.data).toMatchObject({ outcome: 'drained', inflightAtStart: 1, completed: 1, cut: 0 })
-      const answer = await slow
-      expect(answer).toMatchObject({ status: 200, group: 'a' })
-      expect(answer.body).toMatch(/^slow a[12]$/)
+      return { completed: completed.data, slow }
     } finally {
       events.close()
     }
+  }
+
+  it("completes a cut-over only once the old group's request running in a worker has finished", async () => {
+    const { completed, slow } = await cutoverDuringSlowRequest(1_500, 10)
+    // Drained with the request counted as completed: the worker's old pool was empty when it fired.
+    expect(completed).toMatchObject({ outcome: 'drained', inflightAtStart: 1, completed: 1, cut: 0 })
+    const answer = await slow
+    expect(answer).toMatchObject({ status: 200, group: 'a' })
+    expect(answer.body).toMatch(/^slow a[12]$/)
+  })
+
+  it("cuts the worker's old connections at the drain deadline", async () => {
+    const client = new AbortController()
+    // The worker destroys its old pool: the request running on it fails there.
+    const destroyed = proxy.waitForLine(/"worker":\d+,"event":"upstream_failure"[^\n]*"err":"The client is destroyed"/)
+    const { completed, slow } = await cutoverDuringSlowRequest(5_000, 1, client.signal)
+    expect(completed).toMatchObject({ outcome: 'deadline', inflightAtStart: 1, completed: 0, cut: 1 })
+    await destroyed
+    // What the proxy does with the cut request (a retry elsewhere) is not this test's concern.
+    client.abort()
+    await slow.catch(() => {})
   })
 
   it('restarts the workers one at a time on SIGHUP under load: no error, no non-2xx', async () => {
