@@ -66,5 +66,9 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     }
     const proxy = await startProxy(config, logger)
     stopOnSignals(proxy, graceMs)
+    // SIGHUP would end the process by default; a proxy must not drop traffic because a terminal closed.
+    process.on('SIGHUP', () =>
+      logger.warn({ event: 'sighup_ignored' }, 'SIGHUP ignored: rolling restarts need --workers; restart to reload the config'),
+    )
   },
 }

@@ -46,6 +46,9 @@ describe('proxy lifecycle', () => {
     const backend = await startBackend('slow')
     backends.push(backend)
     const proxy = await startProxyProcess(serviceConfig({ a: [backend.address] }, { a: 1 }))
+    // SIGHUP (a closed terminal) must not end a single-process proxy.
+    proxy.child.kill('SIGHUP')
+    await proxy.waitForLine(/"event":"sighup_ignored"/, 5_000)
     const inFlight = request(`${proxy.url}/slow/1500`, { dispatcher: agent }).then(async (response) => ({
       status: response.statusCode,
       body: await response.body.text(),
