@@ -23,10 +23,12 @@ export function throughputTable(summaries: readonly ContenderSummary[]): string 
     s.endRssMiB.length === 0 ? '-' : s.endRssMiB.map((mib) => mib.toFixed(0)).join('/'),
     num(s.cpuCores === null ? null : s.cpuCores * 100, 0),
     num(s.cpuUsPerRequest, 1),
+    ratio(s.cpuEfficiency['http-proxy']),
+    ratio(s.cpuEfficiency['minimal-undici']),
     num(s.backendCores * 100, 0),
   ])
   return renderTable(
-    ['contender', 'req/s', 'x direct', 'x http-proxy', 'x minimal', 'p50 ms', 'p99 ms', 'p99.9 ms', 'non2xx', 'errors', 'peak RSS MiB', 'RSS/round', 'CPU %', 'CPU us/req', 'backend CPU %'],
+    ['contender', 'req/s', 'x direct', 'x http-proxy', 'x minimal', 'p50 ms', 'p99 ms', 'p99.9 ms', 'non2xx', 'errors', 'peak RSS MiB', 'RSS/round', 'CPU %', 'CPU us/req', 'eff x http-proxy', 'eff x minimal', 'backend CPU %'],
     rows,
   )
 }
@@ -74,10 +76,16 @@ export function acceptanceLines(throughput?: readonly ContenderSummary[], rate?:
   if (zdd !== undefined) {
     const vsMinimal = zdd.ratios['minimal-undici'] ?? null
     const vsHttpProxy = zdd.ratios['http-proxy'] ?? null
-    check(vsMinimal === null ? null : vsMinimal >= 0.9, `zdd-proxy req/s ${ratio(vsMinimal)} minimal-undici (target >= 0.90x)`)
-    check(vsHttpProxy === null ? null : vsHttpProxy >= 1.8, `zdd-proxy req/s ${ratio(vsHttpProxy)} http-proxy (target >= 1.80x, stretch 2.0x)`)
+    const effMinimal = ratio(zdd.cpuEfficiency['minimal-undici'])
+    const effHttpProxy = ratio(zdd.cpuEfficiency['http-proxy'])
+    check(vsMinimal === null ? null : vsMinimal >= 0.9, `zdd-proxy req/s ${ratio(vsMinimal)} minimal-undici (target >= 0.90x; CPU efficiency ${effMinimal})`)
+    check(vsHttpProxy === null ? null : vsHttpProxy >= 1.8, `zdd-proxy req/s ${ratio(vsHttpProxy)} http-proxy (target >= 1.80x, stretch 2.0x; CPU efficiency ${effHttpProxy})`)
     const vsHaproxy = zdd.ratios['haproxy'] ?? null
     if (vsHaproxy !== null) check(vsHaproxy >= 0.6, `zdd-proxy req/s ${ratio(vsHaproxy)} haproxy, 1 thread (stretch >= 0.60x)`)
+    const vsBaseline = zdd.ratios['zdd-baseline'] ?? null
+    if (vsBaseline !== null) {
+      lines.push(`[ i ] zdd-proxy vs zdd-baseline, same rounds: req/s ${ratio(vsBaseline)}, CPU efficiency ${ratio(zdd.cpuEfficiency['zdd-baseline'])}`)
+    }
     check(zdd.peakRssMiB === null ? null : zdd.peakRssMiB <= 120, `zdd-proxy peak RSS ${num(zdd.peakRssMiB)} MiB (target <= 120 MiB)`)
     const growth = rssGrowthMiB(zdd)
     const first = zdd.endRssMiB.at(-3) ?? 0

@@ -30,6 +30,11 @@ export interface ContenderSummary {
   readonly errors: number
   /** Median of per-round req/s ratios against each reference (null when the reference is absent). */
   readonly ratios: Readonly<Record<string, number | null>>
+  /**
+   * Median of per-round CPU-efficiency ratios: the reference's proxy CPU per request over this
+   * contender's. A CPU-bound proxy's req/s ratio on an idle machine; steadier on a shared one.
+   */
+  readonly cpuEfficiency: Readonly<Record<string, number | null>>
   /** Median of per-round latency differences against direct, in ms (null for direct itself). */
   readonly addedP50Ms: number | null
   readonly addedP99Ms: number | null
@@ -48,6 +53,11 @@ export function median(values: readonly number[]): number {
   if (finite.length === 0) return Number.NaN
   const middle = finite.length >> 1
   return finite.length % 2 === 1 ? finite[middle]! : (finite[middle - 1]! + finite[middle]!) / 2
+}
+
+/** Proxy CPU time per completed request in µs (NaN without proxy figures). */
+function cpuPerRequest(sample: Sample): number {
+  return sample.proxy === undefined ? Number.NaN : (sample.proxy.cpuSeconds * 1e6) / Math.max(1, sample.load.requests)
 }
 
 /** Median over rounds of f(sample of `name`, sample of `reference`) for rounds where both ran. */
@@ -69,6 +79,11 @@ export function summarise(samples: readonly Sample[], references: readonly strin
     const proxies = own.flatMap((sample) => (sample.proxy === undefined ? [] : [sample.proxy]))
     const ratios: Record<string, number | null> = {}
     for (const reference of references) ratios[reference] = perRound(samples, name, reference, (a, b) => a.load.rps / b.load.rps)
+    const cpuEfficiency: Record<string, number | null> = {}
+    for (const reference of references) {
+      cpuEfficiency[reference] =
+        reference === 'direct' || name === 'direct' ? null : perRound(samples, name, reference, (a, b) => cpuPerRequest(b) / cpuPerRequest(a))
+    }
     const isDirect = name === 'direct'
     return {
       name,
@@ -80,13 +95,13 @@ export function summarise(samples: readonly Sample[], references: readonly strin
       non2xx: own.reduce((total, sample) => total + sample.load.non2xx, 0),
       errors: own.reduce((total, sample) => total + sample.load.errors, 0),
       ratios,
+      cpuEfficiency,
       addedP50Ms: isDirect ? null : perRound(samples, name, 'direct', (a, b) => a.load.latencyMs.p50 - b.load.latencyMs.p50),
       addedP99Ms: isDirect ? null : perRound(samples, name, 'direct', (a, b) => a.load.latencyMs.p99 - b.load.latencyMs.p99),
       peakRssMiB: proxies.length === 0 ? null : Math.max(...proxies.map((usage) => usage.peakRssMiB)),
       endRssMiB: proxies.map((usage) => usage.endRssMiB),
       cpuCores: proxies.length === 0 ? null : median(proxies.map((usage) => usage.cpuCores)),
-      cpuUsPerRequest:
-        proxies.length === 0 ? null : median(own.filter((s) => s.proxy !== undefined).map((s) => (s.proxy!.cpuSeconds * 1e6) / Math.max(1, s.load.requests))),
+      cpuUsPerRequest: proxies.length === 0 ? null : median(own.filter((s) => s.proxy !== undefined).map(cpuPerRequest)),
       backendCores: median(own.map((sample) => sample.backendCores)),
       generatorCores: median(own.map((sample) => sample.generatorCores)),
     }
