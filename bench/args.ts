@@ -1,5 +1,7 @@
 /** Command-line flags of `npm run bench` (yargs), resolved into one options object. */
 import { cpus } from 'node:os'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
@@ -26,9 +28,22 @@ export interface BenchOptions {
   /** CPU lists per role when --pin is on. */
   readonly pin: { readonly proxy: string; readonly backend: string; readonly generator: string } | undefined
   readonly outDir: string
+  /** The CLI (main.js) of a baseline build, run as the `zdd-baseline` contender. */
+  readonly baselineCli: string | undefined
+  /** Folder for zdd-proxy CPU profiles, when profiling. */
+  readonly profileDir: string | undefined
 }
 
 const DEFAULT_OUT = fileURLToPath(new URL('../../bench/results', import.meta.url))
+
+/** The CLI entry inside a copied dist/ folder (or the folder holding it); exits 2 when absent. */
+function baselineCli(folder: string): string {
+  for (const candidate of [join(folder, 'src/cli/main.js'), join(folder, 'dist/src/cli/main.js'), folder]) {
+    if (candidate.endsWith('.js') && existsSync(candidate)) return candidate
+  }
+  process.stderr.write(`bench: --baseline: no src/cli/main.js under ${folder}\n`)
+  process.exit(2)
+}
 
 /** Parses argv; bad usage prints one line and exits 2. */
 export async function parseArgs(argv = hideBin(process.argv)): Promise<BenchOptions> {
@@ -48,6 +63,11 @@ export async function parseArgs(argv = hideBin(process.argv)): Promise<BenchOpti
     .option('backend', { choices: ['fixed', 'simpleservice'] as const, default: 'fixed' as const, describe: 'backend behind every contender' })
     .option('workers', { type: 'number', default: 2, describe: 'workers for the zdd-proxy --workers contender' })
     .option('pin', { type: 'boolean', default: false, describe: 'pin proxy, backend and load generator to CPUs with taskset' })
+    .option('profile', { type: 'string', describe: 'write V8 CPU profiles of the Node contenders to this folder (node --cpu-prof)' })
+    .option('baseline', {
+      type: 'string',
+      describe: 'another build of zdd-proxy (a copied dist/ folder) to run as the zdd-baseline contender, for before/after in one run',
+    })
     .option('out', { type: 'string', default: DEFAULT_OUT, describe: 'folder for the results JSON' })
     .strict()
     .fail((message, error) => {
@@ -65,7 +85,9 @@ export async function parseArgs(argv = hideBin(process.argv)): Promise<BenchOpti
   if (args.scaling) chosen.push('scaling')
   if (args.micro) chosen.push('micro')
   const modes: Mode[] = chosen.length > 0 ? chosen : ['throughput', 'rate', 'scaling', 'micro']
-  const contenders = (args.contenders ?? CONTENDER_NAMES.join(',')).split(',').map((name) => name.trim())
+  // zdd-baseline runs only when asked for with --baseline.
+  const defaults = CONTENDER_NAMES.filter((name) => name !== 'zdd-baseline' || args.baseline !== undefined)
+  const contenders = (args.contenders ?? defaults.join(',')).split(',').map((name) => name.trim())
   for (const name of contenders) {
     if (!(CONTENDER_NAMES as readonly string[]).includes(name)) {
       process.stderr.write(`bench: unknown contender "${name}" (known: ${CONTENDER_NAMES.join(', ')})\n`)
@@ -105,5 +127,7 @@ export async function parseArgs(argv = hideBin(process.argv)): Promise<BenchOpti
         : { proxy: '0', backend: String(cpuCount - 1), generator: String(cpuCount - 1) }
       : undefined,
     outDir: args.out,
+    profileDir: args.profile === undefined ? undefined : resolve(args.profile),
+    baselineCli: args.baseline === undefined ? undefined : baselineCli(resolve(args.baseline)),
   }
 }

@@ -11,7 +11,7 @@ import { backendAddress, CLI, serverScript, type Backend } from './backends.js'
 import { spawnChild, type Child } from './children.js'
 import { haproxyConfig, nginxConfig, zddConfig, type BenchGroup } from './configs.js'
 
-export const CONTENDER_NAMES = ['direct', 'zdd-proxy', 'zdd-workers', 'http-proxy', 'minimal-undici', 'haproxy', 'nginx'] as const
+export const CONTENDER_NAMES = ['direct', 'zdd-proxy', 'zdd-baseline', 'zdd-workers', 'http-proxy', 'minimal-undici', 'haproxy', 'nginx'] as const
 export type ContenderName = (typeof CONTENDER_NAMES)[number]
 
 /** A started contender. */
@@ -32,6 +32,10 @@ export interface ContenderContext {
   readonly cpus?: string
   /** Worker processes for `zdd-workers`. */
   readonly workers: number
+  /** CLI of another zdd-proxy build for the `zdd-baseline` contender. */
+  readonly baselineCli?: string
+  /** When set, the Node contenders run under `node --cpu-prof` and write their profiles here on exit. */
+  readonly profileDir?: string
 }
 
 /** A contender that could not start here, and why. */
@@ -80,16 +84,27 @@ function pinned(ctx: ContenderContext): { cpus?: string } {
   return ctx.cpus === undefined ? {} : { cpus: ctx.cpus }
 }
 
+/** node flags that write a CPU profile on exit, when profiling. */
+function profileArgs(ctx: ContenderContext): string[] {
+  return ctx.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`]
+}
+
 function running(name: string, child: Child, port: number, path: string): Contender {
   return { name, url: `http://127.0.0.1:${port}${path}`, pids: () => child.tree(), stop: () => child.stop() }
 }
 
 /** Starts `zdd-proxy serve` on a generated config; `extraArgs` e.g. `--workers 2`. */
-export async function startZdd(name: string, groups: readonly BenchGroup[], ctx: ContenderContext, extraArgs: readonly string[] = []): Promise<Contender> {
+export async function startZdd(
+  name: string,
+  groups: readonly BenchGroup[],
+  ctx: ContenderContext,
+  extraArgs: readonly string[] = [],
+  cli = CLI,
+): Promise<Contender> {
   const dir = mkdtempSync(join(ctx.scratch, 'zdd-'))
   const file = join(dir, 'config.json')
   writeFileSync(file, JSON.stringify(zddConfig(groups), null, 2))
-  const { child, match } = await spawnChild(name, process.execPath, [CLI, 'serve', '--config', file, ...extraArgs], {
+  const { child, match } = await spawnChild(name, process.execPath, [...profileArgs(ctx), cli, 'serve', '--config', file, ...extraArgs], {
     ready: /"event":"listening"[^\n]*"service":"bench"[^\n]*"port":(\d+)/,
     timeoutMs: 30_000,
     ...pinned(ctx),
@@ -132,12 +147,15 @@ export async function startContender(name: ContenderName, ctx: ContenderContext)
       return { name, url: `http://${target}${backend.path}`, pids: () => [], stop: async () => {} }
     case 'zdd-proxy':
       return startZdd(name, standardGroups(backend), ctx)
+    case 'zdd-baseline':
+      if (ctx.baselineCli === undefined) return { skipped: 'no --baseline build given' }
+      return startZdd(name, standardGroups(backend), ctx, [], ctx.baselineCli)
     case 'zdd-workers':
       if (!serveHasWorkers()) return { skipped: 'workers mode not implemented yet (serve has no --workers)' }
       return startZdd(`zdd-workers-${ctx.workers}`, standardGroups(backend), ctx, ['--workers', String(ctx.workers)])
     case 'http-proxy':
     case 'minimal-undici': {
-      const { child, match } = await spawnChild(name, process.execPath, [serverScript(name), `http://${target}`], {
+      const { child, match } = await spawnChild(name, process.execPath, [...profileArgs(ctx), serverScript(name), `http://${target}`], {
         ready: /listening (\d+)/,
         ...pinned(ctx),
       })

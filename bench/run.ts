@@ -17,7 +17,7 @@ import { runRounds, type LoadShape } from './rounds.js'
 import { FULL_LAYOUTS, portsNeeded, QUICK_LAYOUTS, runScaling, type ScalingResult } from './scaling.js'
 import { summarise, type ContenderSummary, type Sample } from './summary.js'
 
-const REFERENCES = ['direct', 'http-proxy', 'minimal-undici', 'haproxy', 'nginx']
+const REFERENCES = ['direct', 'http-proxy', 'minimal-undici', 'haproxy', 'nginx', 'zdd-baseline']
 
 const startClock = Date.now()
 // BENCH_PROGRESS=1 logs progress with timestamps when stderr is not a terminal (CI logs, debugging).
@@ -49,6 +49,17 @@ async function startContenders(options: BenchOptions, ctx: ContenderContext, not
     else started.push(result)
   }
   return started
+}
+
+function context(options: BenchOptions, backend: Backend, scratch: string): ContenderContext {
+  return {
+    backend,
+    scratch,
+    workers: options.workers,
+    ...(options.pin ? { cpus: options.pin.proxy } : {}),
+    ...(options.profileDir === undefined ? {} : { profileDir: options.profileDir }),
+    ...(options.baselineCli === undefined ? {} : { baselineCli: options.baselineCli }),
+  }
 }
 
 interface ModeResult {
@@ -91,7 +102,7 @@ async function main(): Promise<void> {
     if (options.modes.includes('throughput') || options.modes.includes('rate')) {
       // Two ports of one process, so zdd-proxy's two groups are two instances of the same backend.
       const backend = await startBackend(options.backend, 2, options.pin?.backend)
-      const ctx: ContenderContext = { backend, scratch, workers: options.workers, ...(options.pin ? { cpus: options.pin.proxy } : {}) }
+      const ctx = context(options, backend, scratch)
       if (options.modes.includes('throughput')) {
         throughput = await comparison(options, { kind: 'throughput', connections: options.connections }, ctx, backend, notices)
       }
@@ -105,7 +116,7 @@ async function main(): Promise<void> {
       const layouts = options.quick ? QUICK_LAYOUTS : FULL_LAYOUTS
       progress(`starting a backend on ${portsNeeded(layouts)} ports`)
       const backend = await startBackend('fixed', portsNeeded(layouts), options.pin?.backend)
-      const ctx: ContenderContext = { backend, scratch, workers: options.workers, ...(options.pin ? { cpus: options.pin.proxy } : {}) }
+      const ctx = context(options, backend, scratch)
       scaling = await runScaling(
         backend,
         ctx,
