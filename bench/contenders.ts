@@ -21,6 +21,8 @@ export interface Contender {
   readonly url: string
   /** Processes whose memory and CPU count as the proxy's (none for direct). */
   pids(): number[]
+  /** Sends a signal to the contender's main process (no-op for direct). */
+  signal(signal: NodeJS.Signals): void
   stop(): Promise<void>
 }
 
@@ -90,7 +92,13 @@ function profileArgs(ctx: ContenderContext): string[] {
 }
 
 function running(name: string, child: Child, port: number, path: string): Contender {
-  return { name, url: `http://127.0.0.1:${port}${path}`, pids: () => child.tree(), stop: () => child.stop() }
+  return {
+    name,
+    url: `http://127.0.0.1:${port}${path}`,
+    pids: () => child.tree(),
+    signal: (signal) => void child.process.kill(signal),
+    stop: () => child.stop(),
+  }
 }
 
 /** Starts `zdd-proxy serve` on a generated config; `extraArgs` e.g. `--workers 2`. */
@@ -144,7 +152,7 @@ export async function startContender(name: ContenderName, ctx: ContenderContext)
   const target = backendAddress(backend)
   switch (name) {
     case 'direct':
-      return { name, url: `http://${target}${backend.path}`, pids: () => [], stop: async () => {} }
+      return { name, url: `http://${target}${backend.path}`, pids: () => [], signal: () => {}, stop: async () => {} }
     case 'zdd-proxy':
       return startZdd(name, standardGroups(backend), ctx)
     case 'zdd-baseline':

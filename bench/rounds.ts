@@ -27,6 +27,8 @@ export interface RoundsOptions {
   readonly pauseMs: number
   readonly shape: LoadShape
   readonly progress: (message: string) => void
+  /** Contenders that get a SIGHUP halfway through each measured run (workers restart under load). */
+  readonly sighup?: (contender: Contender) => boolean
 }
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -72,7 +74,9 @@ export async function runRounds(contenders: readonly Contender[], backend: Backe
       options.progress(`round ${round}/${options.rounds} ${contender.name}`)
       if (options.warmupSeconds > 0) await load(contender.url, options.shape, options.warmupSeconds)
       await pause(options.pauseMs)
+      const hup = options.sighup?.(contender) === true ? setTimeout(() => contender.signal('SIGHUP'), (options.seconds * 1000) / 2) : undefined
       const sample = await measureRun(contender, backend, options.shape, options.seconds, round)
+      clearTimeout(hup)
       samples.push(sample)
       options.progress(`round ${round}/${options.rounds} ${contender.name}: ${Math.round(sample.load.rps)} req/s`)
     }
