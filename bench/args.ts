@@ -106,6 +106,7 @@ export async function parseArgs(argv = hideBin(process.argv)): Promise<BenchOpti
     }
     return value
   }
+  // autocannon ends runs on its 1 s ticks, so shorter throughput runs last 1 s anyway.
   const seconds = positive(args.duration, 'duration') ?? (quick ? 1 : 10)
   const rate = args.rate === undefined || Number.isNaN(args.rate) ? (quick ? 500 : 1000) : positive(args.rate, 'rate')!
   const cpuCount = cpus().length
@@ -115,7 +116,7 @@ export async function parseArgs(argv = hideBin(process.argv)): Promise<BenchOpti
     seconds,
     connections: Math.round(positive(args.connections, 'connections')!),
     rounds: Math.max(1, Math.round(positive(args.rounds, 'rounds')!)),
-    warmupSeconds: args.warmup ?? (quick ? 0.1 : 1),
+    warmupSeconds: args.warmup ?? (quick ? 0 : 1),
     initialWarmupSeconds: quick ? 0.3 : 3,
     contenders: contenders as ContenderName[],
     backend: args.backend as BackendKind,
