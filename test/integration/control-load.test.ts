@@ -111,11 +111,13 @@ it(
       for (let cycle = 0; cycle < CYCLES; cycle++) {
         const to = cycle % 2 === 0 ? 'b' : 'a'
         const old = to === 'a' ? 'b' : 'a'
-        // Two long requests pinned to the old group, in flight before the cut-over.
+        // Two long requests pinned to the old group, in flight before the cut-over. The previous
+        // cycle's long requests finish first, so the in-flight count below can only be these (or
+        // short load requests on top).
+        await Promise.all(long)
         const before = await admin(proxy.adminUrl, 'GET', '/v1/services/svc')
         const oldInflight = (view: typeof before.json) =>
           view.groups.find((group: { name: string }) => group.name === old).instances.reduce((sum: number, i: { inflight: number }) => sum + i.inflight, 0)
-        const baseline = oldInflight(before.json)
         for (let n = 0; n < 2; n++) {
           long.push(
             newClientGet(`${proxy.url}/health`, { 'x-zdd-group': old }).then(
@@ -124,7 +126,9 @@ it(
             ),
           )
         }
-        for (let tries = 0; tries < 200 && oldInflight((await admin(proxy.adminUrl, 'GET', '/v1/services/svc')).json) < baseline + 2; tries++) {
+        const inflightDeadline = Date.now() + 10_000
+        while (oldInflight((await admin(proxy.adminUrl, 'GET', '/v1/services/svc')).json) < 2) {
+          if (Date.now() > inflightDeadline) throw new Error(`cycle ${cycle + 1}: long requests never reached group ${old}`)
           await new Promise((resolve) => setTimeout(resolve, 10))
         }
 
