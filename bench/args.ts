@@ -39,7 +39,7 @@ export interface BenchOptions {
 const DEFAULT_OUT = fileURLToPath(new URL('../../bench/results', import.meta.url))
 
 /** The CLI entry inside a copied dist/ folder (or the folder holding it); exits 2 when absent. */
-function baselineCli(folder: string): string {
+export function baselineCli(folder: string): string {
   for (const candidate of [join(folder, 'src/cli/main.js'), join(folder, 'dist/src/cli/main.js'), folder]) {
     if (candidate.endsWith('.js') && existsSync(candidate)) return candidate
   }

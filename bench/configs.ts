@@ -16,9 +16,10 @@ export function benchWeights(names: readonly string[]): Record<string, number> {
 /**
  * zdd-proxy config as a user would write it for a canary: sticky cookie (so a client without one
  * gets a fresh id and a Set-Cookie), x-zdd-group on every response, one retry, and the admin
- * listener (metrics) on an OS-picked loopback port.
+ * listener (metrics) on an OS-picked loopback port. `serviceOverrides` replaces service fields
+ * (feature A/B in side-by-side runs).
  */
-export function zddConfig(groups: readonly BenchGroup[]): unknown {
+export function zddConfig(groups: readonly BenchGroup[], serviceOverrides: Readonly<Record<string, unknown>> = {}): unknown {
   return {
     admin: { host: '127.0.0.1', port: 0 },
     services: [
@@ -31,6 +32,7 @@ export function zddConfig(groups: readonly BenchGroup[]): unknown {
         exposeGroupHeader: true,
         retries: 1,
         drainSeconds: 1,
+        ...serviceOverrides,
       },
     ],
   }

@@ -101,18 +101,21 @@ function running(name: string, child: Child, port: number, path: string): Conten
   }
 }
 
-/** Starts `zdd-proxy serve` on a generated config; `extraArgs` e.g. `--workers 2`. */
-export async function startZdd(
-  name: string,
-  groups: readonly BenchGroup[],
-  ctx: ContenderContext,
-  extraArgs: readonly string[] = [],
-  cli = CLI,
-): Promise<Contender> {
+/** How to run one zdd-proxy: another build's CLI, extra `serve` arguments, node flags, config changes. */
+export interface ZddVariant {
+  readonly cli?: string
+  readonly serveArgs?: readonly string[]
+  readonly nodeFlags?: readonly string[]
+  readonly service?: Readonly<Record<string, unknown>>
+}
+
+/** Starts `zdd-proxy serve` on a generated config. */
+export async function startZdd(name: string, groups: readonly BenchGroup[], ctx: ContenderContext, variant: ZddVariant = {}): Promise<Contender> {
   const dir = mkdtempSync(join(ctx.scratch, 'zdd-'))
   const file = join(dir, 'config.json')
-  writeFileSync(file, JSON.stringify(zddConfig(groups), null, 2))
-  const { child, match } = await spawnChild(name, process.execPath, [...profileArgs(ctx), cli, 'serve', '--config', file, ...extraArgs], {
+  writeFileSync(file, JSON.stringify(zddConfig(groups, variant.service), null, 2))
+  const args = [...profileArgs(ctx), ...(variant.nodeFlags ?? []), variant.cli ?? CLI, 'serve', '--config', file, ...(variant.serveArgs ?? [])]
+  const { child, match } = await spawnChild(name, process.execPath, args, {
     ready: /"event":"listening"[^\n]*"service":"bench"[^\n]*"port":(\d+)/,
     timeoutMs: 30_000,
     ...pinned(ctx),
@@ -157,10 +160,10 @@ export async function startContender(name: ContenderName, ctx: ContenderContext)
       return startZdd(name, standardGroups(backend), ctx)
     case 'zdd-baseline':
       if (ctx.baselineCli === undefined) return { skipped: 'no --baseline build given' }
-      return startZdd(name, standardGroups(backend), ctx, [], ctx.baselineCli)
+      return startZdd(name, standardGroups(backend), ctx, { cli: ctx.baselineCli })
     case 'zdd-workers':
       if (!serveHasWorkers()) return { skipped: 'workers mode not implemented yet (serve has no --workers)' }
-      return startZdd(`zdd-workers-${ctx.workers}`, standardGroups(backend), ctx, ['--workers', String(ctx.workers)])
+      return startZdd(`zdd-workers-${ctx.workers}`, standardGroups(backend), ctx, { serveArgs: ['--workers', String(ctx.workers)] })
     case 'http-proxy':
     case 'minimal-undici': {
       const { child, match } = await spawnChild(name, process.execPath, [...profileArgs(ctx), serverScript(name), `http://${target}`], {
