@@ -31,8 +31,21 @@ export interface SpawnOptions {
 }
 
 const running = new Set<Child>()
-/** Every PID started or seen forked during this run, for the record (and the leak test). */
-export const startedPids: { name: string; pid: number }[] = []
+/**
+ * Every PID started or seen forked during this run, for the record (and the leak test), with its
+ * start time in clock ticks since boot so a later check is not fooled by a reused PID.
+ */
+export const startedPids: { name: string; pid: number; startTicks: number | null }[] = []
+
+/** Start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat), or null when gone. */
+export function startTicksOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19])
+  } catch {
+    return null
+  }
+}
 
 /** Direct children of `pid`, from /proc (empty when the kernel doesn't expose them or pid is gone). */
 export function childrenOf(pid: number): number[] {
@@ -55,7 +68,7 @@ export function isAlive(pid: number): boolean {
 }
 
 function remember(name: string, pid: number): void {
-  if (!startedPids.some((entry) => entry.pid === pid)) startedPids.push({ name, pid })
+  if (!startedPids.some((entry) => entry.pid === pid)) startedPids.push({ name, pid, startTicks: startTicksOf(pid) })
 }
 
 /** Starts a process and waits for its ready line; rejects (after killing it) on exit or timeout. */

@@ -34,13 +34,16 @@ interface BenchRecord {
   rate: { summaries: Summary[] }
   scaling: { selection: { groups: number; instances: number; nsPerOp: number }[]; summaries: Summary[] }
   micro: { name: string; nsPerOp: number }[]
-  processes: { name: string; pid: number }[]
+  processes: { name: string; pid: number; startTicks: number | null }[]
 }
 
-function alive(pid: number): boolean {
+/** True while the process the harness started (same PID and start time) still runs. */
+function stillRunning(entry: { pid: number; startTicks: number | null }): boolean {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+    const stat = readFileSync(`/proc/${entry.pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // A reused PID belongs to someone else's process: its start time differs.
+    return fields[0] !== 'Z' && (entry.startTicks === null || Number(fields[19]) === entry.startTicks)
   } catch {
     return false
   }
@@ -62,41 +65,47 @@ describe('bench --quick', () => {
       const timer = setTimeout(() => child.kill('SIGINT'), LIMIT_MS)
       const [code] = (await once(child, 'exit')) as [number | null]
       clearTimeout(timer)
-      expect(code, stderr).toBe(0)
+      try {
+        expect(code, stderr).toBe(0)
 
-      const file = /results: (.+\.json)/.exec(stdout)?.[1]
-      expect(file, stdout).toBeDefined()
-      const record = JSON.parse(readFileSync(file!, 'utf8')) as BenchRecord
+        const file = /results: (.+\.json)/.exec(stdout)?.[1]
+        expect(file, stdout).toBeDefined()
+        const record = JSON.parse(readFileSync(file!, 'utf8')) as BenchRecord
 
-      const names = record.throughput.summaries.map((summary) => summary.name)
-      expect(names).toEqual(expect.arrayContaining(['direct', 'zdd-proxy', 'http-proxy', 'minimal-undici']))
-      for (const summary of [...record.throughput.summaries, ...record.rate.summaries, ...record.scaling.summaries]) {
-        expect(summary.rps, summary.name).toBeGreaterThan(0)
-        for (const value of [summary.p50Ms, summary.p99Ms, summary.p999Ms, summary.non2xx, summary.errors]) {
-          expect(Number.isFinite(value), summary.name).toBe(true)
+        const names = record.throughput.summaries.map((summary) => summary.name)
+        expect(names).toEqual(expect.arrayContaining(['direct', 'zdd-proxy', 'http-proxy', 'minimal-undici']))
+        for (const summary of [...record.throughput.summaries, ...record.rate.summaries, ...record.scaling.summaries]) {
+          expect(summary.rps, summary.name).toBeGreaterThan(0)
+          for (const value of [summary.p50Ms, summary.p99Ms, summary.p999Ms, summary.non2xx, summary.errors]) {
+            expect(Number.isFinite(value), summary.name).toBe(true)
+          }
         }
-      }
-      const zdd = record.throughput.summaries.find((summary) => summary.name === 'zdd-proxy')!
-      for (const value of [zdd.ratios['direct'], zdd.ratios['http-proxy'], zdd.ratios['minimal-undici'], zdd.peakRssMiB, zdd.cpuUsPerRequest]) {
-        expect(value).toBeGreaterThan(0)
-      }
-      const zddRate = record.rate.summaries.find((summary) => summary.name === 'zdd-proxy')!
-      expect(Number.isFinite(zddRate.addedP50Ms)).toBe(true)
-      expect(Number.isFinite(zddRate.addedP99Ms)).toBe(true)
-      expect(record.scaling.selection).toHaveLength(12)
-      expect(record.scaling.summaries.map((summary) => summary.name)).toEqual(['2g x 1', '2g x 1000'])
-      expect(record.micro.length).toBeGreaterThan(10)
-      for (const entry of [...record.scaling.selection, ...record.micro]) expect(entry.nsPerOp).toBeGreaterThan(0)
-      // Absent C peers and the workers contender are skipped with a notice, not an error.
-      for (const name of ['haproxy', 'nginx']) {
-        if (!names.includes(name)) expect(record.notices.join('\n')).toContain(`${name}: skipped`)
-      }
-      expect(stdout).toContain('Throughput')
-      expect(stdout).toContain('Acceptance (issue 6)')
+        const zdd = record.throughput.summaries.find((summary) => summary.name === 'zdd-proxy')!
+        for (const value of [zdd.ratios['direct'], zdd.ratios['http-proxy'], zdd.ratios['minimal-undici'], zdd.peakRssMiB, zdd.cpuUsPerRequest]) {
+          expect(value).toBeGreaterThan(0)
+        }
+        const zddRate = record.rate.summaries.find((summary) => summary.name === 'zdd-proxy')!
+        expect(Number.isFinite(zddRate.addedP50Ms)).toBe(true)
+        expect(Number.isFinite(zddRate.addedP99Ms)).toBe(true)
+        expect(record.scaling.selection).toHaveLength(12)
+        expect(record.scaling.summaries.map((summary) => summary.name)).toEqual(['2g x 1', '2g x 1000'])
+        expect(record.micro.length).toBeGreaterThan(10)
+        for (const entry of [...record.scaling.selection, ...record.micro]) expect(entry.nsPerOp).toBeGreaterThan(0)
+        // Absent C peers and the workers contender are skipped with a notice, not an error.
+        for (const name of ['haproxy', 'nginx']) {
+          if (!names.includes(name)) expect(record.notices.join('\n')).toContain(`${name}: skipped`)
+        }
+        expect(stdout).toContain('Throughput')
+        expect(stdout).toContain('Acceptance (issue 6)')
 
-      expect(record.processes.length).toBeGreaterThanOrEqual(6)
-      const left = record.processes.filter((entry) => alive(entry.pid))
-      expect(left).toEqual([])
+        expect(record.processes.length).toBeGreaterThanOrEqual(6)
+        const left = record.processes.filter(stillRunning)
+        expect(left).toEqual([])
+      } catch (error) {
+        // Say what the harness printed, so a failure on a loaded machine can be told apart.
+        const message = error instanceof Error ? error.message : String(error)
+        throw new Error(`${message}\n--- bench stdout (tail) ---\n${stdout.slice(-3000)}\n--- bench stderr (tail) ---\n${stderr.slice(-2000)}`)
+      }
     },
     LIMIT_MS + 15_000,
   )
