@@ -27,8 +27,16 @@ interface Instance {
 /** Starts one simpleservice process on a free loopback port and waits for its startup line. */
 function startSimpleService(version: string): Promise<Instance> {
   const child = spawn(process.execPath, [CLI_PATH, 'simpleservice'], {
-    env: { ...process.env, PORT0: '0', HOST: '127.0.0.1', SIMPLE_SERVICE_VERSION: version, SIMPLE_SERVICE_QUIET: '1' },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    env: {
+      ...process.env,
+      PORT0: '0',
+      HOST: '127.0.0.1',
+      SIMPLE_SERVICE_VERSION: version,
+      SIMPLE_SERVICE_QUIET: '1',
+      ZDD_STOP_WITH_PARENT: '1',
+    },
+    // The open stdin pipe ends when the demo dies, however it dies: the instance then stops too.
+    stdio: ['pipe', 'pipe', 'inherit'],
   })
   return new Promise((resolve, reject) => {
     let text = ''

@@ -54,15 +54,29 @@ function createLineBatcher(write: (text: string) => void) {
   return { log, flush }
 }
 
-function waitForStopSignal(): Promise<NodeJS.Signals> {
+/**
+ * Resolves on SIGTERM/SIGINT, or, with `ZDD_STOP_WITH_PARENT=1` (set by `zdd-proxy demo`), when
+ * stdin ends: the parent is gone, even if it was SIGKILLed and could not stop us itself.
+ */
+function waitForStopSignal(): Promise<string> {
   return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGTERM', onSignal)
-      process.off('SIGINT', onSignal)
-      resolve(signal)
+    const watchParent = process.env.ZDD_STOP_WITH_PARENT === '1'
+    const onStop = (reason: string) => {
+      process.off('SIGTERM', onStop)
+      process.off('SIGINT', onStop)
+      if (watchParent) {
+        process.stdin.off('end', onParentGone)
+        process.stdin.destroy()
+      }
+      resolve(reason)
     }
-    process.on('SIGTERM', onSignal)
-    process.on('SIGINT', onSignal)
+    const onParentGone = () => onStop('parent exited')
+    process.on('SIGTERM', onStop)
+    process.on('SIGINT', onStop)
+    if (watchParent) {
+      process.stdin.once('end', onParentGone)
+      process.stdin.resume()
+    }
   })
 }
 

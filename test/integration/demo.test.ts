@@ -84,3 +84,26 @@ describe('zdd-proxy demo', () => {
   })
 })
 
+
+describe('zdd-proxy demo killed with SIGKILL', () => {
+  afterAll(async () => {
+    await stopAll()
+  })
+
+  it('leaves no simpleservice behind: each stops when its stdin pipe from the demo ends', async () => {
+    const demo = await startCli(['demo', '--port', '0', '--admin-port', '0'], {
+      waitFor: /ports ([\d, ]+)\) and 1\.0 x1 \(port (\d+)\)/,
+      timeoutMs: 30_000,
+    })
+    const ports = [...demo.match[1]!.split(', '), demo.match[2]!].map(Number)
+    await demo.stop('SIGKILL')
+    const deadline = Date.now() + 10_000
+    let open = ports
+    while (open.length > 0 && Date.now() < deadline) {
+      const refused = await Promise.all(open.map(portRefuses))
+      open = open.filter((_, i) => !refused[i])
+      if (open.length > 0) await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    expect(open).toEqual([])
+  })
+})
