@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { mulberry32 } from '../../helpers/routing-fixtures.js'
 import { pickInstance } from '../../../src/routing/pick.js'
 
 interface Instance {
@@ -14,18 +15,6 @@ function scripted(...values: number[]): () => number {
   return () => {
     if (next >= values.length) throw new Error(`random() called more than ${values.length} times`)
     return values[next++]!
-  }
-}
-
-/** mulberry32: a tiny seeded PRNG, so every run draws the same sequence. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { ServiceConfig } from '../../../src/config/types.js'
+import { serviceConfig } from '../../helpers/routing-fixtures.js'
 import { hashString, pairUniform, rendezvousIndex } from '../../../src/routing/rendezvous.js'
 import { chooseGroup } from '../../../src/routing/select.js'
 import { buildServiceRoute } from '../../../src/routing/table.js'
@@ -8,29 +8,6 @@ import { validateWeights } from '../../../src/routing/weights.js'
 // Edge cases found while testing src/routing. Each test states the contract; they failed against the
 // first version of src/routing (commit 83a5805) and pass once the fixes described in the helper's
 // report land.
-
-/** A complete ServiceConfig with the given groups; the fields routing does not read get defaults. */
-function serviceConfig(groupNames: readonly string[]): ServiceConfig {
-  return {
-    name: 'svc',
-    listen: { host: '127.0.0.1', port: 0 },
-    vhosts: [],
-    groups: groupNames.map((name) => ({ name, backends: ['127.0.0.1:9000'] })),
-    weights: {},
-    sticky: { by: 'cookie', cookie: 'zdd_client', header: 'x-client-id' },
-    override: { header: 'x-zdd-group', cookie: 'zdd_group' },
-    healthChecks: [],
-    readinessChecks: [],
-    retries: 2,
-    timeouts: { connectMs: 2000, headersMs: 30_000, idleMs: 60_000 },
-    exposeGroupHeader: true,
-    drainSeconds: 30,
-    retryMethods: ['GET', 'HEAD', 'OPTIONS'],
-    retryBudgetPercent: 20,
-    outlierDetection: { consecutiveFailures: 1, consecutive5xx: 5, baseEjectionSeconds: 30, maxEjectionSeconds: 300, maxEjectionPercent: 50 },
-    slowStartSeconds: 0,
-  }
-}
 
 const oneInstanceEach = (groupNames: readonly string[]): Map<string, string[]> =>
   new Map(groupNames.map((name) => [name, [`${name}-instance`]]))

@@ -2,21 +2,8 @@ import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { ALPHABET, mulberry32 } from '../../helpers/routing-fixtures.js'
 import { hashString, pairUniform, rendezvousIndex, type RendezvousCandidate } from '../../../src/routing/rendezvous.js'
-
-/** mulberry32: a tiny seeded PRNG, so every run sees the same keys. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 
 /** Random strings shaped like cookie ids (22 base64url characters, 132 bits). */
 function cookieIds(count: number, seed: number): string[] {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { ServiceConfig } from '../../../src/config/types.js'
+import { serviceConfig } from '../../helpers/routing-fixtures.js'
 import { hashString } from '../../../src/routing/rendezvous.js'
 import { chooseGroup } from '../../../src/routing/select.js'
 import { buildRouteTable, buildServiceRoute } from '../../../src/routing/table.js'
@@ -8,29 +8,6 @@ import type { ServiceRoute } from '../../../src/routing/types.js'
 interface Instance {
   readonly id: string
   readonly inflight: number
-}
-
-/** A complete ServiceConfig with the given groups; the fields routing does not read get defaults. */
-function serviceConfig(groupNames: readonly string[], name = 'svc'): ServiceConfig {
-  return {
-    name,
-    listen: { host: '127.0.0.1', port: 0 },
-    vhosts: [],
-    groups: groupNames.map((group) => ({ name: group, backends: ['127.0.0.1:9000'] })),
-    weights: {},
-    sticky: { by: 'cookie', cookie: 'zdd_client', header: 'x-client-id' },
-    override: { header: 'x-zdd-group', cookie: 'zdd_group' },
-    healthChecks: [],
-    readinessChecks: [],
-    retries: 2,
-    timeouts: { connectMs: 2000, headersMs: 30_000, idleMs: 60_000 },
-    exposeGroupHeader: true,
-    drainSeconds: 30,
-    retryMethods: ['GET', 'HEAD', 'OPTIONS'],
-    retryBudgetPercent: 20,
-    outlierDetection: { consecutiveFailures: 1, consecutive5xx: 5, baseEjectionSeconds: 30, maxEjectionSeconds: 300, maxEjectionPercent: 50 },
-    slowStartSeconds: 0,
-  }
 }
 
 /** `count` live instances per group, named after the group. */

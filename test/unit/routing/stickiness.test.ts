@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { ServiceConfig } from '../../../src/config/types.js'
+import { ALPHABET, mulberry32, serviceConfig } from '../../helpers/routing-fixtures.js'
 import { hashString } from '../../../src/routing/rendezvous.js'
 import { chooseGroup } from '../../../src/routing/select.js'
 import { buildServiceRoute } from '../../../src/routing/table.js'
@@ -13,20 +13,6 @@ import { buildServiceRoute } from '../../../src/routing/table.js'
 // probability < 3e-10 (about 100 checks here: < 1e-7 in all). The keys come from a fixed seed, so
 // the test is deterministic anyway and never flakes.
 
-/** mulberry32: a tiny seeded PRNG, so every run sees the same keys. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
-
 /** Hashes of random strings shaped like cookie ids (22 base64url characters). */
 function cookieIdHashes(count: number, seed: number): Float64Array {
   const random = mulberry32(seed)
@@ -37,29 +23,6 @@ function cookieIdHashes(count: number, seed: number): Float64Array {
     hashes[i] = hashString(key)
   }
   return hashes
-}
-
-/** A complete ServiceConfig with the given groups; the fields routing does not read get defaults. */
-function serviceConfig(groupNames: readonly string[]): ServiceConfig {
-  return {
-    name: 'svc',
-    listen: { host: '127.0.0.1', port: 0 },
-    vhosts: [],
-    groups: groupNames.map((name) => ({ name, backends: ['127.0.0.1:9000'] })),
-    weights: {},
-    sticky: { by: 'cookie', cookie: 'zdd_client', header: 'x-client-id' },
-    override: { header: 'x-zdd-group', cookie: 'zdd_group' },
-    healthChecks: [],
-    readinessChecks: [],
-    retries: 2,
-    timeouts: { connectMs: 2000, headersMs: 30_000, idleMs: 60_000 },
-    exposeGroupHeader: true,
-    drainSeconds: 30,
-    retryMethods: ['GET', 'HEAD', 'OPTIONS'],
-    retryBudgetPercent: 20,
-    outlierDetection: { consecutiveFailures: 1, consecutive5xx: 5, baseEjectionSeconds: 30, maxEjectionSeconds: 300, maxEjectionPercent: 50 },
-    slowStartSeconds: 0,
-  }
 }
 
 const KEYS = cookieIdHashes(100_000, 0x5eed)
