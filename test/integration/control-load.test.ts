@@ -2,6 +2,7 @@ import autocannon from 'autocannon'
 import { afterAll, expect, it } from 'vitest'
 import { stopAll } from '../helpers/processes.js'
 import { removeTempFiles } from '../helpers/proxy.js'
+import { binomialBand } from '../helpers/binomial.js'
 import {
   admin,
   agent,
@@ -34,20 +35,6 @@ const CHECKS = WEIGHT_CHANGES + 2 * CYCLES
  * probability <= 1e-6. For p = 0.5 the band is about ±0.2 of the share; for p in {0, 1} it is exact.
  */
 const DELTA = 1e-6 / CHECKS
-
-/** [lo, hi] with P(X < lo) <= delta/2 and P(X > hi) <= delta/2 for X ~ Binomial(n, p). */
-function binomialBand(n: number, p: number, delta: number): [number, number] {
-  if (p <= 0) return [0, 0]
-  if (p >= 1) return [n, n]
-  const logPmf: number[] = [n * Math.log1p(-p)]
-  for (let k = 0; k < n; k++) logPmf.push(logPmf[k]! + Math.log((n - k) / (k + 1)) + Math.log(p / (1 - p)))
-  const pmf = logPmf.map(Math.exp)
-  let lo = 0
-  for (let tail = 0; lo < n && tail + pmf[lo]! <= delta / 2; lo++) tail += pmf[lo]!
-  let hi = n
-  for (let tail = 0; hi > 0 && tail + pmf[hi]! <= delta / 2; hi--) tail += pmf[hi]!
-  return [lo, hi]
-}
 
 /** mulberry32: a seeded generator, so a failing sequence can be replayed from the logged seed. */
 function seeded(seed: number): () => number {

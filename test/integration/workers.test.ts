@@ -6,6 +6,7 @@ import { startBackend, type TestBackend } from '../helpers/backend.js'
 import { startLoad } from '../helpers/load.js'
 import { startCli, stopAll, type Started } from '../helpers/processes.js'
 import { removeTempFiles, writeConfig } from '../helpers/proxy.js'
+import { binomialBand } from '../helpers/binomial.js'
 import { admin, agent, controlConfig, openEvents, stateDir } from './control-helpers.js'
 
 /** New clients per split sample. */
@@ -16,18 +17,6 @@ const SAMPLE = 200
  * fails this check with probability <= 1e-6. The 100/0 flips are exact (any stray answer fails).
  */
 const DELTA = 1e-6
-
-/** [lo, hi] with P(X < lo) <= delta/2 and P(X > hi) <= delta/2 for X ~ Binomial(n, p). */
-function binomialBand(n: number, p: number, delta: number): [number, number] {
-  const logPmf: number[] = [n * Math.log1p(-p)]
-  for (let k = 0; k < n; k++) logPmf.push(logPmf[k]! + Math.log((n - k) / (k + 1)) + Math.log(p / (1 - p)))
-  const pmf = logPmf.map(Math.exp)
-  let lo = 0
-  for (let tail = 0; lo < n && tail + pmf[lo]! <= delta / 2; lo++) tail += pmf[lo]!
-  let hi = n
-  for (let tail = 0; hi > 0 && tail + pmf[hi]! <= delta / 2; hi--) tail += pmf[hi]!
-  return [lo, hi]
-}
 
 /** 200 answers received through the proxy so far (what the primary's metrics must count). */
 let answered200 = 0
