@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Agent, request } from 'undici'
 import { startCli, type Started } from '../helpers/processes.js'
-import { writeConfig } from '../helpers/proxy.js'
+import { serviceConfig, writeConfig } from '../helpers/proxy.js'
 
 export const agent = new Agent({ keepAliveTimeout: 1_000, connections: 32 })
 
@@ -59,16 +59,7 @@ export function controlConfig(
   return {
     admin: { host: '127.0.0.1', port: 0, ...(options.token === undefined ? {} : { token: options.token }) },
     ...(options.statePath === undefined ? {} : { state: { store: 'file', path: options.statePath } }),
-    services: [
-      {
-        name: 'svc',
-        listen: { host: '127.0.0.1', port: 0 },
-        groups: Object.entries(groups).map(([name, backends]) => ({ name, backends })),
-        weights,
-        exposeGroupHeader: true,
-        ...options.service,
-      },
-    ],
+    ...serviceConfig(groups, weights, options.service),
     ...options.extra,
   }
 }
