@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Dispatcher } from 'undici'
 import { pickInstance } from '../routing/pick.js'
 import { performance } from 'node:perf_hooks'
@@ -10,6 +11,29 @@ import type { GroupStats } from './stats.js'
 import type { Upstream } from './upstreams.js'
 
 const CLIENT_CLOSED = new Error('client closed the connection')
+
+/** The exchange a client connection is serving, so its close can abort it (null between requests). */
+export const CURRENT_EXCHANGE = Symbol('zdd.currentExchange')
+/** Exchanges of requests pipelined behind the current one (rare: created on first use). */
+const QUEUED_EXCHANGES = Symbol('zdd.queuedExchanges')
+
+/** A client connection as the proxy listener tracks it. */
+export type ClientSocket = Socket & { [CURRENT_EXCHANGE]: Exchange | null; [QUEUED_EXCHANGES]?: Set<Exchange> }
+
+/**
+ * The socket's 'close' listener, added once per connection (a per-request listener on the
+ * response costs more, and never fires for a pipelined request's queued response).
+ */
+export function abortExchangesOf(this: ClientSocket): void {
+  const exchange = this[CURRENT_EXCHANGE]
+  this[CURRENT_EXCHANGE] = null
+  exchange?.clientClosed()
+  const queued = this[QUEUED_EXCHANGES]
+  if (queued !== undefined) {
+    this[QUEUED_EXCHANGES] = undefined
+    for (const each of queued) each.clientClosed()
+  }
+}
 
 /** Methods a reset may be retried for when the service installed no policy: safe and idempotent. */
 function retryableAfterSend(method: string): boolean {
@@ -50,10 +74,23 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#retriesLeft = retries
   }
 
-  /** Sends the request to `upstream`; later attempts pick their own instance. */
+  /**
+   * Sends the request to `upstream`; later attempts pick their own instance. The connection's
+   * close is watched once per socket (see ProxyListener), not per request.
+   */
   start(upstream: Upstream): void {
-    this.res.once('close', this.#onClientClose)
+    const socket = this.req.socket as ClientSocket
+    if (socket[CURRENT_EXCHANGE] === null) socket[CURRENT_EXCHANGE] = this
+    else (socket[QUEUED_EXCHANGES] ??= new Set()).add(this)
     this.#dispatch(upstream)
+  }
+
+  /** The exchange is over: the connection no longer needs to abort it when it closes. */
+  #finish(): void {
+    const socket = this.req.socket as ClientSocket | null
+    if (socket === null) return
+    if (socket[CURRENT_EXCHANGE] === this) socket[CURRENT_EXCHANGE] = null
+    else socket[QUEUED_EXCHANGES]?.delete(this)
   }
 
   #dispatch(upstream: Upstream): void {
@@ -78,14 +115,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  #onClientClose = (): void => {
+  /** The client's connection closed: an attempt still running is aborted, nothing is retried. */
+  clientClosed(): void {
     if (this.res.writableFinished) return
     this.#clientClosed = true
     if (this.#attemptOpen && this.#controller !== null && !this.#controller.aborted) this.#controller.abort(CLIENT_CLOSED)
-  }
-
-  #onDrain = (): void => {
-    this.#controller?.resume()
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -115,12 +149,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (!this.res.write(chunk)) {
       controller.pause()
-      this.res.once('drain', this.#onDrain)
+      this.res.once('drain', () => controller.resume())
     }
   }
 
   onResponseEnd(): void {
     this.#endAttempt()
+    this.#finish()
     this.res.end()
     this.stats.recordDuration((performance.now() - this.#startedAt) / 1000)
   }
@@ -128,7 +163,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     const upstream = this.#upstream!
     this.#endAttempt()
-    if (this.#clientClosed) return
+    if (this.#clientClosed) {
+      this.#finish()
+      return
+    }
     const kind = classifyFailure(error)
     upstream.failures[kind]++
     upstream.consecutiveFailures++
@@ -136,6 +174,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     upstream.onFailure?.(upstream, kind)
     this.onFailure(this, upstream, kind, error)
     if (this.#responseStarted) {
+      this.#finish()
       this.res.destroy()
       return
     }
@@ -147,6 +186,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#dispatch(next)
       return
     }
+    this.#finish()
     const answer = errorForFailure(kind)
     this.stats.recordStatus(answer.status)
     this.stats.recordDuration((performance.now() - this.#startedAt) / 1000)

@@ -11,7 +11,7 @@ import type { GroupRoute, RouteTable, ServiceRoute } from '../routing/types.js'
 import type { SnapshotSource } from '../state/snapshot.js'
 import { answerClientError, isTrusted, peerAddressOf, toOriginForm, trustList } from './client.js'
 import { ProxyErrors, sendError, type FailureKind } from './errors.js'
-import { Exchange } from './forward.js'
+import { abortExchangesOf, CURRENT_EXCHANGE, Exchange, type ClientSocket } from './forward.js'
 import { buildUpstreamHeaders, readCookie } from './headers.js'
 import { forwardUpgrade } from './upgrade.js'
 import type { GroupStats, StatsRegistry } from './stats.js'
@@ -27,6 +27,8 @@ interface ServicePlan {
   readonly name: string
   readonly stickyBy: ServiceConfig['sticky']['by']
   readonly stickyCookiePrefix: string
+  /** What follows the id in a new client's Set-Cookie value. */
+  readonly stickyCookieAttributes: string
   readonly stickyCookieName: string
   readonly stickyHeader: string
   readonly overrideHeader: string
@@ -61,6 +63,7 @@ function planFor(config: ServiceConfig, stats: StatsRegistry): ServicePlan {
     name: config.name,
     stickyBy: config.sticky.by,
     stickyCookiePrefix: `${config.sticky.cookie}=`,
+    stickyCookieAttributes: `; Path=/; Max-Age=${STICKY_COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax`,
     stickyCookieName: config.sticky.cookie,
     stickyHeader: config.sticky.header.toLowerCase(),
     overrideHeader: config.override.header.toLowerCase(),
@@ -125,6 +128,10 @@ export class ProxyListener {
       },
       (req, res) => this.#handle(req, res),
     )
+    this.server.on('connection', (socket: ClientSocket) => {
+      socket[CURRENT_EXCHANGE] = null
+      socket.once('close', abortExchangesOf)
+    })
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#handleUpgrade(req, socket, head))
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerClientError(error, socket))
   }
@@ -173,10 +180,7 @@ export class ProxyListener {
         } else {
           const fresh = randomUUID()
           keyHash = hashString(fresh)
-          extraHeaders = [
-            'set-cookie',
-            `${plan.stickyCookiePrefix}${fresh}; Path=/; Max-Age=${STICKY_COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax`,
-          ]
+          extraHeaders = ['set-cookie', plan.stickyCookiePrefix + fresh + plan.stickyCookieAttributes]
         }
         break
       }

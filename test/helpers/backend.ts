@@ -18,6 +18,8 @@ export interface TestBackend {
   readonly address: string
   /** Requests received so far, by path without query. */
   readonly hits: Map<string, number>
+  /** Paths of requests whose connection closed before their response was sent. */
+  readonly abandoned: string[]
   /** What `/ready` answers: 200 when true (the default), 503 when false. */
   setReady(ready: boolean): void
   close(): Promise<void>
@@ -42,11 +44,15 @@ export function sha256(data: Buffer): string {
  */
 export async function startBackend(name: string): Promise<TestBackend> {
   const hits = new Map<string, number>()
+  const abandoned: string[] = []
   let ready = true
   const sockets = new Set<Socket>()
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!
     hits.set(path, (hits.get(path) ?? 0) + 1)
+    res.once('close', () => {
+      if (!res.writableFinished) abandoned.push(path)
+    })
     res.setHeader('x-instance', name)
     const hash = createHash('sha256')
     let length = 0
@@ -109,6 +115,7 @@ export async function startBackend(name: string): Promise<TestBackend> {
     port,
     address: `127.0.0.1:${port}`,
     hits,
+    abandoned,
     setReady: (value: boolean) => {
       ready = value
     },

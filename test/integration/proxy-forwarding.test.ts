@@ -23,6 +23,14 @@ function rawExchange(port: number, text: string, untilText?: string): Promise<st
   })
 }
 
+/** Polls `condition` every 20 ms; fails after 10 s (far longer than anything here should take). */
+async function until(condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 20) {
+    if (waited > 10_000) throw new Error('condition not met within 10 s')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
 function headerPairs(raw: string[]): Array<[string, string]> {
   const pairs: Array<[string, string]> = []
   for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i]!.toLowerCase(), raw[i + 1]!])
@@ -183,6 +191,20 @@ describe('forwarding through the proxy', () => {
       () => 'error',
     ).catch(() => 'error')
     expect(outcome).toBe('error')
+  })
+
+  it('aborts the upstream request when the client leaves, pipelined ones too', async () => {
+    // This proxy waits long for headers, so only the client's leaving can end these requests soon.
+    const patient = await startProxyProcess(serviceConfig({ a: [backend.address] }, { a: 1 }, { timeouts: { headersMs: 60_000 } }))
+    const before = backend.abandoned.length
+    const socket = connect(patient.port, '127.0.0.1')
+    socket.on('error', () => {})
+    socket.write('GET /slow/60000 HTTP/1.1\r\nHost: a\r\n\r\nGET /slow/60001 HTTP/1.1\r\nHost: a\r\n\r\n')
+    await until(() => (backend.hits.get('/slow/60001') ?? 0) > 0)
+    socket.destroy()
+    await until(() => backend.abandoned.length - before === 2)
+    expect(backend.abandoned.slice(before).sort()).toEqual(['/slow/60000', '/slow/60001'])
+    await patient.stop()
   })
 
   it('passes WebSocket upgrades through', async () => {
