@@ -33,7 +33,7 @@ const DROPPED_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
 
 /** Header names listed in a Connection header, lower-cased; undefined when there are none to drop. */
 export function connectionTokens(connection: string | undefined): string[] | undefined {
-  if (connection === undefined) return undefined
+  if (connection === undefined || connection === 'keep-alive') return undefined
   const lower = connection.toLowerCase()
   if (lower === 'keep-alive' || lower === 'close') return undefined
   const tokens: string[] = []

@@ -7,7 +7,7 @@ import type { Logger } from '../log.js'
 import { pickInstance } from '../routing/pick.js'
 import { hashString } from '../routing/rendezvous.js'
 import { chooseGroup } from '../routing/select.js'
-import type { GroupRoute, RouteTable, ServiceRoute } from '../routing/types.js'
+import type { GroupRoute, RouteTable } from '../routing/types.js'
 import type { SnapshotSource } from '../state/snapshot.js'
 import { answerClientError, isTrusted, peerAddressOf, toOriginForm, trustList } from './client.js'
 import { ProxyErrors, sendError, type FailureKind } from './errors.js'
@@ -74,12 +74,14 @@ function planFor(config: ServiceConfig, stats: StatsRegistry): ServicePlan {
   }
 }
 
-/** The routing decision for one request, or the error to answer. */
+/**
+ * The routing decision for one request. One per listener, overwritten by every request: it is
+ * read right after #decide returns, before anything else can run, so no request allocates one.
+ */
 interface Decision {
-  service: ServiceRoute<Upstream>
-  plan: ServicePlan
-  group: GroupRoute<Upstream>
-  upstream: Upstream
+  plan: ServicePlan | undefined
+  group: GroupRoute<Upstream> | undefined
+  upstream: Upstream | undefined
   extraHeaders: string[] | undefined
 }
 
@@ -93,6 +95,7 @@ export class ProxyListener {
   readonly #single: ServicePlan | undefined
   readonly #vhosts = new Map<string, ServicePlan>()
   readonly #trusted: BlockList | undefined
+  readonly #decision: Decision = { plan: undefined, group: undefined, upstream: undefined, extraHeaders: undefined }
   readonly #onFailure: (exchange: Exchange, upstream: Upstream, kind: FailureKind, error: Error) => void
 
   constructor(readonly options: ListenerOptions) {
@@ -158,17 +161,17 @@ export class ProxyListener {
     return this.#vhosts.get(name)
   }
 
-  /** Routes a request; on failure it has already answered and returns undefined. */
-  #decide(req: IncomingMessage, res: ServerResponse): Decision | undefined {
+  /** Routes a request into #decision; on failure it has already answered and returns false. */
+  #decide(req: IncomingMessage, res: ServerResponse): boolean {
     const plan = this.#planFor(req)
     if (plan === undefined) {
       sendError(res, ProxyErrors.unknownHost, `no service for host ${req.headers.host ?? ''}`)
-      return undefined
+      return false
     }
     const service = this.options.table.current.servicesByName.get(plan.name)
     if (service === undefined) {
       sendError(res, ProxyErrors.noLiveInstance, `service ${plan.name} has no live instance`)
-      return undefined
+      return false
     }
     let extraHeaders: string[] | undefined
     let keyHash: number
@@ -207,13 +210,18 @@ export class ProxyListener {
     const upstream = group === undefined ? undefined : pickInstance(group.instances, Math.random)
     if (group === undefined || upstream === undefined) {
       sendError(res, ProxyErrors.noLiveInstance, `service ${plan.name} has no live instance`)
-      return undefined
+      return false
     }
     if (plan.exposeGroupHeader) {
       if (extraHeaders === undefined) extraHeaders = ['x-zdd-group', group.name]
       else extraHeaders.push('x-zdd-group', group.name)
     }
-    return { service, plan, group, upstream, extraHeaders }
+    const decision = this.#decision
+    decision.plan = plan
+    decision.group = group
+    decision.upstream = upstream
+    decision.extraHeaders = extraHeaders
+    return true
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
@@ -229,8 +237,8 @@ export class ProxyListener {
       sendError(res, ProxyErrors.headersTooLarge, `more than ${MAX_HEADER_COUNT} request headers`)
       return
     }
-    const decision = this.#decide(req, res)
-    if (decision === undefined) return
+    if (!this.#decide(req, res)) return
+    const { plan, group, upstream, extraHeaders } = this.#decision
     const peer = peerAddressOf(req.socket)
     const headers = buildUpstreamHeaders(req, peer, isTrusted(this.#trusted, peer))
     if (headers === undefined) {
@@ -238,18 +246,8 @@ export class ProxyListener {
       return
     }
     const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0'
-    const exchange = new Exchange(
-      req,
-      res,
-      decision.group,
-      headers,
-      decision.extraHeaders,
-      hasBody,
-      decision.plan.retries,
-      decision.plan.stats.get(decision.group.name)!,
-      this.#onFailure,
-    )
-    exchange.start(decision.upstream)
+    const exchange = new Exchange(req, res, group!, headers, extraHeaders, hasBody, plan!.retries, plan!.stats.get(group!.name)!, this.#onFailure)
+    exchange.start(upstream!)
   }
 
   #handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -257,11 +255,11 @@ export class ProxyListener {
     if (protocol === 'websocket') {
       const res = new ServerResponse(req)
       res.assignSocket(socket as Socket)
-      const decision = this.#decide(req, res)
-      if (decision === undefined) {
+      if (!this.#decide(req, res)) {
         res.shouldKeepAlive = false
         return
       }
+      const { upstream, extraHeaders } = this.#decision
       res.detachSocket(socket as Socket)
       const peer = peerAddressOf(req.socket)
       const headers = buildUpstreamHeaders(req, peer, isTrusted(this.#trusted, peer))
@@ -269,7 +267,7 @@ export class ProxyListener {
         socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
         return
       }
-      forwardUpgrade(req, socket, head, decision.upstream, headers, decision.extraHeaders, this.options.logger)
+      forwardUpgrade(req, socket, head, upstream!, headers, extraHeaders, this.options.logger)
       return
     }
     // Other upgrades (h2c): answer as a plain HTTP/1.1 request on this connection, then close it.
