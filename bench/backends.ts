@@ -1,4 +1,5 @@
 /** The backends every contender forwards to: simpleservice or the minimal fixed-response server. */
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { spawnChild, type Child } from './children.js'
 
@@ -6,6 +7,16 @@ export type BackendKind = 'fixed' | 'simpleservice'
 
 /** The built CLI and the built helper servers, next to this file in dist/. */
 export const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url))
+
+/**
+ * The node flags a CLI's `#!/usr/bin/env -S node FLAGS` line gives it, so that the harness, which
+ * starts it with `node` (to add profiling flags), runs it as `zdd-proxy` would run.
+ */
+export function launchFlags(cli: string): string[] {
+  const firstLine = readFileSync(cli, 'utf8').split('\n', 1)[0]!
+  const match = /^#!\S*env -S node\b(.*)$/.exec(firstLine)
+  return match === null ? [] : match[1]!.split(' ').filter((flag) => flag !== '')
+}
 export const serverScript = (name: string): string => fileURLToPath(new URL(`./servers/${name}.js`, import.meta.url))
 
 export interface Backend {

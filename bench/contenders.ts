@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { connect, createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { backendAddress, CLI, serverScript, type Backend } from './backends.js'
+import { backendAddress, CLI, launchFlags, serverScript, type Backend } from './backends.js'
 import { spawnChild, type Child } from './children.js'
 import { haproxyConfig, nginxConfig, zddConfig, type BenchGroup } from './configs.js'
 
@@ -114,7 +114,8 @@ export async function startZdd(name: string, groups: readonly BenchGroup[], ctx:
   const dir = mkdtempSync(join(ctx.scratch, 'zdd-'))
   const file = join(dir, 'config.json')
   writeFileSync(file, JSON.stringify(zddConfig(groups, variant.service), null, 2))
-  const args = [...profileArgs(ctx), ...(variant.nodeFlags ?? []), variant.cli ?? CLI, 'serve', '--config', file, ...(variant.serveArgs ?? [])]
+  const cli = variant.cli ?? CLI
+  const args = [...profileArgs(ctx), ...launchFlags(cli), ...(variant.nodeFlags ?? []), cli, 'serve', '--config', file, ...(variant.serveArgs ?? [])]
   const { child, match } = await spawnChild(name, process.execPath, args, {
     ready: /"event":"listening"[^\n]*"service":"bench"[^\n]*"port":(\d+)/,
     timeoutMs: 30_000,

@@ -1,8 +1,4 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
-import { CanaryCheckError } from '../canary-check/errors.js'
-import { createProgress } from '../canary-check/progress.js'
-import { formatReport, reportExitCode, reportJson } from '../canary-check/report.js'
-import { runCanaryCheck } from '../canary-check/run.js'
 import { CliError } from './errors.js'
 
 /** CLIENTS as typed: digits only, so "1e3", "10.5" and "-1" are usage errors rather than guesses. */
@@ -43,6 +39,13 @@ function builder(yargs: Argv) {
 type CanaryCheckArgs = ReturnType<typeof builder> extends Argv<infer T> ? T : never
 
 async function handler(argv: ArgumentsCamelCase<CanaryCheckArgs>): Promise<void> {
+  // Loaded here, not at the top: `serve` shares this entry point and should not carry the tool.
+  const [{ CanaryCheckError }, { createProgress }, { formatReport, reportExitCode, reportJson }, { runCanaryCheck }] = await Promise.all([
+    import('../canary-check/errors.js'),
+    import('../canary-check/progress.js'),
+    import('../canary-check/report.js'),
+    import('../canary-check/run.js'),
+  ])
   const progress = createProgress(process.stderr)
   const showProgress = !argv.json
   try {

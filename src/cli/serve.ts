@@ -1,7 +1,6 @@
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { CommandModule } from 'yargs'
-import { startCluster } from '../cluster/primary.js'
 import { loadConfig } from '../config/load.js'
 import type { ServiceConfig } from '../config/types.js'
 import { createLogger } from '../log.js'
@@ -61,6 +60,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     const graceMs = Math.max(...config.services.map((service: ServiceConfig) => service.drainSeconds * 1000), 1_000)
     if (workers > 0) {
       // Workers read the same file; they inherit the working directory, an absolute path is plainer.
+      const { startCluster } = await import('../cluster/primary.js')
       await startCluster(config, logger, { configPath: resolve(args.config ?? DEFAULT_CONFIG_PATH), workers, graceMs })
       return
     }

@@ -1,6 +1,5 @@
 import type { CommandModule } from 'yargs'
-import { startSimpleService, type SimpleService } from '../simpleservice/server.js'
-import { InvalidSettingError, parseSimpleServiceEnv } from '../simpleservice/settings.js'
+import type { SimpleService } from '../simpleservice/server.js'
 import { CliError } from './errors.js'
 
 const EPILOG = `Environment, as the original mhausenblas/simpleservice 0.5.0:
@@ -85,6 +84,11 @@ export const simpleserviceCommand: CommandModule = {
   describe: 'run the lab test service, configured by env vars as the original (see its --help)',
   builder: (yargs) => yargs.epilog(EPILOG).wrap(null),
   handler: async () => {
+    // Loaded here, not at the top: `serve` shares this entry point and should not carry the service.
+    const [{ startSimpleService }, { InvalidSettingError, parseSimpleServiceEnv }] = await Promise.all([
+      import('../simpleservice/server.js'),
+      import('../simpleservice/settings.js'),
+    ])
     let settings
     try {
       settings = parseSimpleServiceEnv(process.env)
