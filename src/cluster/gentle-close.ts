@@ -5,8 +5,8 @@ import type { Duplex } from 'node:stream'
 
 /** A keep-alive connection is closed once it has been idle this long. */
 const IDLE_MS = 250
-/** Connections still busy after this get `Connection: close` on their next response. */
-const FORCE_MS = 1_000
+/** How long a half-closed connection waits for the client's own close (then it is destroyed). */
+const LINGER_MS = 2_000
 const SWEEP_MS = 50
 
 interface Watched {
@@ -14,30 +14,51 @@ interface Watched {
   idleSince: number | undefined
 }
 
+type HttpSocket = Socket & { _httpMessage?: ServerResponse | null }
+
 /** The response a connection is sending, as node:http keeps it (`closeIdleConnections` reads it too). */
 function isBusy(socket: Socket): boolean {
-  const response = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+  const response = (socket as HttpSocket)._httpMessage
   return response !== undefined && response !== null && !response.writableFinished
 }
 
+const discard = (): void => {}
+
 /**
- * Closes a worker's listener for a rolling restart without resetting anyone. `server.close()`
- * drops idle keep-alive connections at once, and a client that sends its next request at that
- * moment sees a reset; here each connection is closed only after it has been idle for a while
- * (no response being sent, nothing read), which a client between requests is. A connection
- * that never rests (a saturating client) gets `Connection: close` on its next response after
- * FORCE_MS; what is still open at `graceMs` is destroyed. Upgraded connections wait for that too.
+ * Closes a worker's listener for a rolling restart without resetting anyone or losing a request.
  *
- * Follows connections from construction on (one listener per connection, none per request).
+ * Every response from the start of the close carries `Connection: close` (also the one being
+ * produced, if its head has not gone out yet); a connection that never rests (a saturating
+ * client) therefore closes right after its next response. A connection idle for IDLE_MS (no
+ * response being sent, nothing read) is closed too.
+ *
+ * Each close is a lingering close (RFC 9112 §9.6): half-close (FIN after the last response), then
+ * read and drop whatever the client still sends until its own FIN, at most LINGER_MS. Closing the
+ * socket outright would make the kernel answer bytes that arrive afterwards with a reset; clients
+ * that write their next request as soon as a response arrives, without looking at
+ * `Connection: close` (autocannon does), would then see ECONNRESET instead of a clean end of stream
+ * after which they reconnect and send again. What the client sends after the close is never
+ * parsed, so never forwarded: it was not answered, and the client sends it again elsewhere.
+ *
+ * What is still open at `graceMs` is destroyed (a worker that cannot drain still stops); upgraded
+ * connections wait for that. Follows connections from construction on (one listener per
+ * connection, none per request).
  */
 export class GentleClose {
   readonly #sockets = new Set<Socket>()
   readonly #upgraded = new Set<Duplex>()
+  readonly #lingering = new Set<Socket>()
+  #closing = false
 
   constructor(private readonly server: Server) {
     server.on('connection', (socket: Socket) => {
       this.#sockets.add(socket)
-      socket.once('close', () => this.#sockets.delete(socket))
+      // One handed over by the primary just before it heard of the close.
+      if (this.#closing) this.#closeAfterResponse(socket)
+      socket.once('close', () => {
+        this.#sockets.delete(socket)
+        this.#lingering.delete(socket)
+      })
     })
     server.on('upgrade', (_req: IncomingMessage, socket: Duplex) => {
       this.#upgraded.add(socket)
@@ -51,16 +72,18 @@ export class GentleClose {
     // net.Server's close only stops accepting (in a worker: tells the primary to stop handing
     // connections here); http.Server's own close would also drop idle connections at once.
     const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()))
-    const startedAt = performance.now()
-    server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
-      if (performance.now() - startedAt >= FORCE_MS) res.shouldKeepAlive = false
+    // Ahead of the proxy's own listener, which may answer at once.
+    server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+      res.shouldKeepAlive = false
     })
+    this.#closing = true
+    for (const socket of this.#sockets) if (!this.#upgraded.has(socket)) this.#closeAfterResponse(socket)
     const watched = new Map<Socket, Watched>()
     const sweep = setInterval(() => {
       const now = performance.now()
       const idle: Socket[] = []
       for (const socket of this.#sockets) {
-        if (this.#upgraded.has(socket)) continue
+        if (this.#upgraded.has(socket) || this.#lingering.has(socket)) continue
         let state = watched.get(socket)
         if (state === undefined || isBusy(socket) || socket.bytesRead !== state.bytesRead) {
           state = { bytesRead: socket.bytesRead, idleSince: isBusy(socket) ? undefined : now }
@@ -74,7 +97,7 @@ export class GentleClose {
       // Close only after this turn's reads, if still nothing came in.
       if (idle.length > 0) {
         setImmediate(() => {
-          for (const socket of idle) if (!isBusy(socket) && socket.bytesRead === watched.get(socket)?.bytesRead) socket.destroy()
+          for (const socket of idle) if (!isBusy(socket) && socket.bytesRead === watched.get(socket)?.bytesRead) this.#linger(socket)
         })
       }
     }, SWEEP_MS)
@@ -87,5 +110,29 @@ export class GentleClose {
     await closed
     clearInterval(sweep)
     clearTimeout(deadline)
+  }
+
+  /** The response `socket` is producing, if its head has not gone out, and every later one close it. */
+  #closeAfterResponse(socket: Socket): void {
+    // node:http calls destroySoon once a response with `Connection: close` has been written.
+    socket.destroySoon = () => this.#linger(socket)
+    const response = (socket as HttpSocket)._httpMessage
+    if (response !== undefined && response !== null && !response.headersSent) response.shouldKeepAlive = false
+  }
+
+  /** Half-closes `socket` and drops what it still reads until the client closes too (RFC 9112 §9.6). */
+  #linger(socket: Socket): void {
+    if (this.#lingering.has(socket) || socket.destroyed) return
+    this.#lingering.add(socket)
+    // Detach node:http's parser: nothing read from now on becomes a request. Adding a 'data'
+    // listener makes node:http stop consuming the socket natively (its own listener is gone).
+    for (const listener of socket.listeners('data')) socket.removeListener('data', listener as (...args: unknown[]) => void)
+    socket.on('data', discard)
+    socket.once('end', () => socket.destroy())
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS)
+    timer.unref()
+    socket.once('close', () => clearTimeout(timer))
+    socket.end()
+    socket.resume()
   }
 }
