@@ -28,11 +28,36 @@ export type LivenessCheck = (upstream: Upstream) => boolean
 export type InstanceStateReader = (upstream: Upstream, live: boolean) => string
 
 /**
+ * The plane's snapshot holder: a rebuild that publish() left pending happens before anyone reads
+ * `current`, so a reader never sees facts older than the last change.
+ */
+class PlaneSnapshot extends SnapshotHolder<RouteTable<Upstream>> {
+  pending = false
+
+  constructor(
+    initial: RouteTable<Upstream>,
+    private readonly flush: () => void,
+  ) {
+    super(initial)
+  }
+
+  override get current(): RouteTable<Upstream> {
+    if (this.pending) this.flush()
+    return super.current
+  }
+}
+
+/**
  * Turns facts (desired weights, discovered endpoints, liveness) into RouteTable snapshots.
  * Every change builds a whole new table and swaps it in; instances that left every group drain.
+ * Changes made in one go (one discovery answer, the health transitions of one sweep, the ~2 000
+ * instances found at start-up) build one table, not one each: publish() marks the table stale
+ * and the rebuild runs at the end of the current task (a microtask) or at the next read of
+ * `snapshot.current`, whichever comes first.
  */
 export class ControlPlane {
   readonly snapshot: SnapshotHolder<RouteTable<Upstream>>
+  readonly #snapshot: PlaneSnapshot
   readonly events = new EventBus()
   /** SRV discovery status by `service/group`. */
   readonly discovery = new Map<string, GroupDiscoveryStatus>()
@@ -56,7 +81,8 @@ export class ControlPlane {
       this.#weights.set(service.name, service.weights)
       this.#endpoints.set(service.name, new Map())
     }
-    this.snapshot = new SnapshotHolder(this.#build())
+    this.#snapshot = new PlaneSnapshot(this.#build(), this.#flush)
+    this.snapshot = this.#snapshot
   }
 
   service(name: string): ServiceConfig | undefined {
@@ -114,9 +140,20 @@ export class ControlPlane {
     return this.#instanceState(upstream, live)
   }
 
-  /** Builds and swaps in a new snapshot from the current facts. */
+  /**
+   * Schedules a new snapshot from the current facts: built once for every publish() of the
+   * current task, before the next I/O and before any read of `snapshot.current`.
+   */
   publish(): void {
-    this.snapshot.swap(this.#build())
+    if (this.#snapshot.pending) return
+    this.#snapshot.pending = true
+    queueMicrotask(this.#flush)
+  }
+
+  readonly #flush = (): void => {
+    if (!this.#snapshot.pending) return
+    this.#snapshot.pending = false
+    this.#snapshot.swap(this.#build())
   }
 
   /** Every Upstream known to the current facts, live or not, per service and group. */
