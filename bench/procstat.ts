@@ -35,18 +35,6 @@ function kib(status: string, label: string): number {
   return Number.parseInt(status.slice(at + label.length).trim(), 10) || 0
 }
 
-function sum(pids: readonly number[]): ProcReading {
-  const total: ProcReading = { rssKiB: 0, hwmKiB: 0, cpuTicks: 0 }
-  for (const pid of pids) {
-    const reading = readProc(pid)
-    if (reading === undefined) continue
-    total.rssKiB += reading.rssKiB
-    total.hwmKiB += reading.hwmKiB
-    total.cpuTicks += reading.cpuTicks
-  }
-  return total
-}
-
 /** What one process tree used during one load run. */
 export interface ProcUsage {
   /** Highest RSS seen while polling (MiB, summed over the tree). */
@@ -61,34 +49,57 @@ export interface ProcUsage {
   readonly cpuCores: number
 }
 
-/** Polls a process tree every `intervalMs` from start() to stop(). */
+/**
+ * Polls a process tree every `intervalMs` from start() to stop(). CPU is counted per process, from
+ * its first to its last reading, so a worker that exits mid-run (a rolling restart) keeps what it
+ * used up to the last poll instead of vanishing from the total.
+ */
 export class ProcSampler {
   #timer: NodeJS.Timeout | undefined
-  #startTicks = 0
   #startedAt = 0n
   #peakKiB = 0
+  /** Per PID: CPU ticks at its first and latest reading during the run. */
+  readonly #ticks = new Map<number, { first: number; last: number }>()
 
   constructor(
     private readonly pids: () => readonly number[],
     private readonly intervalMs = 100,
   ) {}
 
+  /** Reads every process of the tree once; returns the summed reading. */
+  #poll(startOfRun: boolean): ProcReading {
+    const total: ProcReading = { rssKiB: 0, hwmKiB: 0, cpuTicks: 0 }
+    for (const pid of this.pids()) {
+      const reading = readProc(pid)
+      if (reading === undefined) continue
+      total.rssKiB += reading.rssKiB
+      total.hwmKiB += reading.hwmKiB
+      const ticks = this.#ticks.get(pid)
+      // A process born during the run used all its ticks within it.
+      if (ticks === undefined) this.#ticks.set(pid, { first: startOfRun ? reading.cpuTicks : 0, last: reading.cpuTicks })
+      else ticks.last = reading.cpuTicks
+    }
+    return total
+  }
+
   start(): void {
-    const first = sum(this.pids())
-    this.#startTicks = first.cpuTicks
+    this.#ticks.clear()
+    const first = this.#poll(true)
     this.#peakKiB = first.rssKiB
     this.#startedAt = process.hrtime.bigint()
     this.#timer = setInterval(() => {
-      const now = sum(this.pids())
+      const now = this.#poll(false)
       if (now.rssKiB > this.#peakKiB) this.#peakKiB = now.rssKiB
     }, this.intervalMs)
   }
 
   stop(): ProcUsage {
     clearInterval(this.#timer)
-    const end = sum(this.pids())
+    const end = this.#poll(false)
     const seconds = Number(process.hrtime.bigint() - this.#startedAt) / 1e9
-    const cpuSeconds = (end.cpuTicks - this.#startTicks) / TICKS_PER_SECOND
+    let usedTicks = 0
+    for (const ticks of this.#ticks.values()) usedTicks += ticks.last - ticks.first
+    const cpuSeconds = usedTicks / TICKS_PER_SECOND
     return {
       peakRssMiB: Math.max(this.#peakKiB, end.rssKiB) / 1024,
       endRssMiB: end.rssKiB / 1024,
