@@ -64,7 +64,7 @@ export async function parseArgs(argv = hideBin(process.argv)): Promise<BenchOpti
     .option('contenders', { type: 'string', describe: `comma list of ${CONTENDER_NAMES.join(', ')} (default: all)` })
     .option('backend', { choices: ['fixed', 'simpleservice'] as const, default: 'fixed' as const, describe: 'backend behind every contender' })
     .option('workers', { type: 'number', default: 2, describe: 'workers for the zdd-proxy --workers contender' })
-    .option('sighup', { type: 'boolean', default: false, describe: 'SIGHUP the zdd-proxy --workers contender halfway through each run (rolling restart under load)' })
+    .option('sighup', { type: 'boolean', default: false, describe: 'SIGHUP the zdd-proxy --workers contender a third into each run (rolling restart under load)' })
     .option('pin', { type: 'boolean', default: false, describe: 'pin proxy, backend and load generator to CPUs with taskset' })
     .option('profile', { type: 'string', describe: 'write V8 CPU profiles of the Node contenders to this folder (node --cpu-prof)' })
     .option('baseline', {

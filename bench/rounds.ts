@@ -27,7 +27,7 @@ export interface RoundsOptions {
   readonly pauseMs: number
   readonly shape: LoadShape
   readonly progress: (message: string) => void
-  /** Contenders that get a SIGHUP halfway through each measured run (workers restart under load). */
+  /** Contenders that get a SIGHUP a third into each measured run (workers restart under load). */
   readonly sighup?: (contender: Contender) => boolean
 }
 
@@ -74,7 +74,9 @@ export async function runRounds(contenders: readonly Contender[], backend: Backe
       options.progress(`round ${round}/${options.rounds} ${contender.name}`)
       if (options.warmupSeconds > 0) await load(contender.url, options.shape, options.warmupSeconds)
       await pause(options.pauseMs)
-      const hup = options.sighup?.(contender) === true ? setTimeout(() => contender.signal('SIGHUP'), (options.seconds * 1000) / 2) : undefined
+      // A third into the run: a rolling restart (each worker draining up to drainSeconds) should end
+      // inside the measured window, even for short runs.
+      const hup = options.sighup?.(contender) === true ? setTimeout(() => contender.signal('SIGHUP'), (options.seconds * 1000) / 3) : undefined
       const sample = await measureRun(contender, backend, options.shape, options.seconds, round)
       clearTimeout(hup)
       samples.push(sample)
