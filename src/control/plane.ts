@@ -52,7 +52,7 @@ class PlaneSnapshot extends SnapshotHolder<RouteTable<Upstream>> {
  * Every change builds a whole new table and swaps it in; instances that left every group drain.
  * Changes made in one go (one discovery answer, the health transitions of one sweep, the ~2 000
  * instances found at start-up) build one table, not one each: publish() marks the table stale
- * and the rebuild runs at the end of the current task (a microtask) or at the next read of
+ * and the rebuild runs at the end of the event-loop turn (setImmediate) or at the next read of
  * `snapshot.current`, whichever comes first.
  */
 export class ControlPlane {
@@ -142,12 +142,14 @@ export class ControlPlane {
 
   /**
    * Schedules a new snapshot from the current facts: built once for every publish() of the
-   * current task, before the next I/O and before any read of `snapshot.current`.
+   * current event-loop turn, at its end or at the first read of `snapshot.current` before.
    */
   publish(): void {
     if (this.#snapshot.pending) return
     this.#snapshot.pending = true
-    queueMicrotask(this.#flush)
+    // setImmediate, not a microtask: probe answers and ramp timers each run as their own task,
+    // and one loop turn's worth of them should cost one build. Readers never wait for it.
+    setImmediate(this.#flush)
   }
 
   readonly #flush = (): void => {

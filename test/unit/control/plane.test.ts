@@ -34,7 +34,7 @@ describe('ControlPlane snapshot rebuilds', () => {
     await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()))
   })
 
-  it('builds one snapshot for every publish() of one task', async () => {
+  it('builds one snapshot for every publish() of one event-loop turn', async () => {
     const t = setup(addresses(3), addresses(1, 3))
     cleanups.push(() => t.registry.closeAll(0))
     const down = new Set<Upstream>()
@@ -43,10 +43,20 @@ describe('ControlPlane snapshot rebuilds', () => {
     await nextTask()
     const before = t.swaps()
     const revision = t.plane.snapshot.current.revision
-    for (const upstream of t.plane.snapshot.current.servicesByName.get('svc')!.groupsByName.get('a')!.instances) {
-      down.add(upstream)
-      t.plane.publish()
-    }
+    // As probe answers or ramp timers do: each transition in its own task (microtasks run between).
+    const instances = t.plane.snapshot.current.servicesByName.get('svc')!.groupsByName.get('a')!.instances
+    await Promise.all(
+      instances.map(
+        (upstream) =>
+          new Promise<void>((resolve) =>
+            setImmediate(() => {
+              down.add(upstream)
+              t.plane.publish()
+              resolve()
+            }),
+          ),
+      ),
+    )
     await nextTask()
     expect(t.swaps() - before).toBe(1)
     expect(t.plane.snapshot.current.revision).toBe(revision + 1)
