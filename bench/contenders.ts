@@ -150,6 +150,15 @@ async function external(name: string, port: number, spawnIt: () => Promise<{ chi
   }
 }
 
+/** Starts the minimal undici proxy over one or more upstream origins (picked at random per request). */
+export async function startMinimalUndici(name: string, origins: readonly string[], ctx: ContenderContext): Promise<Contender> {
+  const { child, match } = await spawnChild(name, process.execPath, [...profileArgs(ctx), serverScript('minimal-undici'), ...origins], {
+    ready: /listening (\d+)/,
+    ...pinned(ctx),
+  })
+  return running(name, child, Number(match![1]), ctx.backend.path)
+}
+
 /** Starts one contender, or says why it is skipped. */
 export async function startContender(name: ContenderName, ctx: ContenderContext): Promise<Contender | Skipped> {
   const { backend } = ctx
@@ -165,8 +174,9 @@ export async function startContender(name: ContenderName, ctx: ContenderContext)
     case 'zdd-workers':
       if (!serveHasWorkers()) return { skipped: 'workers mode not implemented yet (serve has no --workers)' }
       return startZdd(`zdd-workers-${ctx.workers}`, standardGroups(backend), ctx, { serveArgs: ['--workers', String(ctx.workers)] })
-    case 'http-proxy':
-    case 'minimal-undici': {
+    case 'minimal-undici':
+      return startMinimalUndici(name, [`http://${target}`], ctx)
+    case 'http-proxy': {
       const { child, match } = await spawnChild(name, process.execPath, [...profileArgs(ctx), serverScript(name), `http://${target}`], {
         ready: /listening (\d+)/,
         ...pinned(ctx),

@@ -55,9 +55,24 @@ export function scalingTables(result: ScalingResult): string {
     result.selection.map((entry) => [`${entry.groups} groups x ${entry.instances}`, num(entry.nsPerOp, 1), ratio(entry.vsOneInstance)]),
   )
   const reference = result.summaries[0]?.name ?? ''
+  // Each row against its own kind's smallest layout: zdd-proxy layouts against the first, the
+  // minimal-undici control against itself over the fewest pools.
+  const control = result.summaries.find((s) => s.name.startsWith('minimal-undici'))?.name ?? ''
+  const own = (s: ContenderSummary): number | null => (s.name.startsWith('minimal-undici') ? s.ratios[control] : s.ratios[reference]) ?? null
   const endToEnd = renderTable(
-    ['zdd-proxy layout', 'req/s', `x ${reference}`, 'p50 ms', 'p99 ms', 'non2xx', 'errors', 'peak RSS MiB', 'CPU us/req'],
-    result.summaries.map((s) => [s.name, num(s.rps), ratio(s.ratios[reference]), num(s.p50Ms, 2), num(s.p99Ms, 2), String(s.non2xx), String(s.errors), num(s.peakRssMiB, 0), num(s.cpuUsPerRequest, 1)]),
+    ['layout', 'req/s', 'x smallest', 'p50 ms', 'p99 ms', 'non2xx', 'errors', 'peak RSS MiB', 'CPU us/req', 'eff x smallest'],
+    result.summaries.map((s) => [
+      s.name,
+      num(s.rps),
+      ratio(own(s)),
+      num(s.p50Ms, 2),
+      num(s.p99Ms, 2),
+      String(s.non2xx),
+      String(s.errors),
+      num(s.peakRssMiB, 0),
+      num(s.cpuUsPerRequest, 1),
+      ratio((s.name.startsWith('minimal-undici') ? s.cpuEfficiency[control] : s.cpuEfficiency[reference]) ?? null),
+    ]),
   )
   return `${selection}\n\n${endToEnd}`
 }
@@ -103,7 +118,12 @@ export function acceptanceLines(throughput?: readonly ContenderSummary[], rate?:
     const big = scaling.summaries.find((s) => s.name === '2g x 1000')
     if (reference !== undefined && big !== undefined) {
       const value = big.ratios[reference.name] ?? null
-      check(value === null ? null : value >= 0.9, `2 groups x 1000 instances: ${ratio(value)} req/s of 2 x 1 (target >= 0.90x)`)
+      check(value === null ? null : value >= 0.9, `2 groups x 1000 instances: ${ratio(value)} req/s of 2 x 1 (target >= 0.90x; CPU efficiency ${ratio(big.cpuEfficiency[reference.name] ?? null)})`)
+    }
+    const controls = scaling.summaries.filter((s) => s.name.startsWith('minimal-undici'))
+    if (controls.length === 2) {
+      const [few, many] = controls as [ContenderSummary, ContenderSummary]
+      lines.push(`[ i ] control, same rounds: ${many.name} ${ratio(many.ratios[few.name] ?? null)} req/s of ${few.name} (CPU efficiency ${ratio(many.cpuEfficiency[few.name] ?? null)})`)
     }
   }
   return lines

@@ -5,7 +5,7 @@
  * instance to the proxy), measured in interleaved rounds against the 2 groups × 1 instance layout.
  */
 import { backendAddress, type Backend } from './backends.js'
-import { startZdd, type Contender, type ContenderContext } from './contenders.js'
+import { startMinimalUndici, startZdd, type Contender, type ContenderContext } from './contenders.js'
 import { runSelectionScaling, type MicroOptions } from './micro.js'
 import { runRounds, type RoundsOptions } from './rounds.js'
 import { summarise, type ContenderSummary, type Sample } from './summary.js'
@@ -34,6 +34,13 @@ export const QUICK_LAYOUTS: readonly Layout[] = [
 ]
 
 export const layoutName = (layout: Layout): string => `${layout.groups}g x ${layout.instances}`
+
+/**
+ * The control: minimal-undici spreading requests at random over as many pools as the first and
+ * the largest layout have instances in all, in the same rounds. Its ratio says what many upstreams cost
+ * undici and the kernel, with none of zdd-proxy's code involved.
+ */
+export const minimalName = (instances: number): string => `minimal-undici x ${instances}`
 
 /** Ports the backend needs to give every instance of every layout its own address. */
 export function portsNeeded(layouts: readonly Layout[]): number {
@@ -71,8 +78,14 @@ export async function runScaling(
       }))
       proxies.push(await startZdd(layoutName(layout), groups, ctx))
     }
+    const spreads = [...new Set([layouts[0]!.groups * layouts[0]!.instances, portsNeeded(layouts)])]
+    for (const count of spreads) {
+      rounds.progress(`starting ${minimalName(count)}`)
+      const origins = Array.from({ length: count }, (_, k) => `http://${backendAddress(backend, k)}`)
+      proxies.push(await startMinimalUndici(minimalName(count), origins, ctx))
+    }
     const samples = await runRounds(proxies, backend, rounds)
-    return { selection, layouts, samples, summaries: summarise(samples, [layoutName(layouts[0]!)]) }
+    return { selection, layouts, samples, summaries: summarise(samples, [layoutName(layouts[0]!), minimalName(spreads[0]!)]) }
   } finally {
     await Promise.all(proxies.map((proxy) => proxy.stop()))
   }

@@ -88,7 +88,7 @@ describe('bench --quick', () => {
         expect(Number.isFinite(zddRate.addedP50Ms)).toBe(true)
         expect(Number.isFinite(zddRate.addedP99Ms)).toBe(true)
         expect(record.scaling.selection).toHaveLength(12)
-        expect(record.scaling.summaries.map((summary) => summary.name)).toEqual(['2g x 1', '2g x 1000'])
+        expect(record.scaling.summaries.map((summary) => summary.name)).toEqual(['2g x 1', '2g x 1000', 'minimal-undici x 2', 'minimal-undici x 2000'])
         expect(record.micro.length).toBeGreaterThan(10)
         for (const entry of [...record.scaling.selection, ...record.micro]) expect(entry.nsPerOp).toBeGreaterThan(0)
         // Absent C peers and the workers contender are skipped with a notice, not an error.
