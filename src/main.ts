@@ -77,7 +77,7 @@ export async function startProxy(config: Config, logger: Logger, options: StartO
         host: first.listen.host,
         port: first.listen.port,
         services,
-        table: plane.snapshot,
+        table: plane.routes,
         trustedProxies: config.trustedProxies,
         stats,
         logger,
