@@ -47,7 +47,9 @@ export class RetryBudget {
 
   /** Takes one retry from the budget; false when the window's retries reached the cap. */
   tryAcquire(): boolean {
-    let requests = this.requestsSoFar() - this.#totalAtTick
+    // The request asking to retry counts among the window's requests: it has not completed yet,
+    // and without it a run of failures from the first request on would be refused at 100 %.
+    let requests = this.requestsSoFar() - this.#totalAtTick + 1
     let retries = this.#retriesSinceTick
     for (let i = 0; i < WINDOW_SECONDS; i++) {
       requests += this.#requests[i]!
