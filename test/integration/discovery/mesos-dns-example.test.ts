@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DnsConfig, GroupConfig } from '../../../src/config/types.js'
 import { endpointKey } from '../../../src/discovery/types.js'
@@ -7,6 +9,9 @@ import { mesosRecords, startDnsmasq, type Dnsmasq } from '../../helpers/dnsmasq.
 import { stopAll } from '../../helpers/processes.js'
 
 const root = new URL('../../../', import.meta.url)
+// The lab's app definitions live beside the repo (../shared/seed-lab), not in it: a checkout
+// without them skips the comparison, as test/unit/config/marathon.test.ts does.
+const seedLabPresent = existsSync(fileURLToPath(new URL('../shared/seed-lab/blue-green/', root)))
 const readJson = async (path: string, base = root) => JSON.parse(await readFile(new URL(path, base), 'utf8')) as Record<string, unknown>
 
 /** Mesos-DNS's name for a Marathon app: the id's path segments reversed, joined by '-' (`/zdd/blue` → `blue-zdd`). */
@@ -27,7 +32,7 @@ afterAll(async () => {
 })
 
 describe('config/mesos-dns.example.json', () => {
-  it("has one SRV group per lab app, named as Mesos-DNS would, with the app's health checks", async () => {
+  it.skipIf(!seedLabPresent)("has one SRV group per lab app, named as Mesos-DNS would, with the app's health checks", async () => {
     const example = (await readJson('config/mesos-dns.example.json')) as unknown as Example
     const service = example.services[0]!
     for (const file of ['blue.json', 'green.json']) {
