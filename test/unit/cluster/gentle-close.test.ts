@@ -72,13 +72,29 @@ function rawClient(port: number) {
   return { socket, connected, ended, closed, responses, waitForResponses, error: () => error }
 }
 
+type RawClient = ReturnType<typeof rawClient>
+
+/** A raw client on the harness that has sent its first request. */
+async function clientWithRequest(harness: Harness): Promise<RawClient> {
+  const client = rawClient(harness.port)
+  await client.connected
+  client.socket.write(REQUEST)
+  return client
+}
+
+/** The client ends its side too; the connection and the close both finish, with no error. */
+async function expectCleanClose(client: RawClient, serverClosed: Promise<void>): Promise<void> {
+  client.socket.end()
+  await client.closed
+  await serverClosed
+  expect(client.error()).toBeUndefined()
+}
+
 describe('GentleClose', () => {
   it('answers the running request with Connection: close, then ignores what the client still sends and ends cleanly', async () => {
     const harness = await start()
     harness.hold = true
-    const client = rawClient(harness.port)
-    await client.connected
-    client.socket.write(REQUEST)
+    const client = await clientWithRequest(harness)
     while (harness.handled() < 1) await new Promise((resolve) => setImmediate(resolve))
 
     const closed = harness.closer.close(30_000)
@@ -90,36 +106,26 @@ describe('GentleClose', () => {
     // reset: the bytes are read and dropped, and the request never reaches the handler.
     client.socket.write(REQUEST)
     client.socket.write(REQUEST)
-    client.socket.end()
-    await client.closed
-    await closed
-    expect(client.error()).toBeUndefined()
+    await expectCleanClose(client, closed)
     expect(harness.handled()).toBe(1)
     expect(client.responses()).toHaveLength(1)
   })
 
   it('closes a keep-alive connection that is not used any more, without a reset', async () => {
     const harness = await start()
-    const client = rawClient(harness.port)
-    await client.connected
-    client.socket.write(REQUEST)
+    const client = await clientWithRequest(harness)
     await client.waitForResponses(1)
     expect(client.responses()[0]).toMatch(/\r\nconnection: keep-alive\r\n/i)
 
     const closed = harness.closer.close(30_000)
     await client.ended
-    client.socket.end()
-    await client.closed
-    await closed
-    expect(client.error()).toBeUndefined()
+    await expectCleanClose(client, closed)
     expect(harness.handled()).toBe(1)
   })
 
   it('gives every later response on a busy connection Connection: close', async () => {
     const harness = await start()
-    const client = rawClient(harness.port)
-    await client.connected
-    client.socket.write(REQUEST)
+    const client = await clientWithRequest(harness)
     await client.waitForResponses(1)
     // The close starts while the client is between requests; its next one is answered, once.
     const closed = harness.closer.close(30_000)
@@ -127,19 +133,14 @@ describe('GentleClose', () => {
     await client.waitForResponses(2)
     expect(client.responses()[1]).toMatch(/\r\nconnection: close\r\n/i)
     await client.ended
-    client.socket.end()
-    await client.closed
-    await closed
-    expect(client.error()).toBeUndefined()
+    await expectCleanClose(client, closed)
     expect(harness.handled()).toBe(2)
   })
 
   it('destroys what is still open at the grace deadline', async () => {
     const harness = await start()
     harness.hold = true
-    const client = rawClient(harness.port)
-    await client.connected
-    client.socket.write(REQUEST)
+    const client = await clientWithRequest(harness)
     while (harness.handled() < 1) await new Promise((resolve) => setImmediate(resolve))
     // The held request never ends: only the deadline closes the connection.
     await harness.closer.close(100)
