@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import { performance } from 'node:perf_hooks'
-import { parseConfig } from '../src/config/load.js'
+import { parseConfig } from '../src/config/validate.js'
 import { buildResponseHeaders, buildUpstreamHeaders, readCookie } from '../src/proxy/headers.js'
 import { GroupStats } from '../src/proxy/stats.js'
 import { pickInstance } from '../src/routing/pick.js'

@@ -1,27 +1,16 @@
-/** Loading a config file: read, parse JSON, expand `${VAR}`, validate, apply defaults (DESIGN.md §2). */
+/** Loading a config file: read, parse JSON, then expand, validate and default it off-thread (DESIGN.md §2). */
 
 import { readFile } from 'node:fs/promises'
-import type { z } from 'zod'
+import { callOffThread } from '../off-thread.js'
 import { ConfigError } from './errors.js'
-import { expandEnv } from './expand.js'
+import { deepFreeze } from './freeze.js'
 import { parseJson } from './json.js'
-import { configSchema } from './schema.js'
 import type { Config } from './types.js'
 
 export { ConfigError } from './errors.js'
 
-/**
- * Validates an already-parsed JSON document: expands `${VAR}` from `env` in every string value,
- * checks it and applies defaults. Throws a `ConfigError` naming `source` and the first bad field;
- * the result is deeply frozen.
- */
-export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv, source: string): Config {
-  const expanded = expandEnv(raw, env, source)
-  const result = configSchema.safeParse(expanded, { error: describeIssue })
-  if (!result.success) throw toConfigError(result.error.issues, source)
-  const config: Config = result.data
-  return deepFreeze(config)
-}
+// zod-based; imported only inside the validation thread (see off-thread.ts for why).
+const VALIDATE_MODULE = new URL('./validate.js', import.meta.url)
 
 /** Reads and validates the config file at `path`; every failure is a one-line `ConfigError`. */
 export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
@@ -35,7 +24,13 @@ export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.
   if (!parsed.ok) {
     throw new ConfigError(path, '', `invalid JSON at line ${parsed.line}, column ${parsed.column}: ${parsed.problem}`)
   }
-  return parseConfig(parsed.value, env, path)
+  // process.env is an exotic object; a plain copy crosses the thread boundary.
+  const config = await callOffThread(VALIDATE_MODULE, 'parseConfig', [parsed.value, { ...env }, path], (thrown) =>
+    thrown.name === 'ConfigError'
+      ? new ConfigError(String(thrown.fields.file), String(thrown.fields.field), String(thrown.fields.problem))
+      : new ConfigError(path, '', `cannot be validated: ${thrown.message}`),
+  )
+  return deepFreeze(config as Config)
 }
 
 function describeReadError(error: unknown): string {
@@ -44,68 +39,4 @@ function describeReadError(error: unknown): string {
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied'
   if (code === 'EISDIR') return 'is a directory'
   return error instanceof Error ? error.message : String(error)
-}
-
-/**
- * Picks the one issue to report. An unknown key comes first: a misspelt key usually also causes
- * a "required" issue elsewhere, and the typo is the real cause. Otherwise the schema's order.
- */
-function toConfigError(issues: readonly z.core.$ZodIssue[], source: string): ConfigError {
-  const issue = issues.find((candidate) => candidate.code === 'unrecognized_keys') ?? issues[0]
-  if (issue === undefined) return new ConfigError(source, '', 'invalid configuration')
-  const path = issue.path.map((step) => (typeof step === 'symbol' ? String(step) : step))
-  if (issue.code === 'unrecognized_keys') path.push(issue.keys[0] ?? '')
-  return new ConfigError(source, path, issue.message)
-}
-
-/** Messages for zod's built-in checks, worded for config files; custom checks bring their own. */
-function describeIssue(issue: z.core.$ZodRawIssue): string | undefined {
-  switch (issue.code) {
-    case 'invalid_type':
-      if (issue.input === undefined) return 'is required'
-      if (issue.expected === 'int') return 'must be an integer'
-      if (issue.expected === 'number' && typeof issue.input === 'number') return 'must be a finite number'
-      return `must be ${article(issue.expected)}, got ${typeName(issue.input)}`
-    case 'too_small':
-      if (issue.origin === 'string' && Number(issue.minimum) === 1) return 'must not be empty'
-      if (issue.origin === 'array' && Number(issue.minimum) === 1) return 'must not be empty'
-      if (issue.origin === 'array') return `must have at least ${issue.minimum} items`
-      return `must be ${issue.inclusive ? '>=' : '>'} ${issue.minimum}`
-    case 'too_big':
-      if (issue.origin === 'array') return `must have at most ${issue.maximum} items`
-      return `must be ${issue.inclusive ? '<=' : '<'} ${issue.maximum}`
-    case 'invalid_value': {
-      const values = issue.values.map((value) => JSON.stringify(value))
-      return values.length === 1 ? `must be ${values[0]}` : `must be one of ${values.join(', ')}`
-    }
-    case 'invalid_format':
-      if (issue.format === 'starts_with') return `must start with "${(issue as { prefix?: string }).prefix ?? ''}"`
-      return 'has the wrong format'
-    default:
-      return undefined
-  }
-}
-
-function article(expected: string): string {
-  if (expected === 'boolean') return 'true or false'
-  if (expected === 'record') return 'an object'
-  if (expected === 'array' || expected === 'object' || expected === 'int') return `an ${expected}`
-  return `a ${expected}`
-}
-
-// Only the type, never the value: a misplaced secret must not end up on stderr.
-function typeName(value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'object') return 'an object'
-  if (typeof value === 'boolean') return value ? 'true' : 'false'
-  return article(typeof value)
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value)
-    for (const item of Object.values(value)) deepFreeze(item)
-  }
-  return value
 }

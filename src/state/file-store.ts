@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import { parseState } from './parse.js'
+import { callOffThread } from '../off-thread.js'
 import { StateError, type DesiredState, type StateStore } from './store.js'
+
+// zod-based; imported only inside the validation thread (see off-thread.ts for why).
+const PARSE_MODULE = new URL('./parse.js', import.meta.url)
 
 /**
  * Keeps the desired state in one JSON file. A save writes a temp file in the same directory,
@@ -31,7 +34,12 @@ export class FileStore implements StateStore {
       if (code === 'ENOENT') return undefined
       throw new StateError(this.path, `cannot read: ${describeFsError(error)}`)
     }
-    return parseState(text, this.path)
+    const state = await callOffThread(PARSE_MODULE, 'parseState', [text, this.path], (thrown) =>
+      thrown.name === 'StateError'
+        ? new StateError(this.path, String(thrown.fields.problem))
+        : new StateError(this.path, `cannot be checked: ${thrown.message}`),
+    )
+    return state as DesiredState
   }
 
   /** Creates the directory and checks it is writable, so a bad path fails at start, not at the first change. */

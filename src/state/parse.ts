@@ -1,9 +1,11 @@
-/** Reading a saved desired state: parse, check its shape, and check it against the config. */
+/**
+ * Reading a saved desired state: parse and check its shape with zod. FileStore runs this in a worker
+ * thread (see off-thread.ts for why); merge.ts then checks it against the config.
+ */
 
 import { z } from 'zod'
 import { parseJson } from '../config/json.js'
-import { validateWeights } from '../routing/weights.js'
-import { STATE_FORMAT, StateError, type DesiredState, type ServiceState, type Weights } from './store.js'
+import { STATE_FORMAT, StateError, type DesiredState } from './store.js'
 
 const weightsSchema = z.record(z.string(), z.number())
 const revisionSchema = z.number().int().min(0)
@@ -58,43 +60,4 @@ export function parseState(text: string, source: string): DesiredState {
     throw new StateError(source, `${field === '' ? '' : `${field}: `}${issue.message}; the file was left as it is`)
   }
   return result.data as DesiredState
-}
-
-/**
- * Lays a saved state over the config's weights. The saved weights win; services the file does
- * not mention keep the config's. A saved service or group the config no longer has refuses the
- * start rather than being dropped silently: the operator decides (edit the file or the config).
- */
-export function mergeWithConfig(
-  saved: DesiredState,
-  config: ReadonlyMap<string, { readonly weights: Weights; readonly groups: readonly string[] }>,
-  source: string,
-): DesiredState {
-  const services: Record<string, ServiceState> = {}
-  for (const [name, service] of Object.entries(saved.services)) {
-    const current = config.get(name)
-    if (current === undefined) {
-      throw new StateError(
-        source,
-        `service "${name}" is not in the config (services: ${[...config.keys()].join(', ')}); add it back or remove it from the state file`,
-      )
-    }
-    const checked = validateWeights(service.weights, current.groups)
-    if (!checked.ok) {
-      const field = checked.field === '' ? '' : `.${checked.field}`
-      throw new StateError(
-        source,
-        `services.${name}.weights${field}: ${checked.message}; fix the config or the state file`,
-      )
-    }
-    services[name] = { ...service, weights: checked.weights }
-  }
-  for (const [name, service] of config) {
-    if (services[name] === undefined) services[name] = { weights: service.weights }
-  }
-  const last = saved.history[saved.history.length - 1]
-  if (last !== undefined && last.revision > saved.revision) {
-    throw new StateError(source, `history has revision ${last.revision} above the state's revision ${saved.revision}`)
-  }
-  return { ...saved, services }
 }

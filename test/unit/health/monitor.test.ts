@@ -1,6 +1,6 @@
 import pino from 'pino'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { parseConfig } from '../../../src/config/load.js'
+import { parseConfig } from '../../../src/config/validate.js'
 import { ControlPlane } from '../../../src/control/plane.js'
 import { parseEndpoint } from '../../../src/discovery/static.js'
 import type { ZddEvent } from '../../../src/events.js'

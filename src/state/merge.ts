@@ -1,0 +1,43 @@
+/** Checking a saved desired state against the config it is loaded with. */
+
+import { validateWeights } from '../routing/weights.js'
+import { StateError, type DesiredState, type ServiceState, type Weights } from './store.js'
+
+/**
+ * Lays a saved state over the config's weights. The saved weights win; services the file does
+ * not mention keep the config's. A saved service or group the config no longer has refuses the
+ * start rather than being dropped silently: the operator decides (edit the file or the config).
+ */
+export function mergeWithConfig(
+  saved: DesiredState,
+  config: ReadonlyMap<string, { readonly weights: Weights; readonly groups: readonly string[] }>,
+  source: string,
+): DesiredState {
+  const services: Record<string, ServiceState> = {}
+  for (const [name, service] of Object.entries(saved.services)) {
+    const current = config.get(name)
+    if (current === undefined) {
+      throw new StateError(
+        source,
+        `service "${name}" is not in the config (services: ${[...config.keys()].join(', ')}); add it back or remove it from the state file`,
+      )
+    }
+    const checked = validateWeights(service.weights, current.groups)
+    if (!checked.ok) {
+      const field = checked.field === '' ? '' : `.${checked.field}`
+      throw new StateError(
+        source,
+        `services.${name}.weights${field}: ${checked.message}; fix the config or the state file`,
+      )
+    }
+    services[name] = { ...service, weights: checked.weights }
+  }
+  for (const [name, service] of config) {
+    if (services[name] === undefined) services[name] = { weights: service.weights }
+  }
+  const last = saved.history[saved.history.length - 1]
+  if (last !== undefined && last.revision > saved.revision) {
+    throw new StateError(source, `history has revision ${last.revision} above the state's revision ${saved.revision}`)
+  }
+  return { ...saved, services }
+}
