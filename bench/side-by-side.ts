@@ -8,6 +8,8 @@
  *   A, B: zdd | zdd:DIST (another build's dist/ folder) | minimal-undici | http-proxy
  *   --service-a / --service-b JSON   fields merged into that zdd's service (e.g. '{"sticky":{"by":"none"}}')
  *   --node-a / --node-b FLAGS        node flags for that zdd (e.g. '--max-semi-space-size=8')
+ *   --profile DIR                    both sides run under `node --cpu-prof`, profiles written to DIR
+ *                                    (compare them per request: dist/bench/cpuprofile.js)
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -56,6 +58,7 @@ async function main(): Promise<void> {
     .option('service-b', { type: 'string' })
     .option('node-a', { type: 'string' })
     .option('node-b', { type: 'string' })
+    .option('profile', { type: 'string', describe: 'folder for both sides\' CPU profiles' })
     .demandCommand(2, 2)
     .strict()
     .parseAsync()
@@ -65,7 +68,13 @@ async function main(): Promise<void> {
   const ratios: number[] = []
   try {
     const backend = await startBackend('fixed', 2)
-    const ctx: ContenderContext = { backend, scratch, workers: 1, ...(args.pin === '' ? {} : { cpus: args.pin }) }
+    const ctx: ContenderContext = {
+      backend,
+      scratch,
+      workers: 1,
+      ...(args.pin === '' ? {} : { cpus: args.pin }),
+      ...(args.profile === undefined ? {} : { profileDir: args.profile }),
+    }
     const a = await startSide('A', { spec: specA, service: args['service-a'], node: args['node-a'] }, ctx)
     const b = await startSide('B', { spec: specB, service: args['service-b'], node: args['node-b'] }, ctx)
     const load = (contender: Contender, seconds: number) => runAutocannon({ url: contender.url, connections: args.connections, seconds })
