@@ -8,6 +8,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { parseConfig } from '../src/config/validate.js'
 import { buildResponseHeaders, buildUpstreamHeaders, readCookie } from '../src/proxy/headers.js'
+import { newClientId } from '../src/proxy/listener.js'
 import { GroupStats } from '../src/proxy/stats.js'
 import { pickInstance } from '../src/routing/pick.js'
 import { hashString, rendezvousIndex } from '../src/routing/rendezvous.js'
@@ -88,8 +89,8 @@ export function runMicro(options: MicroOptions): MicroResult[] {
   const candidates = service.candidates
   const single = fakeService(2, 1).candidates[0]!.instances
   const thousand = fakeService(2, 1000).candidates[0]!.instances
-  const uuid = randomUUID()
-  const cookieHeader = `_ga=GA1.2.3; zdd_client=${uuid}; theme=dark`
+  const id = newClientId()
+  const cookieHeader = `_ga=GA1.2.3; zdd_client=${id}; theme=dark`
   // What autocannon sends, and what a browser sends.
   const plainReq = fakeRequest(['Host', '127.0.0.1:8080'])
   const browserReq = fakeRequest([
@@ -104,14 +105,15 @@ export function runMicro(options: MicroOptions): MicroResult[] {
     connection: 'keep-alive',
     'keep-alive': 'timeout=5',
   }
-  const extra = ['set-cookie', `zdd_client=${uuid}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax`, 'x-zdd-group', 'blue']
+  const extra = ['set-cookie', `zdd_client=${id}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax`, 'x-zdd-group', 'blue']
   const stats = new GroupStats('bench', 'blue')
   const mask = KEYS.length - 1
   const cases: [string, (i: number) => number][] = [
     ['(loop and call overhead)', (i) => i & 1],
-    ['crypto.randomUUID (sticky id)', () => randomUUID().length],
-    ['hashString(36-char id)', () => hashString(uuid)],
-    ['set-cookie value (template)', (i) => `zdd_client=${uuid}; Path=/; Max-Age=${31536000 + (i & 1)}; HttpOnly; SameSite=Lax`.length],
+    ['newClientId (sticky id)', () => newClientId().length],
+    ['crypto.randomUUID (the id before)', () => randomUUID().length],
+    [`hashString(${id.length}-char id)`, () => hashString(id)],
+    ['set-cookie value (template)', (i) => `zdd_client=${id}; Path=/; Max-Age=${31536000 + (i & 1)}; HttpOnly; SameSite=Lax`.length],
     ['rendezvousIndex (2 groups)', (i) => rendezvousIndex(KEYS[i & mask]!, candidates)],
     ['chooseGroup (2 groups)', (i) => chooseGroup(service, undefined, KEYS[i & mask]!)!.weight],
     ['chooseGroup (override)', (i) => chooseGroup(service, 'g1', KEYS[i & mask]!)!.weight],

@@ -20,13 +20,31 @@ const MAX_TARGET_LENGTH = 8 * 1024
 const MAX_HEADER_COUNT = 100
 const TWO_POW_53 = 9007199254740992
 
+/** base64url: cookie-safe (RFC 6265 cookie-octet) and URL-safe. */
+const ID_CHARS = Uint8Array.from('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_', (char) => char.charCodeAt(0))
+const TWO_POW_30 = 1073741824
+
 /**
- * A new client's sticky id: 53 random bits in base 36 (at most 11 characters). The id is a routing
- * key, not a secret (a client may send any id it likes), so V8's fast per-isolate generator will
- * do: a crypto UUID cost ~1 % CPU per new client (side by side) and made each Set-Cookie 25 bytes longer.
+ * A new client's sticky id: 60 random bits as 10 base64url characters. The id is a routing key,
+ * not a secret (a client may send any id it likes), so V8's fast per-isolate generator will do.
+ * Built with one fromCharCode call: crypto.randomUUID cost ~1 % CPU per new client and made each
+ * Set-Cookie 26 bytes longer, and Number#toString(36) takes ~0.9 µs (bench --micro).
  */
-function newClientId(): string {
-  return Math.floor(Math.random() * TWO_POW_53).toString(36)
+export function newClientId(): string {
+  const high = (Math.random() * TWO_POW_30) | 0
+  const low = (Math.random() * TWO_POW_30) | 0
+  return String.fromCharCode(
+    ID_CHARS[high & 63]!,
+    ID_CHARS[(high >>> 6) & 63]!,
+    ID_CHARS[(high >>> 12) & 63]!,
+    ID_CHARS[(high >>> 18) & 63]!,
+    ID_CHARS[(high >>> 24) & 63]!,
+    ID_CHARS[low & 63]!,
+    ID_CHARS[(low >>> 6) & 63]!,
+    ID_CHARS[(low >>> 12) & 63]!,
+    ID_CHARS[(low >>> 18) & 63]!,
+    ID_CHARS[(low >>> 24) & 63]!,
+  )
 }
 
 const STICKY_COOKIE_MAX_AGE = 365 * 24 * 3600
