@@ -17,5 +17,5 @@ COPY config ./config
 RUN mkdir -p /app/var && chown node:node /app/var
 USER node
 EXPOSE 8080
-ENTRYPOINT ["node", "--max-semi-space-size=8", "dist/src/cli/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=8", "--heap-growing-percent=100", "dist/src/cli/main.js"]
 CMD ["serve"]

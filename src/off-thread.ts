@@ -71,7 +71,8 @@ function describeThrown(error: unknown): ThrownOffThread {
 function callInWorker(call: OffThreadCall): Promise<OffThreadOutcome> {
   return new Promise((resolve, reject) => {
     // No node flags: the thread needs none, and it would refuse some the process runs with
-    // (V8 flags such as the bin's --max-semi-space-size, --input-type).
+    // (V8 flags such as the bin's --max-semi-space-size, --input-type); V8 flags apply to the
+    // whole process anyway.
     const worker = new Worker(WORKER_SCRIPT, { workerData: call, execArgv: [] })
     let outcome: OffThreadOutcome | undefined
     worker.once('message', (message: OffThreadOutcome) => {

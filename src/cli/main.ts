@@ -1,7 +1,10 @@
-#!/usr/bin/env -S node --max-semi-space-size=8
+#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=100
 // The young generation's semi-spaces capped at 8 MiB (V8 grows them to 16 under load): a proxy's
-// garbage dies young either way, and this keeps ~16 MiB of RSS off every process for ~1 % CPU
-// (bench/README.md). Workers inherit the flag. Run with `node` directly, pass it yourself.
+// garbage dies young either way, and this keeps ~14 MiB of RSS off every process for a few % CPU.
+// The old generation grows by a fixed 2x between full GCs: V8's own choice right after start is
+// up to 4x, a one-off RSS peak of 116-129 MiB in the first seconds of load (99-104 MiB after),
+// and its later ones are smaller, more full GCs (bench/README.md). Workers inherit the flags.
+// Run with `node` directly, pass them yourself.
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { canaryCheckCommand } from './canary-check.js'
