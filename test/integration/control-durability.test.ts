@@ -1,9 +1,21 @@
+import { execFile } from 'node:child_process'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { dirname, join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli, stopAll } from '../helpers/processes.js'
 import { removeTempFiles, writeConfig } from '../helpers/proxy.js'
-import { admin, agent, controlConfig, startControlledProxy, startSimpleService, stateDir, type Service } from './control-helpers.js'
+import { admin, agent, controlConfig, newClientGet, startControlledProxy, startSimpleService, stateDir, type Service } from './control-helpers.js'
+
+// Loading zod makes every later request in that isolate ~3-4 % dearer (bench/README.md), so `serve`
+// checks its config and saved state in a worker thread; the probe reports what its isolate loaded.
+const ZOD_PROBE = new URL('../fixtures/zod-probe.mjs', import.meta.url).href
+const VALIDATE_MODULE = pathToFileURL(join(import.meta.dirname, '../../dist/src/config/validate.js')).href
+
+function readProbe(file: string): { zodLoaded: boolean } {
+  return JSON.parse(readFileSync(file, 'utf8')) as { zodLoaded: boolean }
+}
 
 describe('persisted desired state', () => {
   let blue: Service
@@ -82,4 +94,25 @@ describe('persisted desired state', () => {
       expect(readFileSync(statePath, 'utf8')).toBe(content)
     })
   }
+  it('reads and checks a saved state without ever loading zod where requests are served', async () => {
+    const dir = stateDir()
+    const statePath = join(dir, 'state.json')
+    writeFileSync(statePath, JSON.stringify({ format: 'zdd-state/1', revision: 4, services: { svc: { weights: { blue: 0, green: 1 } } }, history: [] }))
+    const probe = join(dir, 'probe.json')
+    const proxy = await startControlledProxy(configFor(statePath), { NODE_OPTIONS: `--import=${ZOD_PROBE}`, ZDD_ZOD_PROBE: probe })
+    // The saved state was read and checked: it overrides the config's weights.
+    const status = await admin(proxy.adminUrl, 'GET', '/v1/services/svc')
+    expect(status.json).toMatchObject({ revision: 4, weights: { blue: 0, green: 1 } })
+    expect(await newClientGet(`${proxy.url}/endpoint0`)).toEqual({ status: 200, group: 'green' })
+    expect(await proxy.stop()).toBe(0)
+    expect(readProbe(probe)).toEqual({ zodLoaded: false })
+  })
+
+  it('(probe check) the same probe sees zod where it is loaded', async () => {
+    const probe = join(stateDir(), 'probe.json')
+    await promisify(execFile)(process.execPath, ['--import', ZOD_PROBE, '--input-type=module', '-e', `await import(${JSON.stringify(VALIDATE_MODULE)})`], {
+      env: { ...process.env, ZDD_ZOD_PROBE: probe },
+    })
+    expect(readProbe(probe)).toEqual({ zodLoaded: true })
+  })
 })
