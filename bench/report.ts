@@ -112,6 +112,9 @@ export function acceptanceLines(throughput?: readonly ContenderSummary[], rate?:
     const limit = haproxy?.addedP99Ms ?? 1
     const limitText = haproxy === undefined ? '1 ms' : `haproxy's ${added(haproxy.addedP99Ms)} ms`
     check(zddRate.addedP99Ms === null ? null : zddRate.addedP99Ms <= limit, `zdd-proxy added p99 ${added(zddRate.addedP99Ms)} ms at a fixed rate (target <= ${limitText}; p50 ${added(zddRate.addedP50Ms)} ms)`)
+    // The Node yardstick's tail, for judging zdd-proxy's against what any undici proxy adds here.
+    const minimal = find(rate, 'minimal-undici')
+    if (minimal !== undefined) lines.push(`[ i ] minimal-undici, same rounds: added p99 ${added(minimal.addedP99Ms)} ms, p50 ${added(minimal.addedP50Ms)} ms`)
   }
   if (scaling !== undefined) {
     const reference = scaling.summaries[0]
@@ -123,7 +126,12 @@ export function acceptanceLines(throughput?: readonly ContenderSummary[], rate?:
     const controls = scaling.summaries.filter((s) => s.name.startsWith('minimal-undici'))
     if (controls.length === 2) {
       const [few, many] = controls as [ContenderSummary, ContenderSummary]
-      lines.push(`[ i ] control, same rounds: ${many.name} ${ratio(many.ratios[few.name] ?? null)} req/s of ${few.name} (CPU efficiency ${ratio(many.cpuEfficiency[few.name] ?? null)})`)
+      const control = many.ratios[few.name] ?? null
+      lines.push(`[ i ] control, same rounds: ${many.name} ${ratio(control)} req/s of ${few.name} (CPU efficiency ${ratio(many.cpuEfficiency[few.name] ?? null)})`)
+      const zddKept = reference !== undefined && big !== undefined ? (big.ratios[reference.name] ?? null) : null
+      if (zddKept !== null && control !== null && control > 0) {
+        lines.push(`[ i ] 2 groups x 1000 instances keep ${ratio(zddKept / control)} of what the control keeps over as many upstreams`)
+      }
     }
   }
   return lines
