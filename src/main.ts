@@ -3,11 +3,11 @@ import { ControlPlane, type GroupDiscoveryStatus } from './control/plane.js'
 import { prepareControl } from './control/start.js'
 import { DiscoveryWatcher, createResolver } from './discovery/watcher.js'
 import { HealthMonitor } from './health/monitor.js'
-import type { Logger } from './log.js'
+import type { Logger } from './support/log.js'
 import { ProxyListener } from './proxy/listener.js'
 import { startRetryPolicies } from './proxy/retry.js'
-import { StatsRegistry } from './proxy/stats.js'
-import { UpstreamRegistry } from './proxy/upstreams.js'
+import { StatsRegistry } from './upstream/stats.js'
+import { UpstreamRegistry } from './upstream/pools.js'
 
 /** A started proxy: its listeners, its control plane, and how to stop it. */
 export interface RunningProxy {

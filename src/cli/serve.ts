@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import type { CommandModule } from 'yargs'
 import { loadConfig } from '../config/load.js'
 import type { ServiceConfig } from '../config/types.js'
-import { createLogger } from '../log.js'
+import { createLogger } from '../support/log.js'
 import { startProxy, type RunningProxy } from '../main.js'
 import { CliError } from './errors.js'
 
@@ -60,7 +60,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     const graceMs = Math.max(...config.services.map((service: ServiceConfig) => service.drainSeconds * 1000), 1_000)
     if (workers > 0) {
       // Workers read the same file; they inherit the working directory, an absolute path is plainer.
-      const { startCluster } = await import('../cluster/primary.js')
+      const { startCluster } = await import('../cluster/primary/start.js')
       await startCluster(config, logger, { configPath: resolve(args.config ?? DEFAULT_CONFIG_PATH), workers, graceMs })
       return
     }

@@ -4,7 +4,7 @@
  * what they saw (load, outcomes, traffic counters) so health, metrics and status keep working.
  */
 import type { Config } from '../config/types.js'
-import type { Upstream } from '../proxy/upstreams.js'
+import type { Upstream } from '../upstream/pools.js'
 import type { FailureKind } from '../proxy/errors.js'
 import type { RouteTable } from '../routing/types.js'
 

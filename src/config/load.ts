@@ -1,16 +1,16 @@
 /** Loading a config file: read, parse JSON, then expand, validate and default it off-thread (DESIGN.md §2). */
 
 import { readFile } from 'node:fs/promises'
-import { callOffThread } from '../off-thread.js'
+import { callOffThread } from '../support/off-thread.js'
 import { ConfigError } from './errors.js'
 import { deepFreeze } from './freeze.js'
-import { parseJson } from './json.js'
+import { parseJson } from '../support/json.js'
 import type { Config } from './types.js'
 
 export { ConfigError } from './errors.js'
 
 // zod-based; imported only inside the validation thread (see off-thread.ts for why).
-const VALIDATE_MODULE = new URL('./validate.js', import.meta.url)
+const VALIDATE_MODULE = new URL('../validation/config.js', import.meta.url)
 
 /** Reads and validates the config file at `path`; every failure is a one-line `ConfigError`. */
 export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {

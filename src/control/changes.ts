@@ -1,11 +1,11 @@
-import type { Logger } from '../log.js'
-import type { Upstream } from '../proxy/upstreams.js'
+import type { Logger } from '../support/log.js'
+import type { Upstream } from '../upstream/pools.js'
 import { validateWeights } from '../routing/weights.js'
 import { applyChange, historyOf, type Change, type DesiredState, type HistoryEntry, type StateStore, type Weights } from '../state/store.js'
 import type { DrainStatus, DrainTracker } from './drain.js'
 import { HttpError } from './http-errors.js'
 import type { ControlPlane } from './plane.js'
-import { changeToUndo, cutoverWeights, drainedGroups, refuseCutover } from './rollout.js'
+import { changeToUndo, cutoverWeights, drainedGroups, refuseCutover } from './change-rules.js'
 
 /** Options every mutation takes. */
 export interface MutationOptions {

@@ -1,7 +1,7 @@
-import type { EventBus } from '../events.js'
-import type { Logger } from '../log.js'
-import type { DetachedPool, Upstream, UpstreamRegistry } from '../proxy/upstreams.js'
-import { drainCounts, type DrainCounts, type DrainOutcome } from './rollout.js'
+import type { EventBus } from '../support/events.js'
+import type { Logger } from '../support/log.js'
+import type { DetachedPool, Upstream, UpstreamRegistry } from '../upstream/pools.js'
+import { drainCounts, type DrainCounts, type DrainOutcome } from './change-rules.js'
 
 /** A cut-over's drain as status shows it. */
 export interface DrainStatus {

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import { DURATION_BUCKETS, type StatsRegistry } from '../proxy/stats.js'
+import { DURATION_BUCKETS, type StatsRegistry } from '../upstream/stats.js'
 import type { ControlPlane } from './plane.js'
 
 type GroupLabels = 'service' | 'group'

@@ -1,12 +1,12 @@
 import type { Config, ServiceConfig } from '../config/types.js'
 import { endpointKey, type Endpoint } from '../discovery/types.js'
-import { EventBus } from '../events.js'
-import { expandBySlowStart } from '../health/slow-start.js'
-import type { Logger } from '../log.js'
-import type { Upstream, UpstreamRegistry } from '../proxy/upstreams.js'
+import { EventBus } from '../support/events.js'
+import { expandBySlowStart } from '../routing/slow-start.js'
+import type { Logger } from '../support/log.js'
+import type { Upstream, UpstreamRegistry } from '../upstream/pools.js'
 import { buildRouteTable, buildServiceRoute } from '../routing/table.js'
 import type { RouteTable, ServiceRoute } from '../routing/types.js'
-import { SnapshotHolder, type SnapshotSource } from '../state/snapshot.js'
+import { SnapshotHolder, type SnapshotSource } from '../routing/snapshot.js'
 
 /** What SRV discovery says about one group (static groups have none). */
 export interface GroupDiscoveryStatus {

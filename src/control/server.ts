@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { isLoopbackHost } from '../config/addresses.js'
-import type { Logger } from '../log.js'
+import type { Logger } from '../support/log.js'
 import { HttpError, sendError } from './http-errors.js'
 import { ROUTES, type AdminContext } from './routes.js'
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { EventBus, ZddEvent } from '../events.js'
+import type { EventBus, ZddEvent } from '../support/events.js'
 
 /** A comment line every so often keeps idle proxies and load balancers from closing the stream. */
 const HEARTBEAT_MS = 15_000

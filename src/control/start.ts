@@ -1,6 +1,6 @@
 import type { Config } from '../config/types.js'
-import type { Logger } from '../log.js'
-import type { StatsRegistry } from '../proxy/stats.js'
+import type { Logger } from '../support/log.js'
+import type { StatsRegistry } from '../upstream/stats.js'
 import { FileStore } from '../state/file-store.js'
 import { mergeWithConfig } from '../state/merge.js'
 import { initialState, type StateStore } from '../state/store.js'

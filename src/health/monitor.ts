@@ -1,13 +1,13 @@
 import { performance } from 'node:perf_hooks'
 import type { ServiceConfig } from '../config/types.js'
 import type { ControlPlane } from '../control/plane.js'
-import type { Logger } from '../log.js'
+import type { Logger } from '../support/log.js'
 import type { FailureKind } from '../proxy/errors.js'
-import type { Upstream } from '../proxy/upstreams.js'
+import type { Upstream } from '../upstream/pools.js'
 import { probe, type ProbeResult, type ProbeTarget } from './active.js'
 import { InstanceChecks, type CheckEnvironment } from './checks.js'
 import { countedEjections, ejectionAllowed, ejectionMs, failuresEject, fivexxEject, groupCensus } from './passive.js'
-import { nextRampStepMs, slowStartWeight } from './slow-start.js'
+import { nextRampStepMs, slowStartWeight } from './ramp.js'
 import {
   applyCheckOutcome,
   deriveState,

@@ -7,8 +7,8 @@ import type { GroupRoute } from '../routing/types.js'
 import { classifyFailure, errorForFailure, sendError, type FailureKind } from './errors.js'
 import { buildResponseHeaders } from './headers.js'
 import { retryPolicyOf } from './retry.js'
-import type { GroupStats } from './stats.js'
-import type { Upstream } from './upstreams.js'
+import type { GroupStats } from '../upstream/stats.js'
+import type { Upstream } from '../upstream/pools.js'
 
 const CLIENT_CLOSED = new Error('client closed the connection')
 

@@ -2,19 +2,19 @@ import { createServer, ServerResponse, type IncomingMessage, type Server } from 
 import type { BlockList, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { ServiceConfig } from '../config/types.js'
-import type { Logger } from '../log.js'
+import type { Logger } from '../support/log.js'
 import { pickInstance } from '../routing/pick.js'
 import { hashString } from '../routing/rendezvous.js'
 import { chooseGroup } from '../routing/select.js'
 import type { GroupRoute, RouteTable } from '../routing/types.js'
-import type { SnapshotSource } from '../state/snapshot.js'
+import type { SnapshotSource } from '../routing/snapshot.js'
 import { answerClientError, isTrusted, peerAddressOf, toOriginForm, trustList } from './client.js'
 import { ProxyErrors, sendError, type FailureKind } from './errors.js'
 import { abortExchangesOf, CURRENT_EXCHANGE, Exchange, type ClientSocket } from './forward.js'
 import { buildUpstreamHeaders, readCookie } from './headers.js'
 import { forwardUpgrade } from './upgrade.js'
-import type { GroupStats, StatsRegistry } from './stats.js'
-import type { Upstream } from './upstreams.js'
+import type { GroupStats, StatsRegistry } from '../upstream/stats.js'
+import type { Upstream } from '../upstream/pools.js'
 
 const MAX_TARGET_LENGTH = 8 * 1024
 const MAX_HEADER_COUNT = 100

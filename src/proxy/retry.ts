@@ -4,7 +4,7 @@
  * budget that caps retries at a share of the service's requests.
  */
 import type { RetryMethod, ServiceConfig } from '../config/types.js'
-import type { GroupStats, StatsRegistry } from './stats.js'
+import type { GroupStats, StatsRegistry } from '../upstream/stats.js'
 
 /** Seconds of history the budget looks at (plus the current partial second). */
 const WINDOW_SECONDS = 10

@@ -1,9 +1,9 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Dispatcher } from 'undici'
-import type { Logger } from '../log.js'
+import type { Logger } from '../support/log.js'
 import { buildResponseHeaders } from './headers.js'
-import type { Upstream } from './upstreams.js'
+import type { Upstream } from '../upstream/pools.js'
 
 /**
  * Passes a WebSocket upgrade through to `upstream`: the 101 answer goes back to the client, then

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import { callOffThread } from '../off-thread.js'
+import { callOffThread } from '../support/off-thread.js'
 import { StateError, type DesiredState, type StateStore } from './store.js'
 
 // zod-based; imported only inside the validation thread (see off-thread.ts for why).
-const PARSE_MODULE = new URL('./parse.js', import.meta.url)
+const PARSE_MODULE = new URL('../validation/state.js', import.meta.url)
 
 /**
  * Keeps the desired state in one JSON file. A save writes a temp file in the same directory,

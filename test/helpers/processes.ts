@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
+import { builtFile } from './built.js'
 
 /** The built CLI; `npm test` builds before running vitest. */
-export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url))
+export const CLI = builtFile('cli/main.ts')
 
 export interface Started {
   readonly child: ChildProcess

@@ -7,11 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli, stopAll } from '../helpers/processes.js'
 import { removeTempFiles, writeConfig } from '../helpers/proxy.js'
 import { admin, agent, controlConfig, newClientGet, startControlledProxy, startSimpleService, stateDir, type Service } from './control-helpers.js'
+import { builtFile } from '../helpers/built.js'
 
 // Loading zod makes every later request in that isolate ~3-4 % dearer (bench/README.md), so `serve`
 // checks its config and saved state in a worker thread; the probe reports what its isolate loaded.
 const ZOD_PROBE = new URL('../fixtures/zod-probe.mjs', import.meta.url).href
-const VALIDATE_MODULE = pathToFileURL(join(import.meta.dirname, '../../dist/src/config/validate.js')).href
+const VALIDATE_MODULE = pathToFileURL(builtFile('validation/config.ts')).href
 
 function readProbe(file: string): { zodLoaded: boolean } {
   return JSON.parse(readFileSync(file, 'utf8')) as { zodLoaded: boolean }

@@ -1,12 +1,12 @@
 import { createSocket, type Socket } from 'node:dgram'
 import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { DnsSrvResolver } from '../../../src/discovery/dns-srv.js'
 import { endpointKey, type Endpoint } from '../../../src/discovery/types.js'
 import { DiscoveryWatcher, type DiscoveryFailure } from '../../../src/discovery/watcher.js'
 import { mesosRecords, startDnsmasq, type Dnsmasq } from '../../helpers/dnsmasq.js'
 import { startProcess, stopAll } from '../../helpers/processes.js'
+import { builtFile } from '../../helpers/built.js'
 
 const BLUE = '_blue-zdd._tcp.marathon.mesos'
 // Refresh every second: each change below shows up within about a second; waits allow far more.
@@ -142,7 +142,7 @@ describe('DiscoveryWatcher with DnsSrvResolver against dnsmasq', () => {
 })
 
 describe('DiscoveryWatcher leaves nothing behind', () => {
-  const built = fileURLToPath(new URL('../../../dist/src/discovery/watcher.js', import.meta.url))
+  const built = builtFile('discovery/watcher.ts')
   let silent: Socket
   beforeAll(async () => {
     silent = createSocket('udp4')

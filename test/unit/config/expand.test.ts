@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ConfigError } from '../../../src/config/errors.js'
 import { expandEnv, expandString } from '../../../src/config/expand.js'
-import { parseConfig } from '../../../src/config/validate.js'
+import { parseConfig } from '../../../src/validation/config.js'
 
 const env = { HOST: '127.0.0.1', PORT: '9001', EMPTY: '', W: '2.5' }
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseJson } from '../../../src/config/json.js'
+import { parseJson } from '../../../src/support/json.js'
 import { ConfigError, loadConfig } from '../../../src/config/load.js'
 
 describe('parseJson', () => {

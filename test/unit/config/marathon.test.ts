@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { parseConfig } from '../../../src/config/validate.js'
+import { parseConfig } from '../../../src/validation/config.js'
 
 // test/unit/config/ → up four levels is the folder holding the repo, where ../shared/seed-lab lives.
 const seedLab = new URL('../../../../shared/seed-lab/', import.meta.url)

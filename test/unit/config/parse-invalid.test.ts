@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ConfigError, parseConfig } from '../../../src/config/validate.js'
+import { ConfigError, parseConfig } from '../../../src/validation/config.js'
 
 const group = { name: 'a', backends: ['127.0.0.1:9001'] }
 /** A valid config whose first service is patched. */

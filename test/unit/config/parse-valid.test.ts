@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { parseConfig } from '../../../src/config/validate.js'
+import { parseConfig } from '../../../src/validation/config.js'
 
 const backends = { name: 'a', backends: ['127.0.0.1:9001'] }
 

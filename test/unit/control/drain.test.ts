@@ -1,8 +1,8 @@
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DrainTracker } from '../../../src/control/drain.js'
-import { EventBus, type ZddEvent } from '../../../src/events.js'
-import { UpstreamRegistry } from '../../../src/proxy/upstreams.js'
+import { EventBus, type ZddEvent } from '../../../src/support/events.js'
+import { UpstreamRegistry } from '../../../src/upstream/pools.js'
 import { startBackend, type TestBackend } from '../../helpers/backend.js'
 
 const timeouts = { connectMs: 1_000, headersMs: 10_000, idleMs: 10_000 }

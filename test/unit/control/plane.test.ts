@@ -1,10 +1,10 @@
 import pino from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
-import { parseConfig } from '../../../src/config/validate.js'
+import { parseConfig } from '../../../src/validation/config.js'
 import { ControlPlane } from '../../../src/control/plane.js'
 import { parseEndpoint } from '../../../src/discovery/static.js'
 import { HealthMonitor } from '../../../src/health/monitor.js'
-import { UpstreamRegistry, type Upstream } from '../../../src/proxy/upstreams.js'
+import { UpstreamRegistry, type Upstream } from '../../../src/upstream/pools.js'
 
 const logger = pino({ level: 'silent' })
 

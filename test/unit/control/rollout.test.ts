@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { changeToUndo, cutoverWeights, drainCounts, drainedGroups, refuseCutover, type CutoverTarget } from '../../../src/control/rollout.js'
+import { changeToUndo, cutoverWeights, drainCounts, drainedGroups, refuseCutover, type CutoverTarget } from '../../../src/control/change-rules.js'
 import type { HistoryEntry } from '../../../src/state/store.js'
 
 describe('refuseCutover', () => {

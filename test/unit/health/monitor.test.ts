@@ -1,12 +1,12 @@
 import pino from 'pino'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { parseConfig } from '../../../src/config/validate.js'
+import { parseConfig } from '../../../src/validation/config.js'
 import { ControlPlane } from '../../../src/control/plane.js'
 import { parseEndpoint } from '../../../src/discovery/static.js'
-import type { ZddEvent } from '../../../src/events.js'
+import type { ZddEvent } from '../../../src/support/events.js'
 import type { ProbeResult, ProbeTarget } from '../../../src/health/active.js'
 import { HealthMonitor } from '../../../src/health/monitor.js'
-import { UpstreamRegistry, type Upstream } from '../../../src/proxy/upstreams.js'
+import { UpstreamRegistry, type Upstream } from '../../../src/upstream/pools.js'
 
 const logger = pino({ level: 'silent' })
 const A1 = '127.0.0.1:9001'

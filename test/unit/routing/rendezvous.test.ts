@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { ALPHABET, mulberry32 } from '../../helpers/routing-fixtures.js'
 import { hashString, pairUniform, rendezvousIndex, type RendezvousCandidate } from '../../../src/routing/rendezvous.js'
+import { builtFile } from '../../helpers/built.js'
 
 /** Random strings shaped like cookie ids (22 base64url characters, 132 bits). */
 function cookieIds(count: number, seed: number): string[] {
@@ -142,7 +143,7 @@ describe('rendezvousIndex', () => {
 })
 
 describe('determinism across processes', () => {
-  const built = fileURLToPath(new URL('../../../dist/src/routing/rendezvous.js', import.meta.url))
+  const built = builtFile('routing/rendezvous.ts')
 
   it('a separate node process (the built module) routes 1000 keys exactly like this one', () => {
     expect(existsSync(built), 'run `npm run build` first').toBe(true)

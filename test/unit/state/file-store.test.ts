@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { FileStore } from '../../../src/state/file-store.js'
 import { mergeWithConfig } from '../../../src/state/merge.js'
-import { parseState } from '../../../src/state/parse.js'
+import { parseState } from '../../../src/validation/state.js'
 import { applyChange, initialState, StateError } from '../../../src/state/store.js'
 
 const dirs: string[] = []

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { changeToUndo } from '../../../src/control/rollout.js'
+import { changeToUndo } from '../../../src/control/change-rules.js'
 import { applyChange, HISTORY_PER_SERVICE, historyOf, initialState, type DesiredState } from '../../../src/state/store.js'
 
 const time = '2026-01-01T00:00:00.000Z'

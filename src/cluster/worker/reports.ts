@@ -1,7 +1,7 @@
-import type { FailureKind } from '../proxy/errors.js'
-import type { GroupStats, StatsRegistry } from '../proxy/stats.js'
-import type { Upstream } from '../proxy/upstreams.js'
-import type { DetachedReport, FailureCounts, GroupReport, ReportMessage, UpstreamReport } from './messages.js'
+import type { FailureKind } from '../../proxy/errors.js'
+import type { GroupStats, StatsRegistry } from '../../upstream/stats.js'
+import type { Upstream } from '../../upstream/pools.js'
+import type { DetachedReport, FailureCounts, GroupReport, ReportMessage, UpstreamReport } from '../messages.js'
 
 const KINDS: readonly FailureKind[] = ['connect', 'reset', 'timeout', 'other']
 

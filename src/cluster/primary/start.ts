@@ -1,7 +1,7 @@
-import type { Config } from '../config/types.js'
-import type { Logger } from '../log.js'
-import { startProxy } from '../main.js'
-import { WorkerPool } from './worker-pool.js'
+import type { Config } from '../../config/types.js'
+import type { Logger } from '../../support/log.js'
+import { startProxy } from '../../main.js'
+import { WorkerPool } from './workers.js'
 
 export interface ClusterOptions {
   /** Absolute path of the config file the workers read. */

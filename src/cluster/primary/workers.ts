@@ -1,15 +1,15 @@
 import cluster, { type Worker } from 'node:cluster'
 import { fileURLToPath } from 'node:url'
-import type { Config } from '../config/types.js'
-import type { Logger } from '../log.js'
-import type { RunningProxy } from '../main.js'
-import type { Upstream } from '../proxy/upstreams.js'
-import type { RouteTable } from '../routing/types.js'
-import { isFromWorker, layoutOf, snapshotServices, WORKER_ENV, type FromWorker, type ListeningMessage, type SnapshotMessage, type ToWorker } from './messages.js'
+import type { Config } from '../../config/types.js'
+import type { Logger } from '../../support/log.js'
+import type { RunningProxy } from '../../main.js'
+import type { Upstream } from '../../upstream/pools.js'
+import type { RouteTable } from '../../routing/types.js'
+import { isFromWorker, layoutOf, snapshotServices, WORKER_ENV, type FromWorker, type ListeningMessage, type SnapshotMessage, type ToWorker } from '../messages.js'
 import { RemoteDrains } from './remote-drains.js'
-import { WorkerFacts } from './worker-facts.js'
+import { WorkerFacts } from './facts.js'
 
-const WORKER_ENTRY = fileURLToPath(new URL('./worker-entry.js', import.meta.url))
+const WORKER_ENTRY = fileURLToPath(new URL('../worker/entry.js', import.meta.url))
 /** A new worker that has not opened its listeners by then is given up. */
 const START_TIMEOUT_MS = 30_000
 /** A stopping worker gets its grace time plus this before SIGKILL. */

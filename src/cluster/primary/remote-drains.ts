@@ -1,6 +1,6 @@
-import type { RemoteDetach, Upstream } from '../proxy/upstreams.js'
-import type { DetachedReport, ToWorker } from './messages.js'
-import type { WorkerFacts } from './worker-facts.js'
+import type { RemoteDetach, Upstream } from '../../upstream/pools.js'
+import type { DetachedReport, ToWorker } from '../messages.js'
+import type { WorkerFacts } from './facts.js'
 
 /** What remote drains need of the running workers. */
 export interface WorkerChannel {

@@ -1,7 +1,7 @@
 /** Building blocks for the config schema: strict objects, coerced numbers, names and addresses. */
 
 import { z } from 'zod'
-import { checkAddressOrCidr, checkBackend, isHostName, isListenHost, normaliseDnsServer } from './addresses.js'
+import { checkAddressOrCidr, checkBackend, isHostName, isListenHost, normaliseDnsServer } from '../config/addresses.js'
 
 /**
  * A strict object (unknown keys rejected) whose unknown-key message suggests the nearest known

@@ -23,9 +23,9 @@ import {
   strict,
   urlPath,
   vhost,
-} from './fields.js'
-import { checkAdmin, checkDns, checkGroup, checkServices, resolveService } from './rules.js'
-import type { Config } from './types.js'
+} from './config-fields.js'
+import { checkAdmin, checkDns, checkGroup, checkServices, resolveService } from './config-rules.js'
+import type { Config } from '../config/types.js'
 
 /**
  * Marathon's `healthChecks` item, accepted as pasted from an app definition. `ipProtocol` and

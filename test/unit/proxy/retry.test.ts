@@ -1,36 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { copiesFor, expandBySlowStart, nextRampStepMs, slowStartWeight, SLOW_START_STEPS } from '../../../src/health/slow-start.js'
 import { RetryBudget, RetryPolicy } from '../../../src/proxy/retry.js'
-
-describe('slow start', () => {
-  it('ramps linearly from a floor to 1', () => {
-    expect(slowStartWeight(0, 0, 10)).toBe(1 / SLOW_START_STEPS)
-    expect(slowStartWeight(0, 5_000, 10)).toBe(0.5)
-    expect(slowStartWeight(0, 10_000, 10)).toBe(1)
-    expect(slowStartWeight(0, 0, 0)).toBe(1)
-  })
-
-  it('lists instances by weight only while one ramps', () => {
-    const weights = new Map([
-      ['old', 1],
-      ['new', 0.2],
-    ])
-    expect(expandBySlowStart(['old', 'new'], (name) => weights.get(name)!).sort()).toEqual([
-      ...Array<string>(2).fill('new'),
-      ...Array<string>(10).fill('old'),
-    ])
-    expect(expandBySlowStart(['a', 'b'], () => 1)).toEqual(['a', 'b'])
-    expect(copiesFor(0.01)).toBe(1)
-    expect(copiesFor(1)).toBe(SLOW_START_STEPS)
-  })
-
-  it('names the time to the next ramp step', () => {
-    expect(nextRampStepMs(0, 0, 10)).toBe(1_000)
-    expect(nextRampStepMs(0, 1_500, 10)).toBe(500)
-    expect(nextRampStepMs(0, 10_000, 10)).toBeUndefined()
-    expect(nextRampStepMs(0, 0, 0)).toBeUndefined()
-  })
-})
 
 describe('retry budget', () => {
   it('allows the minimum when there is no traffic yet', () => {

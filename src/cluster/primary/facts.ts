@@ -1,8 +1,8 @@
-import type { FailureKind } from '../proxy/errors.js'
-import type { StatsRegistry } from '../proxy/stats.js'
-import type { Upstream } from '../proxy/upstreams.js'
-import type { RouteTable } from '../routing/types.js'
-import type { FailureCounts, FailureMessage, GroupReport, KnownUpstream, ReportMessage } from './messages.js'
+import type { FailureKind } from '../../proxy/errors.js'
+import type { StatsRegistry } from '../../upstream/stats.js'
+import type { Upstream } from '../../upstream/pools.js'
+import type { RouteTable } from '../../routing/types.js'
+import type { FailureCounts, FailureMessage, GroupReport, KnownUpstream, ReportMessage } from '../messages.js'
 
 const KINDS: readonly FailureKind[] = ['connect', 'reset', 'timeout', 'other']
 

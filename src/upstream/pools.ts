@@ -2,7 +2,7 @@ import { Pool } from 'undici'
 import type { TimeoutsConfig } from '../config/types.js'
 import { endpointKey, type Endpoint } from '../discovery/types.js'
 import type { Pickable } from '../routing/types.js'
-import type { FailureKind } from './errors.js'
+import type { FailureKind } from '../proxy/errors.js'
 
 /**
  * One instance as the data plane sees it: its connection pool and its live load. Snapshots hold

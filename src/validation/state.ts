@@ -4,8 +4,8 @@
  */
 
 import { z } from 'zod'
-import { parseJson } from '../config/json.js'
-import { STATE_FORMAT, StateError, type DesiredState } from './store.js'
+import { parseJson } from '../support/json.js'
+import { STATE_FORMAT, StateError, type DesiredState } from '../state/store.js'
 
 const weightsSchema = z.record(z.string(), z.number())
 const revisionSchema = z.number().int().min(0)

@@ -4,13 +4,13 @@
  */
 
 import type { z } from 'zod'
-import { ConfigError } from './errors.js'
-import { expandEnv } from './expand.js'
-import { deepFreeze } from './freeze.js'
-import { configSchema } from './schema.js'
-import type { Config } from './types.js'
+import { ConfigError } from '../config/errors.js'
+import { expandEnv } from '../config/expand.js'
+import { deepFreeze } from '../config/freeze.js'
+import { configSchema } from './config-schema.js'
+import type { Config } from '../config/types.js'
 
-export { ConfigError } from './errors.js'
+export { ConfigError } from '../config/errors.js'
 
 /**
  * Validates an already-parsed JSON document: expands `${VAR}` from `env` in every string value,

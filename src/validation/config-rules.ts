@@ -2,8 +2,8 @@
 
 import type { z } from 'zod'
 import { validateWeights } from '../routing/weights.js'
-import { isLoopbackHost } from './addresses.js'
-import { numberFromString } from './fields.js'
+import { isLoopbackHost } from '../config/addresses.js'
+import { numberFromString } from './config-fields.js'
 
 type Context = z.RefinementCtx
 

@@ -1,8 +1,8 @@
-import type { Config } from '../config/types.js'
-import type { Upstream, UpstreamRegistry } from '../proxy/upstreams.js'
-import { buildRouteTable, buildServiceRoute } from '../routing/table.js'
-import type { RouteTable, ServiceRoute } from '../routing/types.js'
-import type { SnapshotMessage } from './messages.js'
+import type { Config } from '../../config/types.js'
+import type { Upstream, UpstreamRegistry } from '../../upstream/pools.js'
+import { buildRouteTable, buildServiceRoute } from '../../routing/table.js'
+import type { RouteTable, ServiceRoute } from '../../routing/types.js'
+import type { SnapshotMessage } from '../messages.js'
 
 /** A worker's table built from a pushed snapshot, with what it needs to follow the instances. */
 export interface WorkerTable {
