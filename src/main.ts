@@ -123,7 +123,7 @@ export async function startProxy(config: Config, logger: Logger, options: StartO
 
 /**
  * One DiscoveryWatcher per group: static groups answer their `backends`, SRV groups ask DNS.
- * Endpoint changes become new snapshots; failures become `discovery_error` events and log lines.
+ * InstanceAddress changes become new snapshots; failures become `discovery_error` events and log lines.
  */
 function startDiscovery(config: Config, plane: ControlPlane, logger: Logger): DiscoveryWatcher[] {
   const watchers: DiscoveryWatcher[] = []
@@ -133,7 +133,7 @@ function startDiscovery(config: Config, plane: ControlPlane, logger: Logger): Di
         resolver: createResolver(group, config.dns),
         refreshMinSeconds: config.dns.refreshMinSeconds,
         refreshMaxSeconds: config.dns.refreshMaxSeconds,
-        onEndpoints: (endpoints) => plane.setEndpoints(service.name, group.name, endpoints),
+        onAddresses: (endpoints) => plane.setEndpoints(service.name, group.name, endpoints),
         onError: (failure) => {
           if (status === undefined) return
           status.failures[failure.kind]++

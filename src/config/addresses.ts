@@ -1,4 +1,4 @@
-/** Syntax checks for the addresses a config names (listen hosts, backends, DNS servers, CIDRs); pure. */
+/** Syntax checks for the addresses a config names (listen hosts, instances, DNS servers, CIDRs); pure. */
 
 import { BlockList, isIP, isIPv4 } from 'node:net'
 
@@ -48,8 +48,8 @@ export function splitHostPort(value: string): HostPort | string {
   return { host, port }
 }
 
-/** Checks a backend `host:port` (IPv6 as `[::1]:9000`); returns a problem text or undefined. */
-export function checkBackend(value: string): string | undefined {
+/** Checks an instance's `host:port` (IPv6 as `[::1]:9000`); returns a problem text or undefined. */
+export function checkInstanceAddress(value: string): string | undefined {
   const parts = splitHostPort(value)
   if (typeof parts === 'string') return parts
   if (parts.port === undefined) return 'must be host:port (IPv6 as [addr]:port)'

@@ -1,5 +1,5 @@
 import type { Config, ServiceConfig } from '../config/types.js'
-import { endpointKey, type Endpoint } from '../discovery/types.js'
+import { formatAddress, type InstanceAddress } from '../discovery/types.js'
 import { EventBus } from '../support/events.js'
 import { expandBySlowStart } from '../routing/slow-start.js'
 import type { Logger } from '../support/log.js'
@@ -71,7 +71,7 @@ export class ControlPlane {
   /** SRV discovery status by `service/group`. */
   readonly discovery = new Map<string, GroupDiscoveryStatus>()
   readonly #weights = new Map<string, Readonly<Record<string, number>>>()
-  readonly #endpoints = new Map<string, Map<string, readonly Endpoint[]>>()
+  readonly #endpoints = new Map<string, Map<string, readonly InstanceAddress[]>>()
   readonly #servicesByName: Map<string, ServiceConfig>
   #liveness: LivenessCheck = () => true
   /** Share of a full instance's traffic (0..1) during slow start; 1 when not ramping. */
@@ -111,11 +111,11 @@ export class ControlPlane {
   }
 
   /** The instances discovery found for one group. */
-  setEndpoints(serviceName: string, groupName: string, endpoints: readonly Endpoint[]): void {
+  setEndpoints(serviceName: string, groupName: string, endpoints: readonly InstanceAddress[]): void {
     const groups = this.#endpoints.get(serviceName)
     if (groups === undefined) return
-    const before = new Set((groups.get(groupName) ?? []).map(endpointKey))
-    const after = new Set(endpoints.map(endpointKey))
+    const before = new Set((groups.get(groupName) ?? []).map(formatAddress))
+    const after = new Set(endpoints.map(formatAddress))
     groups.set(groupName, Object.freeze([...endpoints]))
     this.publish()
     for (const key of after) {
@@ -126,7 +126,7 @@ export class ControlPlane {
     }
   }
 
-  endpointsOf(serviceName: string, groupName: string): readonly Endpoint[] {
+  endpointsOf(serviceName: string, groupName: string): readonly InstanceAddress[] {
     return this.#endpoints.get(serviceName)?.get(groupName) ?? []
   }
 

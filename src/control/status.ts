@@ -1,6 +1,6 @@
 /** The read side of the admin API: what `GET /v1/services` and `zdd-proxy status` show. */
 
-import { endpointKey } from '../discovery/types.js'
+import { formatAddress } from '../discovery/types.js'
 import type { HistoryEntry, Weights } from '../state/store.js'
 import { historyOf } from '../state/store.js'
 import type { ChangeController } from './changes.js'
@@ -55,7 +55,7 @@ export function serviceView(plane: ControlPlane, changes: ChangeController, name
     const instances = plane.endpointsOf(name, group.name).map((endpoint): InstanceView => {
       const upstream = plane.upstreams.acquire(name, endpoint)
       const isLive = live.has(upstream)
-      return { instance: endpointKey(endpoint), state: plane.instanceState(upstream, isLive), live: isLive, inflight: upstream.inflight }
+      return { instance: formatAddress(endpoint), state: plane.instanceState(upstream, isLive), live: isLive, inflight: upstream.inflight }
     })
     const discovery = plane.discovery.get(`${name}/${group.name}`)
     const view: GroupView = {

@@ -1,7 +1,7 @@
 import { promises as dns, type SrvRecord } from 'node:dns'
 import { isIP } from 'node:net'
 import NodeCache from 'node-cache'
-import { mergeEndpoints, type Endpoint, type Resolution, type Resolver } from './types.js'
+import { mergeAddresses, type InstanceAddress, type Resolution, type Resolver } from './types.js'
 
 /** Settings of one SRV resolver; `servers`, `timeoutMs` and the bounds come from the config's `dns` block. */
 export interface DnsSrvOptions {
@@ -36,7 +36,7 @@ type Failure = { readonly kind: 'empty'; readonly reason: string } | { readonly 
 /**
  * Finds a group's instances with an SRV lookup, then resolves each SRV target to A and AAAA records
  * through the same servers (Mesos-DNS target names are not in /etc/hosts). Priority and weight are
- * ignored (Mesos-DNS sets both to 0); duplicate endpoints are merged. Address answers are cached for
+ * ignored (Mesos-DNS sets both to 0); duplicate addresses are merged. Address answers are cached for
  * their TTL, clamped to the bounds. Node's SRV API gives no TTL, so `ttlSeconds` is the smallest
  * A/AAAA TTL among the targets (absent when every target is an IP literal).
  */
@@ -98,7 +98,7 @@ export class DnsSrvResolver implements Resolver {
     const lookups = await Promise.all(targets.map((target) => this.#addresses(target)))
     if (this.#closed) return { kind: 'error', reason: 'resolver closed' }
 
-    const endpoints: Endpoint[] = []
+    const addresses: InstanceAddress[] = []
     let ttlSeconds: number | undefined
     let firstError: string | undefined
     let firstEmpty: string | undefined
@@ -106,7 +106,7 @@ export class DnsSrvResolver implements Resolver {
       const lookup = lookups[i]!
       if (lookup.kind === 'ok') {
         for (const host of lookup.addresses) {
-          for (const port of ports.get(targets[i]!)!) endpoints.push({ host, port })
+          for (const port of ports.get(targets[i]!)!) addresses.push({ host, port })
         }
         if (lookup.ttlSeconds !== undefined) ttlSeconds = Math.min(ttlSeconds ?? Infinity, lookup.ttlSeconds)
       } else if (lookup.kind === 'error') {
@@ -115,10 +115,10 @@ export class DnsSrvResolver implements Resolver {
         firstEmpty ??= lookup.reason
       }
     }
-    if (endpoints.length > 0) {
+    if (addresses.length > 0) {
       return ttlSeconds === undefined
-        ? { kind: 'ok', endpoints: mergeEndpoints(endpoints) }
-        : { kind: 'ok', endpoints: mergeEndpoints(endpoints), ttlSeconds }
+        ? { kind: 'ok', addresses: mergeAddresses(addresses) }
+        : { kind: 'ok', addresses: mergeAddresses(addresses), ttlSeconds }
     }
     // No usable target: if any lookup failed we cannot tell the set is empty, so keep what we had.
     if (firstError !== undefined) return { kind: 'error', reason: `SRV ${name}: every target failed (${firstError})` }

@@ -1,17 +1,17 @@
-/** An upstream address as discovery reports it. */
-export interface Endpoint {
+/** Where an instance listens, as discovery reports it. */
+export interface InstanceAddress {
   readonly host: string
   readonly port: number
 }
 
 /** `host:port`, with IPv6 hosts in brackets: the identity of an instance everywhere. */
-export function endpointKey(endpoint: Endpoint): string {
-  return endpoint.host.includes(':') ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`
+export function formatAddress(address: InstanceAddress): string {
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`
 }
 
 /** The outcome of one resolution. */
 export type Resolution =
-  | { readonly kind: 'ok'; readonly endpoints: readonly Endpoint[]; readonly ttlSeconds?: number }
+  | { readonly kind: 'ok'; readonly addresses: readonly InstanceAddress[]; readonly ttlSeconds?: number }
   /** The name exists nowhere (NXDOMAIN) or has no records (NOERROR, empty). */
   | { readonly kind: 'empty'; readonly reason: string }
   /** The lookup failed (SERVFAIL, REFUSED, timeout, unreachable): keep what we had. */
@@ -31,12 +31,12 @@ export interface Resolver {
   close?(): void
 }
 
-/** Drops duplicates (same `endpointKey`) and sorts by key, so equal sets compare equal. */
-export function mergeEndpoints(endpoints: readonly Endpoint[]): Endpoint[] {
-  const byKey = new Map<string, Endpoint>()
-  for (const endpoint of endpoints) {
-    const key = endpointKey(endpoint)
-    if (!byKey.has(key)) byKey.set(key, endpoint)
+/** Drops duplicates (same `formatAddress`) and sorts by key, so equal sets compare equal. */
+export function mergeAddresses(addresses: readonly InstanceAddress[]): InstanceAddress[] {
+  const byKey = new Map<string, InstanceAddress>()
+  for (const address of addresses) {
+    const key = formatAddress(address)
+    if (!byKey.has(key)) byKey.set(key, address)
   }
-  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, endpoint]) => endpoint)
+  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, address]) => address)
 }

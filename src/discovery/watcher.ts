@@ -1,7 +1,7 @@
 import type { DnsConfig, GroupConfig } from '../config/types.js'
 import { DnsSrvResolver } from './dns-srv.js'
 import { StaticResolver } from './static.js'
-import { endpointKey, mergeEndpoints, type Endpoint, type Resolution, type Resolver } from './types.js'
+import { formatAddress, mergeAddresses, type InstanceAddress, type Resolution, type Resolver } from './types.js'
 
 /** A failed or empty lookup, as reported to `onError`. */
 export interface DiscoveryFailure {
@@ -19,8 +19,8 @@ export interface RefreshBounds {
 
 /** What the watcher knows about its group between lookups. */
 export interface WatchState {
-  /** Last endpoint set reported (sorted by key); empty until the first answer with instances. */
-  readonly endpoints: readonly Endpoint[]
+  /** Last address set reported (sorted by key); empty until the first answer with instances. */
+  readonly addresses: readonly InstanceAddress[]
   /** At least one lookup succeeded. */
   readonly ready: boolean
   readonly emptyStreak: number
@@ -30,14 +30,14 @@ export interface WatchState {
 /** The outcome of feeding one resolution to `applyResolution`. */
 export interface WatchStep {
   readonly state: WatchState
-  /** The new endpoint set, only when it differs from the previous one. */
-  readonly changed?: readonly Endpoint[]
+  /** The new address set, only when it differs from the previous one. */
+  readonly changed?: readonly InstanceAddress[]
   readonly failure?: DiscoveryFailure
   /** Seconds until the next lookup. */
   readonly delaySeconds: number
 }
 
-export const INITIAL_WATCH_STATE: WatchState = Object.freeze({ endpoints: [], ready: false, emptyStreak: 0, errorStreak: 0 })
+export const INITIAL_WATCH_STATE: WatchState = Object.freeze({ addresses: [], ready: false, emptyStreak: 0, errorStreak: 0 })
 
 /** Seconds until the next lookup: the answer's TTL (or the maximum) within the bounds; the minimum after a failure. */
 export function nextRefreshSeconds(resolution: Resolution, bounds: RefreshBounds): number {
@@ -47,7 +47,7 @@ export function nextRefreshSeconds(resolution: Resolution, bounds: RefreshBounds
 }
 
 /**
- * The watcher's rules as a pure function. `error` keeps the endpoints; `empty` clears them only at
+ * The watcher's rules as a pure function. `error` keeps the addresses; `empty` clears them only at
  * the `emptyConfirmations`-th empty answer in a row (errors in between neither count nor reset);
  * `ok` resets both streaks.
  */
@@ -59,7 +59,7 @@ export function applyResolution(
   const delaySeconds = nextRefreshSeconds(resolution, options)
   switch (resolution.kind) {
     case 'ok': {
-      const next: WatchState = { endpoints: mergeEndpoints(resolution.endpoints), ready: true, emptyStreak: 0, errorStreak: 0 }
+      const next: WatchState = { addresses: mergeAddresses(resolution.addresses), ready: true, emptyStreak: 0, errorStreak: 0 }
       return changedStep(state, next, delaySeconds)
     }
     case 'error': {
@@ -70,7 +70,7 @@ export function applyResolution(
     case 'empty': {
       const emptyStreak = state.emptyStreak + 1
       const confirmed = emptyStreak >= options.emptyConfirmations
-      const next: WatchState = { ...state, endpoints: confirmed ? [] : state.endpoints, emptyStreak, errorStreak: 0 }
+      const next: WatchState = { ...state, addresses: confirmed ? [] : state.addresses, emptyStreak, errorStreak: 0 }
       const failure = { kind: 'empty', reason: resolution.reason, consecutive: emptyStreak } as const
       return { ...changedStep(state, next, delaySeconds), failure }
     }
@@ -78,15 +78,15 @@ export function applyResolution(
 }
 
 function changedStep(previous: WatchState, next: WatchState, delaySeconds: number): WatchStep {
-  return sameEndpoints(previous.endpoints, next.endpoints)
-    ? { state: { ...next, endpoints: previous.endpoints }, delaySeconds }
-    : { state: next, changed: next.endpoints, delaySeconds }
+  return sameAddresses(previous.addresses, next.addresses)
+    ? { state: { ...next, addresses: previous.addresses }, delaySeconds }
+    : { state: next, changed: next.addresses, delaySeconds }
 }
 
-function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
+function sameAddresses(a: readonly InstanceAddress[], b: readonly InstanceAddress[]): boolean {
   if (a.length !== b.length) return false
-  const keys = new Set(a.map(endpointKey))
-  return b.every((endpoint) => keys.has(endpointKey(endpoint)))
+  const keys = new Set(a.map(formatAddress))
+  return b.every((address) => keys.has(formatAddress(address)))
 }
 
 /** Injectable timer functions (unit tests pass a fake clock). */
@@ -103,8 +103,8 @@ const REAL_TIMERS: Timers = {
 export interface DiscoveryWatcherOptions extends RefreshBounds {
   /** The watcher owns it: `stop()` closes it. */
   readonly resolver: Resolver
-  /** Called with the full endpoint set (sorted by key) each time it changes; must not throw. */
-  readonly onEndpoints: (endpoints: readonly Endpoint[]) => void
+  /** Called with the full address set (sorted by key) each time it changes; must not throw. */
+  readonly onAddresses: (addresses: readonly InstanceAddress[]) => void
   /** Called for every failed or empty lookup; must not throw. */
   readonly onError?: (failure: DiscoveryFailure) => void
   /** Empty answers in a row before the group loses its instances. Default 3. */
@@ -113,7 +113,7 @@ export interface DiscoveryWatcherOptions extends RefreshBounds {
 }
 
 /**
- * Keeps one group's endpoint set up to date: looks up now, then again after `nextRefreshSeconds`.
+ * Keeps one group's address set up to date: looks up now, then again after `nextRefreshSeconds`.
  * Its timer is unref'd, so it never keeps the process alive; after `stop()` nothing is reported.
  */
 export class DiscoveryWatcher {
@@ -129,9 +129,9 @@ export class DiscoveryWatcher {
     this.#timers = options.timers ?? REAL_TIMERS
   }
 
-  /** Last endpoint set reported, sorted by key. */
-  get current(): readonly Endpoint[] {
-    return this.#state.endpoints
+  /** Last address set reported, sorted by key. */
+  get current(): readonly InstanceAddress[] {
+    return this.#state.addresses
   }
 
   /** True once a lookup has succeeded (the proxy's /readyz reads it). */
@@ -177,7 +177,7 @@ export class DiscoveryWatcher {
     this.#state = step.state
     this.#schedule(step.delaySeconds)
     if (step.failure) this.#options.onError?.(step.failure)
-    if (step.changed) this.#options.onEndpoints(step.changed)
+    if (step.changed) this.#options.onAddresses(step.changed)
   }
 
   #schedule(seconds: number): void {

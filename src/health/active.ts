@@ -7,7 +7,7 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage } from
 import { request as httpsRequest } from 'node:https'
 import { connect } from 'node:net'
 import type { HealthCheckConfig, ReadinessCheckConfig } from '../config/types.js'
-import type { Endpoint } from '../discovery/types.js'
+import type { InstanceAddress } from '../discovery/types.js'
 import type { CheckOutcome } from './status.js'
 
 /** What a probe saw: an HTTP status (final or 1xx), a TCP connect, or why it failed. */
@@ -30,12 +30,12 @@ export interface ProbeTarget {
  * instance, so `portIndex` has nothing else to pick), or Marathon's fixed `port` when set.
  * MESOS_* protocols are probed the same way from the proxy.
  */
-export function healthProbeTarget(endpoint: Endpoint, check: HealthCheckConfig): ProbeTarget {
+export function healthProbeTarget(endpoint: InstanceAddress, check: HealthCheckConfig): ProbeTarget {
   const protocol = check.protocol === 'TCP' || check.protocol === 'MESOS_TCP' ? 'tcp' : check.protocol.endsWith('HTTPS') ? 'https' : 'http'
   return { protocol, host: endpoint.host, port: check.port ?? endpoint.port, path: check.path, timeoutMs: check.timeoutSeconds * 1000 }
 }
 
-export function readinessProbeTarget(endpoint: Endpoint, check: ReadinessCheckConfig): ProbeTarget {
+export function readinessProbeTarget(endpoint: InstanceAddress, check: ReadinessCheckConfig): ProbeTarget {
   const protocol = check.protocol === 'HTTPS' ? 'https' : 'http'
   return { protocol, host: endpoint.host, port: endpoint.port, path: check.path, timeoutMs: check.timeoutSeconds * 1000 }
 }

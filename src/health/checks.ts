@@ -1,5 +1,5 @@
 import type { ServiceConfig } from '../config/types.js'
-import type { Endpoint } from '../discovery/types.js'
+import type { InstanceAddress } from '../discovery/types.js'
 import { healthOutcome, healthProbeTarget, readinessOutcome, readinessProbeTarget, type ProbeResult, type ProbeTarget } from './active.js'
 import type { CheckOutcome } from './status.js'
 
@@ -35,7 +35,7 @@ export class InstanceChecks {
   #stopped = false
 
   constructor(
-    readonly endpoint: Endpoint,
+    readonly endpoint: InstanceAddress,
     readonly service: ServiceConfig,
     private readonly env: CheckEnvironment,
     private readonly reports: CheckReports,

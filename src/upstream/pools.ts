@@ -1,6 +1,6 @@
 import { Pool } from 'undici'
 import type { TimeoutsConfig } from '../config/types.js'
-import { endpointKey, type Endpoint } from '../discovery/types.js'
+import { formatAddress, type InstanceAddress } from '../discovery/types.js'
 import type { Pickable } from '../routing/types.js'
 import type { FailureKind } from '../proxy/errors.js'
 
@@ -28,7 +28,7 @@ export class Upstream implements Pickable {
   constructor(
     readonly serviceName: string,
     readonly key: string,
-    readonly endpoint: Endpoint,
+    readonly endpoint: InstanceAddress,
     /** Replaced by a fresh pool when a drain detaches the old one (see UpstreamRegistry.detachPool). */
     public pool: Pool,
   ) {}
@@ -77,19 +77,19 @@ export class UpstreamRegistry {
   constructor(private readonly timeoutsFor: (serviceName: string) => TimeoutsConfig) {}
 
   /** The Upstream of `endpoint` for `serviceName`, created on first use. */
-  acquire(serviceName: string, endpoint: Endpoint): Upstream {
-    const key = `${serviceName}|${endpointKey(endpoint)}`
+  acquire(serviceName: string, endpoint: InstanceAddress): Upstream {
+    const key = `${serviceName}|${formatAddress(endpoint)}`
     let upstream = this.#upstreams.get(key)
     if (upstream === undefined) {
-      upstream = new Upstream(serviceName, endpointKey(endpoint), endpoint, this.#newPool(serviceName, endpoint))
+      upstream = new Upstream(serviceName, formatAddress(endpoint), endpoint, this.#newPool(serviceName, endpoint))
       this.#upstreams.set(key, upstream)
     }
     return upstream
   }
 
-  #newPool(serviceName: string, endpoint: Endpoint): Pool {
+  #newPool(serviceName: string, endpoint: InstanceAddress): Pool {
     const timeouts = this.timeoutsFor(serviceName)
-    return new Pool(`http://${endpointKey(endpoint)}`, {
+    return new Pool(`http://${formatAddress(endpoint)}`, {
       connections: 256,
       pipelining: 1,
       connectTimeout: timeouts.connectMs,

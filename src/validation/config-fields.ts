@@ -1,7 +1,7 @@
 /** Building blocks for the config schema: strict objects, coerced numbers, names and addresses. */
 
 import { z } from 'zod'
-import { checkAddressOrCidr, checkBackend, isHostName, isListenHost, normaliseDnsServer } from '../config/addresses.js'
+import { checkAddressOrCidr, checkInstanceAddress, isHostName, isListenHost, normaliseDnsServer } from '../config/addresses.js'
 
 /**
  * A strict object (unknown keys rejected) whose unknown-key message suggests the nearest known
@@ -111,7 +111,7 @@ export const srvName = z
 
 /** A backend `host:port`, IPv6 as `[::1]:9000`. */
 export const backend = z.string().superRefine((value, ctx) => {
-  const problem = checkBackend(value)
+  const problem = checkInstanceAddress(value)
   if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem })
 })
 

@@ -13,12 +13,12 @@ afterAll(async () => {
   await stopAll()
 })
 
-// Each endpoint gets its own SRV target name, so duplicates are two instances on one address and port.
-runResolverContract('dns-srv (dnsmasq)', async (endpoints) => {
+// Each address gets its own SRV target name, so duplicates are two instances on one address and port.
+runResolverContract('dns-srv (dnsmasq)', async (addresses) => {
   const name = '_contract._tcp.marathon.mesos'
   await dns.setRecords({
-    srv: endpoints.map((endpoint, i) => ({ name, target: `contract-t${i}-s1.marathon.mesos`, port: endpoint.port })),
-    hosts: endpoints.map((endpoint, i) => ({ name: `contract-t${i}-s1.marathon.mesos`, addresses: [endpoint.host] })),
+    srv: addresses.map((address, i) => ({ name, target: `contract-t${i}-s1.marathon.mesos`, port: address.port })),
+    hosts: addresses.map((address, i) => ({ name: `contract-t${i}-s1.marathon.mesos`, addresses: [address.host] })),
   })
   return new DnsSrvResolver({ name, servers: [dns.server], timeoutMs: 1000, minCacheSeconds: 1, maxCacheSeconds: 5 })
 })

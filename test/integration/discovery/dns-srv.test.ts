@@ -1,7 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DnsSrvResolver, type DnsSrvOptions } from '../../../src/discovery/dns-srv.js'
-import { endpointKey, type Resolution } from '../../../src/discovery/types.js'
+import { formatAddress, type Resolution } from '../../../src/discovery/types.js'
 import { mesosRecords, mesosTaskHost, startDnsmasq, type Dnsmasq } from '../../helpers/dnsmasq.js'
 import { stopAll } from '../../helpers/processes.js'
 
@@ -35,7 +35,7 @@ function resolver(options: Partial<DnsSrvOptions> = {}): DnsSrvResolver {
   return made
 }
 
-const keysOf = (resolution: Resolution) => (resolution.kind === 'ok' ? resolution.endpoints.map(endpointKey) : resolution.kind)
+const keysOf = (resolution: Resolution) => (resolution.kind === 'ok' ? resolution.addresses.map(formatAddress) : resolution.kind)
 
 /** A UDP socket on 127.0.0.1 that answers every query with `rcode`, or never when rcode is undefined. */
 async function fakeServer(rcode?: number): Promise<string> {
@@ -72,7 +72,7 @@ describe('DnsSrvResolver against dnsmasq', () => {
     const resolution = await resolver().resolve()
     expect(resolution).toEqual({
       kind: 'ok',
-      endpoints: [{ host: '127.0.0.1', port: 31005 }, { host: '127.0.0.2', port: 31006 }],
+      addresses: [{ host: '127.0.0.1', port: 31005 }, { host: '127.0.0.2', port: 31006 }],
       ttlSeconds: 7,
     })
     expect(keysOf(await resolver({ name: '_green-zdd._tcp.marathon.mesos' }).resolve())).toEqual(['127.0.0.1:31007'])
@@ -93,7 +93,7 @@ describe('DnsSrvResolver against dnsmasq', () => {
 
   it('reports no TTL when every target is an IP literal', async () => {
     await dns.setRecords({ srv: [{ name: BLUE, target: '127.0.0.1', port: 31001 }] })
-    expect(await resolver().resolve()).toEqual({ kind: 'ok', endpoints: [{ host: '127.0.0.1', port: 31001 }] })
+    expect(await resolver().resolve()).toEqual({ kind: 'ok', addresses: [{ host: '127.0.0.1', port: 31001 }] })
   })
 
   it('falls through a dead first server (closed port) to the second', async () => {

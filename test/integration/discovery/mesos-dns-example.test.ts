@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DnsConfig, GroupConfig } from '../../../src/config/types.js'
-import { endpointKey } from '../../../src/discovery/types.js'
+import { formatAddress } from '../../../src/discovery/types.js'
 import { createResolver } from '../../../src/discovery/watcher.js'
 import { mesosRecords, startDnsmasq, type Dnsmasq } from '../../helpers/dnsmasq.js'
 import { stopAll } from '../../helpers/processes.js'
@@ -56,7 +56,7 @@ describe('config/mesos-dns.example.json', () => {
       const resolver = createResolver(group, { ...example.dns, servers: [dns.server] })
       const resolution = await resolver.resolve()
       resolver.close?.()
-      found[group.name] = resolution.kind === 'ok' ? resolution.endpoints.map(endpointKey) : [resolution.kind]
+      found[group.name] = resolution.kind === 'ok' ? resolution.addresses.map(formatAddress) : [resolution.kind]
     }
     expect(found).toEqual({
       blue: ['127.0.0.1:31001', '127.0.0.1:31002', '127.0.0.1:31003', '127.0.0.1:31004'],

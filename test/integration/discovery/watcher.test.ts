@@ -2,7 +2,7 @@ import { createSocket, type Socket } from 'node:dgram'
 import { existsSync } from 'node:fs'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { DnsSrvResolver } from '../../../src/discovery/dns-srv.js'
-import { endpointKey, type Endpoint } from '../../../src/discovery/types.js'
+import { formatAddress, type InstanceAddress } from '../../../src/discovery/types.js'
 import { DiscoveryWatcher, type DiscoveryFailure } from '../../../src/discovery/watcher.js'
 import { mesosRecords, startDnsmasq, type Dnsmasq } from '../../helpers/dnsmasq.js'
 import { startProcess, stopAll } from '../../helpers/processes.js'
@@ -28,9 +28,9 @@ afterAll(async () => {
 
 interface Seen {
   readonly watcher: DiscoveryWatcher
-  /** Every set reported to onEndpoints, as sorted keys. */
+  /** Every set reported to onAddresses, as sorted keys. */
   readonly sets: string[][]
-  /** Every failure, with the number of endpoints the watcher still had when it was reported. */
+  /** Every failure, with the number of addresses the watcher still had when it was reported. */
   readonly failures: (DiscoveryFailure & { readonly kept: number })[]
   until(check: () => boolean, what: string): Promise<void>
 }
@@ -45,8 +45,8 @@ function watch(name = BLUE, servers = [dns.server], emptyConfirmations?: number)
     refreshMinSeconds: 1,
     refreshMaxSeconds: 1,
     ...(emptyConfirmations === undefined ? {} : { emptyConfirmations }),
-    onEndpoints: (endpoints: readonly Endpoint[]) => {
-      sets.push(endpoints.map(endpointKey))
+    onAddresses: (addresses: readonly InstanceAddress[]) => {
+      sets.push(addresses.map(formatAddress))
       notify()
     },
     onError: (failure) => {
@@ -99,7 +99,7 @@ describe('DiscoveryWatcher with DnsSrvResolver against dnsmasq', () => {
     await dns.stop()
     await seen.until(() => seen.failures.filter((failure) => failure.kind === 'error').length >= 2, 'two errors')
     expect(seen.failures[0]).toMatchObject({ kind: 'error', consecutive: 1, kept: 1, reason: expect.stringContaining('ECONNREFUSED') })
-    expect(seen.watcher.current.map(endpointKey)).toEqual(['127.0.0.1:31005'])
+    expect(seen.watcher.current.map(formatAddress)).toEqual(['127.0.0.1:31005'])
     expect(seen.sets).toHaveLength(1)
 
     await dns.setRecords(mesosRecords({ 'blue-zdd': [{ port: 31005 }, { port: 31006 }] }))
@@ -159,10 +159,10 @@ describe('DiscoveryWatcher leaves nothing behind', () => {
       const [live, silent] = process.argv.slice(1)
       const dns = (server) => ({ servers: [server], timeoutMs: 30000, refreshMinSeconds: 1, refreshMaxSeconds: 1 })
       const a = new DiscoveryWatcher({ resolver: createResolver({ name: 'blue', srv: '${BLUE}' }, dns(live)),
-        refreshMinSeconds: 1, refreshMaxSeconds: 1, onEndpoints: (e) => console.log('endpoints', JSON.stringify(e)) })
+        refreshMinSeconds: 1, refreshMaxSeconds: 1, onAddresses: (e) => console.log('addresses', JSON.stringify(e)) })
       await a.start()
       const b = new DiscoveryWatcher({ resolver: createResolver({ name: 'green', srv: '${BLUE}' }, dns(silent)),
-        refreshMinSeconds: 1, refreshMaxSeconds: 1, onEndpoints: () => console.log('late report') })
+        refreshMinSeconds: 1, refreshMaxSeconds: 1, onAddresses: () => console.log('late report') })
       void b.start()
       setTimeout(() => { a.stop(); b.stop(); console.log('stopped') }, 300)
     `
@@ -178,7 +178,7 @@ describe('DiscoveryWatcher leaves nothing behind', () => {
       void child.exited.then(() => clearTimeout(timer))
     })
     expect(await Promise.race([child.exited, lingering])).toBe(0)
-    expect(child.output()).toContain('endpoints [{"host":"127.0.0.1","port":31005}]')
+    expect(child.output()).toContain('addresses [{"host":"127.0.0.1","port":31005}]')
     expect(child.output()).not.toContain('late report')
   })
 })

@@ -7,7 +7,7 @@ import { WorkerFacts } from '../../../src/cluster/primary/facts.js'
 import { buildWorkerTable } from '../../../src/cluster/worker/table.js'
 import { parseConfig } from '../../../src/validation/config.js'
 import { ControlPlane } from '../../../src/control/plane.js'
-import { parseEndpoint } from '../../../src/discovery/static.js'
+import { parseAddress } from '../../../src/discovery/static.js'
 import { StatsRegistry } from '../../../src/upstream/stats.js'
 import { UpstreamRegistry, type Upstream } from '../../../src/upstream/pools.js'
 
@@ -26,8 +26,8 @@ function setup() {
     'test.json',
   )
   const plane = new ControlPlane(config, new UpstreamRegistry(() => config.services[0]!.timeouts), pino({ level: 'silent' }))
-  plane.setEndpoints('svc', 'a', [parseEndpoint(A1), parseEndpoint(A2)])
-  plane.setEndpoints('svc', 'b', [parseEndpoint(B1)])
+  plane.setEndpoints('svc', 'a', [parseAddress(A1), parseAddress(A2)])
+  plane.setEndpoints('svc', 'b', [parseAddress(B1)])
   const stats = new StatsRegistry(config)
   const facts = new WorkerFacts(() => plane.knownUpstreams(), stats)
   facts.onSwap(plane.snapshot.current)
@@ -45,7 +45,7 @@ function setup() {
     const find = (key: string) => [...inUse].find((upstream) => upstream.key === key)!
     return { registry, stats: workerStats, reports, find }
   }
-  const primary = (key: string): Upstream => plane.upstreams.acquire('svc', parseEndpoint(key))
+  const primary = (key: string): Upstream => plane.upstreams.acquire('svc', parseAddress(key))
   return { plane, stats, facts, worker, primary }
 }
 
@@ -159,7 +159,7 @@ describe('worker reports applied in the primary', () => {
     const old = primary(A2)
     one.find(A2).inflight = 1
     facts.apply(1, one.reports.build()!)
-    plane.setEndpoints('svc', 'a', [parseEndpoint(A1)])
+    plane.setEndpoints('svc', 'a', [parseAddress(A1)])
     facts.onSwap(plane.snapshot.current)
     expect(old).toMatchObject({ draining: true, inflight: 1 })
     one.find(A2).inflight = 0

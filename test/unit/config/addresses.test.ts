@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { checkAddressOrCidr, checkBackend, isHostName, isLoopbackHost, normaliseDnsServer } from '../../../src/config/addresses.js'
+import { checkAddressOrCidr, checkInstanceAddress, isHostName, isLoopbackHost, normaliseDnsServer } from '../../../src/config/addresses.js'
 
 describe('addresses', () => {
   const loopback: { desc: string; input: string; expected: boolean }[] = [
@@ -27,7 +27,7 @@ describe('addresses', () => {
     { input: 'bad_host!:80', expected: '"bad_host!" is not a host name or IP address' },
     { input: ':80', expected: '"" is not a host name or IP address' },
   ]
-  for (const { input, expected } of backends) it(`checkBackend ${input}`, () => expect(checkBackend(input)).toBe(expected))
+  for (const { input, expected } of backends) it(`checkInstanceAddress ${input}`, () => expect(checkInstanceAddress(input)).toBe(expected))
 
   it('isHostName', () => {
     expect(isHostName('_simpleservice-09._tcp.marathon.mesos')).toBe(true)

@@ -2,7 +2,7 @@ import pino from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../../src/validation/config.js'
 import { ControlPlane } from '../../../src/control/plane.js'
-import { parseEndpoint } from '../../../src/discovery/static.js'
+import { parseAddress } from '../../../src/discovery/static.js'
 import { HealthMonitor } from '../../../src/health/monitor.js'
 import { UpstreamRegistry, type Upstream } from '../../../src/upstream/pools.js'
 
@@ -39,7 +39,7 @@ describe('ControlPlane snapshot rebuilds', () => {
     cleanups.push(() => t.registry.closeAll(0))
     const down = new Set<Upstream>()
     t.plane.setLiveness((upstream) => !down.has(upstream))
-    t.plane.setEndpoints('svc', 'a', addresses(3).map(parseEndpoint))
+    t.plane.setEndpoints('svc', 'a', addresses(3).map(parseAddress))
     await nextTask()
     const before = t.swaps()
     const revision = t.plane.snapshot.current.revision
@@ -66,7 +66,7 @@ describe('ControlPlane snapshot rebuilds', () => {
   it('a read right after a change sees it: the pending rebuild runs first, and only once', async () => {
     const t = setup(addresses(2), addresses(1, 2))
     cleanups.push(() => t.registry.closeAll(0))
-    t.plane.setEndpoints('svc', 'a', addresses(2).map(parseEndpoint))
+    t.plane.setEndpoints('svc', 'a', addresses(2).map(parseAddress))
     expect(t.live('a')).toBe(2)
     await nextTask()
     const before = t.swaps()
@@ -87,8 +87,8 @@ describe('ControlPlane snapshot rebuilds', () => {
       await t.registry.closeAll(0)
     })
     monitor.start()
-    t.plane.setEndpoints('svc', 'a', a.map(parseEndpoint))
-    t.plane.setEndpoints('svc', 'b', b.map(parseEndpoint))
+    t.plane.setEndpoints('svc', 'a', a.map(parseAddress))
+    t.plane.setEndpoints('svc', 'b', b.map(parseAddress))
     await nextTask()
     expect(monitor.statesOf('svc', 'a').healthy).toBe(1000)
     expect(t.live('a')).toBe(1000)

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { parseEndpoint, StaticResolver } from '../../../src/discovery/static.js'
-import { endpointKey } from '../../../src/discovery/types.js'
+import { parseAddress, StaticResolver } from '../../../src/discovery/static.js'
+import { formatAddress } from '../../../src/discovery/types.js'
 import { runResolverContract } from './resolver-contract.js'
 
-runResolverContract('static', async (endpoints) => new StaticResolver(endpoints.map(endpointKey)))
+runResolverContract('static', async (addresses) => new StaticResolver(addresses.map(formatAddress)))
 
-describe('parseEndpoint', () => {
+describe('parseAddress', () => {
   const good = [
     { desc: 'IPv4', value: '127.0.0.1:9001', host: '127.0.0.1', port: 9001 },
     { desc: 'host name', value: 'blue-zdd.marathon.mesos:31005', host: 'blue-zdd.marathon.mesos', port: 31005 },
@@ -13,7 +13,7 @@ describe('parseEndpoint', () => {
     { desc: 'highest port', value: 'a:65535', host: 'a', port: 65535 },
   ]
   for (const { desc, value, host, port } of good) {
-    it(`parses ${desc}`, () => expect(parseEndpoint(value)).toEqual({ host, port }))
+    it(`parses ${desc}`, () => expect(parseAddress(value)).toEqual({ host, port }))
   }
 
   const bad = [
@@ -27,13 +27,13 @@ describe('parseEndpoint', () => {
     { desc: 'spaces', value: 'a b:80' },
   ]
   for (const { desc, value } of bad) {
-    it(`rejects ${desc}`, () => expect(() => parseEndpoint(value)).toThrow(JSON.stringify(value)))
+    it(`rejects ${desc}`, () => expect(() => parseAddress(value)).toThrow(JSON.stringify(value)))
   }
 })
 
 describe('StaticResolver', () => {
-  it('answers ok with no endpoints for an empty list (what was configured, not a failure)', async () => {
-    expect(await new StaticResolver([]).resolve()).toEqual({ kind: 'ok', endpoints: [] })
+  it('answers ok with no addresses for an empty list (what was configured, not a failure)', async () => {
+    expect(await new StaticResolver([]).resolve()).toEqual({ kind: 'ok', addresses: [] })
   })
 
   it('rejects a bad entry at construction', () => {

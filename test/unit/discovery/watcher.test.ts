@@ -8,14 +8,14 @@ import {
   type Timers,
   type WatchState,
 } from '../../../src/discovery/watcher.js'
-import { endpointKey, type Endpoint, type Resolution, type Resolver } from '../../../src/discovery/types.js'
+import { formatAddress, type InstanceAddress, type Resolution, type Resolver } from '../../../src/discovery/types.js'
 
 const bounds = { refreshMinSeconds: 1, refreshMaxSeconds: 30 }
-const ep = (port: number, host = '127.0.0.1'): Endpoint => ({ host, port })
+const ep = (port: number, host = '127.0.0.1'): InstanceAddress => ({ host, port })
 const ok = (ports: number[], ttlSeconds?: number): Resolution =>
   ttlSeconds === undefined
-    ? { kind: 'ok', endpoints: ports.map((port) => ep(port)) }
-    : { kind: 'ok', endpoints: ports.map((port) => ep(port)), ttlSeconds }
+    ? { kind: 'ok', addresses: ports.map((port) => ep(port)) }
+    : { kind: 'ok', addresses: ports.map((port) => ep(port)), ttlSeconds }
 const empty: Resolution = { kind: 'empty', reason: 'NXDOMAIN' }
 const error: Resolution = { kind: 'error', reason: 'ETIMEOUT' }
 
@@ -41,7 +41,7 @@ describe('applyResolution', () => {
     const steps = resolutions.map((resolution) => {
       const step = applyResolution(state, resolution, options)
       state = step.state
-      return { changed: step.changed?.map(endpointKey), failure: step.failure && [step.failure.kind, step.failure.consecutive] }
+      return { changed: step.changed?.map(formatAddress), failure: step.failure && [step.failure.kind, step.failure.consecutive] }
     })
     return { steps, state }
   }
@@ -49,8 +49,8 @@ describe('applyResolution', () => {
   const cases: { desc: string; input: Resolution[]; changed: (string[] | undefined)[]; final: number[]; ready: boolean }[] = [
     { desc: 'first answer is a change', input: [ok([2, 1])], changed: [['127.0.0.1:1', '127.0.0.1:2']], final: [1, 2], ready: true },
     { desc: 'same set again (other order) is no change', input: [ok([1, 2]), ok([2, 1])], changed: [['127.0.0.1:1', '127.0.0.1:2'], undefined], final: [1, 2], ready: true },
-    { desc: 'error keeps the endpoints', input: [ok([1]), error, error], changed: [['127.0.0.1:1'], undefined, undefined], final: [1], ready: true },
-    { desc: 'two empties keep the endpoints', input: [ok([1]), empty, empty], changed: [['127.0.0.1:1'], undefined, undefined], final: [1], ready: true },
+    { desc: 'error keeps the addresses', input: [ok([1]), error, error], changed: [['127.0.0.1:1'], undefined, undefined], final: [1], ready: true },
+    { desc: 'two empties keep the addresses', input: [ok([1]), empty, empty], changed: [['127.0.0.1:1'], undefined, undefined], final: [1], ready: true },
     { desc: 'the third empty in a row clears them', input: [ok([1]), empty, empty, empty], changed: [['127.0.0.1:1'], undefined, undefined, []], final: [], ready: true },
     { desc: 'an ok resets the empty count', input: [ok([1]), empty, empty, ok([1]), empty, empty], changed: [['127.0.0.1:1'], undefined, undefined, undefined, undefined, undefined], final: [1], ready: true },
     { desc: 'errors between empties neither count nor reset', input: [ok([1]), empty, error, empty, error, empty], changed: [['127.0.0.1:1'], undefined, undefined, undefined, undefined, []], final: [], ready: true },
@@ -63,7 +63,7 @@ describe('applyResolution', () => {
     it(desc, () => {
       const { steps, state } = run(input)
       expect(steps.map((step) => step.changed)).toEqual(changed)
-      expect(state.endpoints.map((endpoint) => endpoint.port)).toEqual(final)
+      expect(state.addresses.map((address) => address.port)).toEqual(final)
       expect(state.ready).toBe(ready)
     })
   }
@@ -127,38 +127,38 @@ class ScriptedResolver implements Resolver {
 function watch(script: Resolution[], emptyConfirmations?: number) {
   const timers = new FakeTimers()
   const resolver = new ScriptedResolver(script)
-  const endpoints: string[][] = []
+  const addresses: string[][] = []
   const failures: DiscoveryFailure[] = []
   const watcher = new DiscoveryWatcher({
     ...bounds,
     resolver,
     timers,
     ...(emptyConfirmations === undefined ? {} : { emptyConfirmations }),
-    onEndpoints: (set) => endpoints.push(set.map(endpointKey)),
+    onAddresses: (set) => addresses.push(set.map(formatAddress)),
     onError: (failure) => failures.push(failure),
   })
-  return { timers, resolver, watcher, endpoints, failures }
+  return { timers, resolver, watcher, addresses, failures }
 }
 
 describe('DiscoveryWatcher', () => {
   it('looks up at once, then on the schedule, reporting only changes', async () => {
-    const { timers, watcher, endpoints } = watch([ok([1], 5), ok([1], 5), ok([1, 2], 0)])
+    const { timers, watcher, addresses } = watch([ok([1], 5), ok([1], 5), ok([1, 2], 0)])
     expect(watcher.ready).toBe(false)
     await watcher.start()
     expect(watcher.ready).toBe(true)
-    expect(endpoints).toEqual([['127.0.0.1:1']])
+    expect(addresses).toEqual([['127.0.0.1:1']])
     expect(await timers.fire()).toBe(5000)
-    expect(endpoints).toHaveLength(1)
+    expect(addresses).toHaveLength(1)
     expect(await timers.fire()).toBe(5000)
-    expect(endpoints).toEqual([['127.0.0.1:1'], ['127.0.0.1:1', '127.0.0.1:2']])
-    expect(watcher.current.map(endpointKey)).toEqual(['127.0.0.1:1', '127.0.0.1:2'])
+    expect(addresses).toEqual([['127.0.0.1:1'], ['127.0.0.1:1', '127.0.0.1:2']])
+    expect(watcher.current.map(formatAddress)).toEqual(['127.0.0.1:1', '127.0.0.1:2'])
     // TTL 0 was clamped to the minimum.
     expect([...timers.pending.values()][0]!.ms).toBe(1000)
     watcher.stop()
   })
 
-  it('keeps endpoints on errors and retries at the minimum', async () => {
-    const { timers, watcher, endpoints, failures } = watch([ok([1]), error, error])
+  it('keeps addresses on errors and retries at the minimum', async () => {
+    const { timers, watcher, addresses, failures } = watch([ok([1]), error, error])
     await watcher.start()
     expect(await timers.fire()).toBe(30_000)
     expect(await timers.fire()).toBe(1000)
@@ -166,28 +166,28 @@ describe('DiscoveryWatcher', () => {
       ['error', 1, 'ETIMEOUT'],
       ['error', 2, 'ETIMEOUT'],
     ])
-    expect(endpoints).toEqual([['127.0.0.1:1']])
+    expect(addresses).toEqual([['127.0.0.1:1']])
     expect(watcher.current).toHaveLength(1)
     watcher.stop()
   })
 
   it('empties the group only after the configured number of empty answers', async () => {
-    const { timers, watcher, endpoints, failures } = watch([ok([1]), empty, empty, empty], 3)
+    const { timers, watcher, addresses, failures } = watch([ok([1]), empty, empty, empty], 3)
     await watcher.start()
     await timers.fire()
     await timers.fire()
     expect(watcher.current).toHaveLength(1)
     await timers.fire()
     expect(watcher.current).toEqual([])
-    expect(endpoints).toEqual([['127.0.0.1:1'], []])
+    expect(addresses).toEqual([['127.0.0.1:1'], []])
     expect(failures.map((failure) => failure.consecutive)).toEqual([1, 2, 3])
     watcher.stop()
   })
 
   it('honours emptyConfirmations: 1', async () => {
-    const { watcher, endpoints } = watch([empty], 1)
+    const { watcher, addresses } = watch([empty], 1)
     await watcher.start()
-    expect(endpoints).toEqual([])
+    expect(addresses).toEqual([])
     watcher.stop()
   })
 
@@ -204,7 +204,7 @@ describe('DiscoveryWatcher', () => {
   })
 
   it('reports nothing and schedules nothing for a lookup that finishes after stop()', async () => {
-    const { timers, resolver, watcher, endpoints, failures } = watch([])
+    const { timers, resolver, watcher, addresses, failures } = watch([])
     resolver.hold()
     const started = watcher.start()
     await settle()
@@ -212,7 +212,7 @@ describe('DiscoveryWatcher', () => {
     watcher.stop()
     resolver.release(ok([1]))
     await started
-    expect(endpoints).toEqual([])
+    expect(addresses).toEqual([])
     expect(failures).toEqual([])
     expect(timers.pending.size).toBe(0)
     expect(watcher.ready).toBe(false)
@@ -225,7 +225,7 @@ describe('DiscoveryWatcher', () => {
       ...bounds,
       timers,
       resolver: { description: 'broken', resolve: () => Promise.reject(new Error('boom')) },
-      onEndpoints: () => {},
+      onAddresses: () => {},
       onError: (failure) => failures.push(failure),
     })
     await watcher.start()

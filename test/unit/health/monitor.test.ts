@@ -2,7 +2,7 @@ import pino from 'pino'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { parseConfig } from '../../../src/validation/config.js'
 import { ControlPlane } from '../../../src/control/plane.js'
-import { parseEndpoint } from '../../../src/discovery/static.js'
+import { parseAddress } from '../../../src/discovery/static.js'
 import type { ZddEvent } from '../../../src/support/events.js'
 import type { ProbeResult, ProbeTarget } from '../../../src/health/active.js'
 import { HealthMonitor } from '../../../src/health/monitor.js'
@@ -44,8 +44,8 @@ function setup(
   monitor.start()
   // Instances found after start-up are new tasks (delaySeconds applies); before, of unknown age.
   if (afterStartUp) monitor.markStarted()
-  for (const [name, backends] of Object.entries(groups)) plane.setEndpoints('svc', name, backends.map(parseEndpoint))
-  const upstream = (key: string): Upstream => plane.upstreams.acquire('svc', parseEndpoint(key))
+  for (const [name, backends] of Object.entries(groups)) plane.setEndpoints('svc', name, backends.map(parseAddress))
+  const upstream = (key: string): Upstream => plane.upstreams.acquire('svc', parseAddress(key))
   const live = (group: string) => plane.snapshot.current.servicesByName.get('svc')!.groupsByName.get(group)!.instances.map((u) => u.key)
   const changes = (key: string) => events.filter((event) => event.instance === key).map((event) => `${event.from}>${event.to}`)
   const fail = (key: string, kind: 'connect' | 'reset' | 'timeout' | 'other' = 'connect') => {
@@ -191,8 +191,8 @@ describe('HealthMonitor', () => {
     const t = setup({ healthChecks: [check] })
     monitor = t.monitor
     await vi.advanceTimersByTimeAsync(0)
-    t.plane.setEndpoints('svc', 'a', [parseEndpoint(A1)])
-    const kept = t.plane.upstreams.acquire('svc', parseEndpoint(B1))
+    t.plane.setEndpoints('svc', 'a', [parseAddress(A1)])
+    const kept = t.plane.upstreams.acquire('svc', parseAddress(B1))
     await vi.advanceTimersByTimeAsync(0)
     expect(t.events.at(-1)).toMatchObject({ instance: A2, from: 'healthy', to: 'draining', reason: 'removed from discovery' })
     await vi.advanceTimersByTimeAsync(300)
