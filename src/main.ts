@@ -1,161 +1,115 @@
-import type { Config, ServiceConfig } from './config/types.js'
-import { ControlPlane, type GroupDiscoveryStatus } from './control/plane.js'
+/**
+ * The composition root: the only module that wires the parts together. Config → discovery and
+ * health facts → control plane → snapshot specs → the data side (the local data plane, or the
+ * cluster's workers), whose outcomes flow back into health.
+ */
+import type { Config } from './config/types.js'
+import { startDiscovery } from './control/discovery.js'
+import { ControlPlane } from './control/plane.js'
+import type { DataPlaneLink } from './control/ports.js'
 import { prepareControl } from './control/start.js'
-import { DiscoveryWatcher, createResolver } from './discovery/watcher.js'
 import { HealthMonitor } from './health/monitor.js'
+import { DataPlane, type ListeningService } from './proxy/data-plane.js'
+import type { SnapshotSpec } from './routing/spec.js'
 import type { Logger } from './support/log.js'
-import { ProxyListener } from './proxy/listener.js'
-import { startRetryPolicies } from './proxy/retry.js'
-import { StatsRegistry } from './upstream/stats.js'
-import { UpstreamRegistry } from './upstream/pools.js'
+import type { OutcomeSink } from './upstream/outcomes.js'
 
-/** A started proxy: its listeners, its control plane, and how to stop it. */
+/**
+ * Where requests are served: the single process's own data plane, or the workers of `serve
+ * --workers N`. The control side pushes it every snapshot spec and reads it through DataPlaneLink.
+ */
+export interface DataSide extends DataPlaneLink {
+  /** Routes with this spec from the next request on. */
+  apply(spec: SnapshotSpec): void
+  /** Opens the listeners (in a cluster: once the first worker listens). */
+  start(): Promise<readonly ListeningService[]>
+  /** Stops accepting; in-flight requests finish within `graceMs`; then everything closes. */
+  stop(graceMs: number): Promise<void>
+  /** SIGHUP: restarts the workers one at a time (a single process has none). */
+  restart?(): Promise<void>
+}
+
+/** Builds the data side; it reports outcomes to `outcomes` (health). */
+export type DataSideFactory = (outcomes: OutcomeSink) => DataSide
+
+/** A started proxy: its control plane, its ports, and how to stop it. */
 export interface RunningProxy {
   readonly plane: ControlPlane
-  /** Instance states (health, readiness, ejection): `instanceStates()`, `statesOf(service, group)`. */
-  readonly health: HealthMonitor
-  /** Traffic counters per service and group, read by the metrics endpoint. */
-  readonly stats: StatsRegistry
+  readonly logger: Logger
   /** Bound ports per service name. */
   readonly ports: ReadonlyMap<string, number>
   /** Bound port of the admin API; undefined without `admin` in the config. */
   readonly adminPort: number | undefined
-  /** Stops accepting, lets in-flight requests finish within `graceMs`, closes upstream pools. */
+  /** What SIGHUP does: restarts the workers one at a time, or says a single process ignores it. */
+  hangup(): void
+  /** Stops the data side (in-flight requests finish within `graceMs`), then the control side. */
   stop(graceMs?: number): Promise<void>
 }
 
-/** Services grouped by the address they listen on. */
-function byListenAddress(services: readonly ServiceConfig[]): Map<string, ServiceConfig[]> {
-  const groups = new Map<string, ServiceConfig[]>()
-  for (const service of services) {
-    const key = `${service.listen.host}|${service.listen.port}`
-    const list = groups.get(key)
-    if (list === undefined) groups.set(key, [service])
-    else list.push(service)
-  }
-  return groups
-}
-
-export interface StartOptions {
-  /**
-   * `false`: open no proxy listener (`ports` stays empty). Cluster mode's primary runs the control
-   * side this way and its workers run the listeners.
-   */
-  readonly listeners?: boolean
+/** The single process's data side: one DataPlane in this process. */
+export function localDataSide(config: Config, logger: Logger): DataSideFactory {
+  return (outcomes) => new DataPlane(config, { outcomes, logger })
 }
 
 /**
- * The composition root: config → facts (static and SRV discovery) → snapshot → listeners.
+ * Starts the proxy: the control side (plane, health, saved state, discovery, admin API) in this
+ * process, and the data side `makeDataSide` builds (by default, the data plane in this process too).
  */
-export async function startProxy(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningProxy> {
-  const timeouts = new Map(config.services.map((service) => [service.name, service.timeouts]))
-  const upstreams = new UpstreamRegistry((name) => timeouts.get(name)!)
-  const plane = new ControlPlane(config, upstreams, logger)
-  const stats = new StatsRegistry(config)
-  // Health installs the liveness rule before discovery reports instances, so none is live unchecked.
-  const health = new HealthMonitor(plane, logger)
+export async function startProxy(
+  config: Config,
+  logger: Logger,
+  makeDataSide: DataSideFactory = localDataSide(config, logger),
+): Promise<RunningProxy> {
+  const plane = new ControlPlane(config, logger)
+  // Health follows the instances before discovery reports any, so none is live unchecked.
+  const health = new HealthMonitor(config.services, { instances: plane, verdicts: plane, events: plane.events }, logger)
   health.start()
-  plane.setInstanceWeights((upstream) => health.weightOf(upstream))
-  const retryPolicies = startRetryPolicies(config.services, stats)
-  // The saved desired state applies before any listener opens (an unusable state file stops the start).
-  const control = await prepareControl(config, plane, logger)
-  const watchers = startDiscovery(config, plane, logger)
-  // Wait for the first answers (bounded) so a healthy start serves at once; a dead DNS server
-  // doesn't stop the start: its groups stay empty until it answers.
-  const firstLookups = Promise.all(watchers.map((watcher) => watcher.start()))
-  const lookupDeadline = new Promise<void>((resolve) => setTimeout(resolve, config.dns.timeoutMs * 2 + 500).unref())
-  await Promise.race([firstLookups, lookupDeadline])
-  health.markStarted()
-
-  const listeners: ProxyListener[] = []
+  const dataSide = makeDataSide(health)
+  const unsubscribe = plane.onSpec((spec) => dataSide.apply(spec))
+  dataSide.apply(plane.spec)
+  let control: Awaited<ReturnType<typeof prepareControl>> | undefined
+  let discovery: ReturnType<typeof startDiscovery> | undefined
+  const stopControlSide = async () => {
+    await control?.close()
+    discovery?.stop()
+    health.stop()
+    unsubscribe()
+  }
   const ports = new Map<string, number>()
   let adminPort: number | undefined
   try {
-    for (const services of options.listeners === false ? [] : byListenAddress(config.services).values()) {
-      const first = services[0]!
-      const listener = new ProxyListener({
-        host: first.listen.host,
-        port: first.listen.port,
-        services,
-        table: plane.routes,
-        trustedProxies: config.trustedProxies,
-        stats,
-        logger,
-      })
-      const port = await listener.listen()
-      listeners.push(listener)
-      for (const service of services) {
-        ports.set(service.name, port)
-        logger.info({ event: 'listening', service: service.name, host: first.listen.host, port }, 'proxy listening')
-      }
+    // The saved desired state applies before any listener opens (an unusable state file stops the start).
+    control = await prepareControl(config, plane, dataSide, logger)
+    discovery = startDiscovery(config, plane, logger)
+    await discovery.firstAnswers
+    health.markStarted()
+    for (const { service, host, port } of await dataSide.start()) {
+      ports.set(service, port)
+      logger.info({ event: 'listening', service, host, port }, 'proxy listening')
     }
-    adminPort = await control.listen(stats)
+    adminPort = await control.listen()
   } catch (error) {
-    await control.close()
-    for (const watcher of watchers) watcher.stop()
-    health.stop()
-    retryPolicies.stop()
-    await Promise.all(listeners.map((listener) => listener.close(0)))
-    await upstreams.closeAll(0)
+    await dataSide.stop(0)
+    await stopControlSide()
     throw error
   }
 
   let stopping: Promise<void> | undefined
   return {
     plane,
-    health,
-    stats,
+    logger,
     ports,
     adminPort,
+    hangup() {
+      if (dataSide.restart !== undefined) void dataSide.restart()
+      else logger.warn({ event: 'sighup_ignored' }, 'SIGHUP ignored: rolling restarts need --workers; restart to reload the config')
+    },
     stop(graceMs = 30_000) {
       stopping ??= (async () => {
-        await control.close()
-        for (const watcher of watchers) watcher.stop()
-        health.stop()
-        retryPolicies.stop()
-        await Promise.all(listeners.map((listener) => listener.close(graceMs)))
-        await upstreams.closeAll(1_000)
+        await dataSide.stop(graceMs)
+        await stopControlSide()
       })()
       return stopping
     },
   }
-}
-
-/**
- * One DiscoveryWatcher per group: static groups answer their `backends`, SRV groups ask DNS.
- * InstanceAddress changes become new snapshots; failures become `discovery_error` events and log lines.
- */
-function startDiscovery(config: Config, plane: ControlPlane, logger: Logger): DiscoveryWatcher[] {
-  const watchers: DiscoveryWatcher[] = []
-  for (const service of config.services) {
-    for (const group of service.groups) {
-      const watcher: DiscoveryWatcher = new DiscoveryWatcher({
-        resolver: createResolver(group, config.dns),
-        refreshMinSeconds: config.dns.refreshMinSeconds,
-        refreshMaxSeconds: config.dns.refreshMaxSeconds,
-        onAddresses: (endpoints) => plane.setEndpoints(service.name, group.name, endpoints),
-        onError: (failure) => {
-          if (status === undefined) return
-          status.failures[failure.kind]++
-          status.lastFailure = failure.reason
-          const fields = { service: service.name, group: group.name, srv: group.srv, ...failure }
-          logger.warn({ event: 'discovery_error', ...fields }, 'discovery lookup failed')
-          plane.events.publish('discovery_error', fields)
-        },
-      })
-      const status: GroupDiscoveryStatus | undefined =
-        group.srv === undefined
-          ? undefined
-          : {
-              srv: group.srv,
-              get ready() {
-                return watcher.ready
-              },
-              failures: { error: 0, empty: 0 },
-            }
-      if (status !== undefined) plane.discovery.set(`${service.name}/${group.name}`, status)
-      watchers.push(watcher)
-    }
-  }
-  return watchers
 }

@@ -15,22 +15,25 @@ interface ServeArgs {
   workers?: number
 }
 
-/** Stops `proxy` on SIGTERM/SIGINT: no new connections, in-flight requests finish, exit 0. */
+/**
+ * Stops `proxy` on SIGTERM/SIGINT, the same way with and without workers: no new connections,
+ * in-flight requests finish (bounded by `graceMs`), then `after` runs and the process exits 0.
+ */
 export function stopOnSignals(proxy: RunningProxy, graceMs: number, after?: () => Promise<void>): void {
   let stopping = false
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) return
     stopping = true
-    proxy.plane.logger.info({ event: 'stopping', signal }, 'stopping: finishing in-flight requests')
+    proxy.logger.info({ event: 'stopping', signal }, 'stopping: finishing in-flight requests')
     void (async () => {
       await proxy.stop(graceMs)
       await after?.()
-      proxy.plane.logger.info({ event: 'stopped', resources: process.getActiveResourcesInfo() }, 'stopped')
+      proxy.logger.info({ event: 'stopped', resources: process.getActiveResourcesInfo() }, 'stopped')
       // Everything is closed, so the process ends by itself; if a handle still lingers, say which
       // and exit anyway (the timer is unref'd, so it does not keep the process alive itself).
       process.exitCode = 0
       setTimeout(() => {
-        proxy.plane.logger.error({ event: 'exit_forced', resources: process.getActiveResourcesInfo() }, 'handles left after stop')
+        proxy.logger.error({ event: 'exit_forced', resources: process.getActiveResourcesInfo() }, 'handles left after stop')
         process.exit(0)
       }, 5_000).unref()
     })()
@@ -58,17 +61,17 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     const config = await loadConfig(args.config ?? DEFAULT_CONFIG_PATH)
     const logger = createLogger('zdd-proxy')
     const graceMs = Math.max(...config.services.map((service: ServiceConfig) => service.drainSeconds * 1000), 1_000)
+    // SIGHUP would end the process by default; a proxy must not drop traffic because a terminal
+    // closed. Until the proxy runs, a hangup means nothing.
+    let proxy: RunningProxy | undefined
+    process.on('SIGHUP', () => proxy?.hangup())
     if (workers > 0) {
       // Workers read the same file; they inherit the working directory, an absolute path is plainer.
       const { startCluster } = await import('../cluster/primary/start.js')
-      await startCluster(config, logger, { configPath: resolve(args.config ?? DEFAULT_CONFIG_PATH), workers, graceMs })
-      return
+      proxy = await startCluster(config, logger, { configPath: resolve(args.config ?? DEFAULT_CONFIG_PATH), workers, graceMs })
+    } else {
+      proxy = await startProxy(config, logger)
     }
-    const proxy = await startProxy(config, logger)
     stopOnSignals(proxy, graceMs)
-    // SIGHUP would end the process by default; a proxy must not drop traffic because a terminal closed.
-    process.on('SIGHUP', () =>
-      logger.warn({ event: 'sighup_ignored' }, 'SIGHUP ignored: rolling restarts need --workers; restart to reload the config'),
-    )
   },
 }

@@ -1,51 +1,26 @@
 /**
- * The IPC contract between the cluster primary (control side) and its workers (data plane), as
- * plain JSON messages. The primary pushes routing snapshots and drain orders; workers send back
- * what they saw (load, outcomes, traffic counters) so health, metrics and status keep working.
+ * The IPC contract between the cluster primary (control side) and its workers (data planes), as
+ * plain JSON messages. The primary pushes snapshot specs and drain orders; workers send back what
+ * they saw (load, failures, traffic counters) so health, metrics, status and drains see the sum.
  */
 import type { Config } from '../config/types.js'
-import type { Upstream } from '../upstream/pools.js'
-import type { FailureKind } from '../proxy/errors.js'
-import type { RouteTable } from '../routing/types.js'
-
-/** One live instance of a group in a pushed snapshot. */
-export interface EndpointMessage {
-  readonly host: string
-  readonly port: number
-}
-
-export interface GroupSnapshot {
-  readonly name: string
-  readonly weight: number
-  /** Live instances in snapshot order; an instance in slow start may appear fewer times than the others. */
-  readonly instances: readonly EndpointMessage[]
-  /**
-   * Instances discovery knows that are not live (unhealthy, ejected, not ready): the worker keeps
-   * their pools, as the single process does, so an ejection does not cut their running requests.
-   */
-  readonly standby: readonly EndpointMessage[]
-}
-
-export interface ServiceSnapshot {
-  readonly name: string
-  readonly groups: readonly GroupSnapshot[]
-}
+import type { SnapshotSpec } from '../routing/spec.js'
+import type { InstanceId } from '../upstream/instance.js'
+import type { FailureKind } from '../upstream/outcomes.js'
 
 // Primary → worker.
 
-/** A new routing snapshot: sent on every swap and to each worker once it says hello. */
+/** A new snapshot spec: sent when routing changed, and to each worker once it says hello. */
 export interface SnapshotMessage {
   readonly type: 'snapshot'
-  readonly revision: number
-  readonly services: readonly ServiceSnapshot[]
+  readonly spec: SnapshotSpec
 }
 
-/** A cut-over detached the pool of `service`'s instance `key`: detach yours too and report it as `id`. */
+/** A cut-over drains `instance`: move it to fresh connections and report the old ones as detach `id`. */
 export interface DetachMessage {
   readonly type: 'detach'
   readonly id: number
-  readonly service: string
-  readonly key: string
+  readonly instance: InstanceId
 }
 
 /** The drain deadline of detach `id` passed: cut what still runs on that pool. */
@@ -78,15 +53,12 @@ export interface ListeningMessage {
 /** Partial failure counts by kind (only kinds that changed). */
 export type FailureCounts = Partial<Record<FailureKind, number>>
 
-/** One instance as one worker sees it: current values, and deltas since the last report. */
-export interface UpstreamReport {
-  readonly service: string
-  readonly key: string
+/** One instance as one worker sees it now (sent when a value changed). */
+export interface InstanceReport {
+  readonly instance: InstanceId
   readonly inflight: number
-  readonly consecutiveFailures: number
-  readonly consecutive5xx: number
-  readonly responses: number
-  readonly failures: FailureCounts
+  readonly failuresInARow: number
+  readonly fivexxInARow: number
 }
 
 /** Deltas of one group's GroupStats since the last report. */
@@ -113,18 +85,17 @@ export interface DetachedReport {
 /** Sent every ~250 ms when something changed, and once more before the worker exits. */
 export interface ReportMessage {
   readonly type: 'report'
-  readonly upstreams: readonly UpstreamReport[]
+  readonly instances: readonly InstanceReport[]
   readonly groups: readonly GroupReport[]
   readonly detached: readonly DetachedReport[]
 }
 
-/** A failed attempt, sent at once so health can eject on it (totals follow in the next report). */
+/** A failed attempt, sent at once so health can eject on it. */
 export interface FailureMessage {
   readonly type: 'failure'
-  readonly service: string
-  readonly key: string
+  readonly instance: InstanceId
   readonly kind: FailureKind
-  readonly consecutiveFailures: number
+  readonly inARow: number
 }
 
 /** The worker cannot run (bad config, listen error); it exits 1 after sending this. */
@@ -151,43 +122,6 @@ export function isToWorker(value: unknown): value is ToWorker {
 
 export function isFromWorker(value: unknown): value is FromWorker {
   return FROM_WORKER.has(typeOf(value) ?? '')
-}
-
-/** A known instance: which service and group it belongs to (ControlPlane.knownUpstreams()). */
-export interface KnownUpstream {
-  readonly service: string
-  readonly group: string
-  readonly upstream: Upstream
-}
-
-function endpointOf({ endpoint }: Upstream): EndpointMessage {
-  return { host: endpoint.host, port: endpoint.port }
-}
-
-/**
- * The services of a snapshot as plain data, the revision apart (so equal routing compares equal):
- * per group its weight, its live instances and the known ones that are not live.
- */
-export function snapshotServices(table: RouteTable<Upstream>, known: Iterable<KnownUpstream>): ServiceSnapshot[] {
-  const standby = new Map<string, EndpointMessage[]>()
-  const live = new Set<Upstream>()
-  for (const service of table.services) for (const group of service.groups) for (const upstream of group.instances) live.add(upstream)
-  for (const { service, group, upstream } of known) {
-    if (live.has(upstream)) continue
-    const key = `${service}|${group}`
-    const list = standby.get(key)
-    if (list === undefined) standby.set(key, [endpointOf(upstream)])
-    else list.push(endpointOf(upstream))
-  }
-  return table.services.map((service) => ({
-    name: service.name,
-    groups: service.groups.map((group) => ({
-      name: group.name,
-      weight: group.weight,
-      instances: group.instances.map(endpointOf),
-      standby: standby.get(`${service.name}|${group.name}`) ?? [],
-    })),
-  }))
 }
 
 /**

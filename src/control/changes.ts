@@ -1,5 +1,4 @@
 import type { Logger } from '../support/log.js'
-import type { Upstream } from '../upstream/pools.js'
 import { validateWeights } from '../routing/weights.js'
 import { applyChange, historyOf, type Change, type DesiredState, type HistoryEntry, type StateStore, type Weights } from '../state/store.js'
 import type { DrainStatus, DrainTracker } from './drain.js'
@@ -30,8 +29,8 @@ export interface ChangeResult {
 /**
  * Applies changes to the desired state, one at a time: check, persist, then publish the new
  * snapshot and the event. A change that fails any step leaves the state, the revision and the
- * routing untouched. Without a store the weights are read-only (DESIGN.md §2: without `state`
- * nothing can change them), and every mutation is refused with 409 `read_only`.
+ * routing untouched. Without a store the weights are read-only (without `state` nothing could
+ * persist a change), and every mutation is refused with 409 `read_only`.
  */
 export class ChangeController {
   #state: DesiredState
@@ -75,8 +74,9 @@ export class ChangeController {
       if (!groups.includes(to)) {
         throw new HttpError('invalid_body', `to: unknown group "${to}" (groups: ${groups.join(', ')})`)
       }
-      const known = this.plane.endpointsOf(service, to).length
-      const live = this.plane.snapshot.current.servicesByName.get(service)?.groupsByName.get(to)?.instances.length ?? 0
+      const known = this.plane.instancesOf(service, to).length
+      // Distinct instances: a ramping one is listed fewer times than the others (slow start).
+      const live = new Set(this.plane.snapshot.current.servicesByName.get(service)?.groupsByName.get(to)?.instances).size
       const refusal = refuseCutover({ group: to, known, live, minReady: options.minReady })
       if (refusal !== undefined) throw new HttpError('not_ready', `cannot cut over ${service} to ${to}: ${refusal}`)
       this.#guard(options)
@@ -89,10 +89,7 @@ export class ChangeController {
         { service, kind: 'cutover', after, time, reason: options.reason, to, cutover: { to, from, startedAt: time, drainSeconds } },
         true,
       )
-      const instances: Upstream[] = []
-      for (const group of from) {
-        for (const endpoint of this.plane.endpointsOf(service, group)) instances.push(this.plane.upstreams.acquire(service, endpoint))
-      }
+      const instances = from.flatMap((group) => this.plane.instancesOf(service, group))
       const drain = this.drains.start({ service, to, from, revision: result.revision, startedAt: time, drainSeconds }, instances)
       this.#announce('cutover_started', result.change, {
         to,

@@ -1,6 +1,8 @@
 import type { EventBus } from '../support/events.js'
 import type { Logger } from '../support/log.js'
-import type { DetachedPool, Upstream, UpstreamRegistry } from '../upstream/pools.js'
+import type { KnownInstance } from '../upstream/instance.js'
+import type { DetachedPool } from '../upstream/pools.js'
+import type { DataPlaneLink } from './ports.js'
 import { drainCounts, type DrainCounts, type DrainOutcome } from './change-rules.js'
 
 /** A cut-over's drain as status shows it. */
@@ -34,9 +36,9 @@ function runningOn(pools: ActiveDrain['pools']): number {
 }
 
 /**
- * Drains the groups a cut-over took traffic from. Their instances move to fresh connection pools;
- * the old pools close idle connections at once and busy ones after their request, and whatever
- * still runs at the deadline is destroyed. `cutover_completed` reports when the old side is
+ * Drains the groups a cut-over took traffic from. Every data plane moves their instances to fresh
+ * connection pools; the old pools close idle connections at once and busy ones after their request,
+ * and whatever still runs at the deadline is destroyed. `cutover_completed` reports when the old side is
  * empty: the "drained" signal zdd.py had to guess from HAProxy stats.
  */
 export class DrainTracker {
@@ -44,7 +46,7 @@ export class DrainTracker {
   readonly #last = new Map<string, DrainStatus>()
 
   constructor(
-    private readonly upstreams: UpstreamRegistry,
+    private readonly dataPlanes: Pick<DataPlaneLink, 'detach'>,
     private readonly events: EventBus,
     private readonly logger: Logger,
   ) {}
@@ -52,10 +54,10 @@ export class DrainTracker {
   /** Starts draining `instances` (the old groups' instances); any earlier drain of the service is superseded. */
   start(
     cutover: Omit<DrainStatus, 'phase' | 'inflight' | 'counts'>,
-    instances: readonly Upstream[],
+    instances: readonly KnownInstance[],
   ): DrainStatus {
     this.supersede(cutover.service)
-    const pools = instances.map((upstream) => this.upstreams.detachPool(upstream))
+    const pools = instances.map((instance) => this.dataPlanes.detach(instance.id))
     const inflightAtStart = runningOn(pools)
     const deadline = setTimeout(() => this.#finish(cutover.service, active, 'deadline'), cutover.drainSeconds * 1000)
     deadline.unref()

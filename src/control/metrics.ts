@@ -52,8 +52,8 @@ class ScrapedHistogram extends Histogram<GroupLabels> {
 }
 
 /**
- * The Prometheus registry of one proxy (DESIGN.md §4). Every value is read at scrape time from
- * the data plane's counters and the control plane's facts: the hot path never calls prom-client.
+ * The Prometheus registry of one proxy. Every value is read at scrape time from the data planes'
+ * counters and the control plane's facts: the hot path never calls prom-client.
  */
 export function createMetrics(plane: ControlPlane, stats: StatsRegistry, stateRevision: () => number): Registry {
   const registry = new Registry()
@@ -110,16 +110,12 @@ export function createMetrics(plane: ControlPlane, stats: StatsRegistry, stateRe
     registers: [registry],
     collect() {
       this.reset()
-      const table = plane.snapshot.current
       for (const service of plane.config.services) {
-        const route = table.servicesByName.get(service.name)
         for (const group of service.groups) {
-          const live = new Set(route?.groupsByName.get(group.name)?.instances ?? [])
           // Every group reports at least `healthy`, so a group with no instance shows 0, not nothing.
           const counts = new Map<string, number>([['healthy', 0]])
-          for (const endpoint of plane.endpointsOf(service.name, group.name)) {
-            const upstream = plane.upstreams.acquire(service.name, endpoint)
-            const state = plane.instanceState(upstream, live.has(upstream))
+          for (const instance of plane.instancesOf(service.name, group.name)) {
+            const state = plane.stateOf(instance)
             counts.set(state, (counts.get(state) ?? 0) + 1)
           }
           for (const [state, count] of counts) this.set({ service: service.name, group: group.name, state }, count)

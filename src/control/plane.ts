@@ -1,12 +1,13 @@
 import type { Config, ServiceConfig } from '../config/types.js'
 import { formatAddress, type InstanceAddress } from '../discovery/types.js'
-import { EventBus } from '../support/events.js'
 import { expandBySlowStart } from '../routing/slow-start.js'
-import type { Logger } from '../support/log.js'
-import type { Upstream, UpstreamRegistry } from '../upstream/pools.js'
+import { SnapshotHolder, type SnapshotSource } from '../routing/snapshot.js'
+import type { GroupSpec, ServiceSpec, SnapshotSpec } from '../routing/spec.js'
 import { buildRouteTable, buildServiceRoute } from '../routing/table.js'
 import type { RouteTable, ServiceRoute } from '../routing/types.js'
-import { SnapshotHolder, type SnapshotSource } from '../routing/snapshot.js'
+import { EventBus } from '../support/events.js'
+import type { Logger } from '../support/log.js'
+import type { InstanceId, KnownInstance } from '../upstream/instance.js'
 
 /** What SRV discovery says about one group (static groups have none). */
 export interface GroupDiscoveryStatus {
@@ -18,82 +19,78 @@ export interface GroupDiscoveryStatus {
   lastFailure?: string
 }
 
-/** Decides whether an instance may take new requests (health, readiness, ejection). */
-export type LivenessCheck = (upstream: Upstream) => boolean
+/** Health's verdict on one instance, as the plane builds snapshots and status from it. */
+export interface InstanceVerdict {
+  /** The state status and `zdd_instances{state}` show (health's states). */
+  readonly state: string
+  /** Takes new requests. */
+  readonly live: boolean
+  /** Share of a full instance's traffic during slow start, in (0, 1]; 1 when not ramping. */
+  readonly weight: number
+}
+
+/** Until health has judged an instance: not live. */
+const UNJUDGED: InstanceVerdict = Object.freeze({ state: 'starting', live: false, weight: 1 })
 
 /**
- * Names an instance's state for status and `zdd_instances{state}` (`live`: it is in the current
- * snapshot). The default knows only live or not; the health module installs a finer one.
+ * The snapshot as control-side readers see it: a rebuild that publish() left pending happens before
+ * `current` answers, so a reader never sees facts older than the last change.
  */
-export type InstanceStateReader = (upstream: Upstream, live: boolean) => string
-
-/**
- * The snapshot as the control side reads it: a rebuild that publish() left pending happens before
- * `current` answers, so a reader never sees facts older than the last change. The data path reads
- * `ControlPlane.routes` instead, a plain holder without that check (an overridden getter on the
- * per-request read cost ~8 % CPU per request, side-by-side).
- */
-class PlaneSnapshot implements SnapshotSource<RouteTable<Upstream>> {
+class FlushingSnapshot implements SnapshotSource<RouteTable<KnownInstance>> {
   pending = false
 
   constructor(
-    readonly tables: SnapshotHolder<RouteTable<Upstream>>,
+    readonly tables: SnapshotHolder<RouteTable<KnownInstance>>,
     private readonly flush: () => void,
   ) {}
 
-  get current(): RouteTable<Upstream> {
+  get current(): RouteTable<KnownInstance> {
     if (this.pending) this.flush()
     return this.tables.current
-  }
-
-  /** Called after every swap (e.g. to push the snapshot to worker processes). */
-  onSwap(listener: (next: RouteTable<Upstream>) => void): () => void {
-    return this.tables.onSwap(listener)
   }
 }
 
 /**
- * Turns facts (desired weights, discovered endpoints, liveness) into RouteTable snapshots.
- * Every change builds a whole new table and swaps it in; instances that left every group drain.
- * Changes made in one go (one discovery answer, the health transitions of one sweep, the ~2 000
- * instances found at start-up) build one table, not one each: publish() marks the table stale
- * and the rebuild runs at the end of the event-loop turn (setImmediate) or at the next read of
- * `snapshot.current`, whichever comes first. The data path (`routes`) sees it at the end of the
- * turn: before any request read after the change was made.
+ * Turns facts into snapshots: the instances discovery reports (each given an id), health's verdicts
+ * and the desired weights. Every change builds a whole new RouteTable of KnownInstances (for status,
+ * readiness and cut-over checks) and its SnapshotSpec, which goes to every `onSpec` listener (the
+ * data planes). Changes made in one go (one discovery answer, the health transitions of one sweep,
+ * the ~2 000 instances found at start-up) build one table, not one each: publish() marks the table
+ * stale and the rebuild runs at the end of the event-loop turn (setImmediate) or at the next read of
+ * `snapshot.current` or `spec`, whichever comes first.
  */
 export class ControlPlane {
-  /** The routing tables for control-side readers (status, metrics, changes, workers). */
-  readonly snapshot: PlaneSnapshot
-  /** The same tables for the data path: read once per request, no pending-rebuild check. */
-  readonly routes: SnapshotSource<RouteTable<Upstream>>
-  readonly #snapshot: PlaneSnapshot
+  /** The current table; reading it applies a pending rebuild first. */
+  readonly snapshot: SnapshotSource<RouteTable<KnownInstance>>
   readonly events = new EventBus()
   /** SRV discovery status by `service/group`. */
   readonly discovery = new Map<string, GroupDiscoveryStatus>()
-  readonly #weights = new Map<string, Readonly<Record<string, number>>>()
-  readonly #endpoints = new Map<string, Map<string, readonly InstanceAddress[]>>()
+  readonly #snapshot: FlushingSnapshot
   readonly #servicesByName: Map<string, ServiceConfig>
-  #liveness: LivenessCheck = () => true
-  /** Share of a full instance's traffic (0..1) during slow start; 1 when not ramping. */
-  #weightOf: (upstream: Upstream) => number = () => 1
-  #instanceState: InstanceStateReader = (upstream, live) =>
-    upstream.draining ? 'draining' : live ? 'healthy' : 'unhealthy'
+  readonly #weights = new Map<string, Readonly<Record<string, number>>>()
+  /** Known instances per service, then group, in discovery's order. */
+  readonly #known = new Map<string, Map<string, readonly KnownInstance[]>>()
+  readonly #byId = new Map<InstanceId, KnownInstance>()
+  readonly #verdicts = new Map<InstanceId, InstanceVerdict>()
+  readonly #specListeners = new Set<(spec: SnapshotSpec) => void>()
+  readonly #knownListeners = new Set<(added: readonly KnownInstance[], removed: readonly KnownInstance[]) => void>()
+  #spec: SnapshotSpec
   #revision = 0
+  #nextId = 1
 
   constructor(
     readonly config: Config,
-    readonly upstreams: UpstreamRegistry,
     readonly logger: Logger,
   ) {
     this.#servicesByName = new Map(config.services.map((service) => [service.name, service]))
     for (const service of config.services) {
       this.#weights.set(service.name, service.weights)
-      this.#endpoints.set(service.name, new Map())
+      this.#known.set(service.name, new Map())
     }
-    const tables = new SnapshotHolder(this.#build())
-    this.#snapshot = new PlaneSnapshot(tables, this.#flush)
+    const { table, spec } = this.#build()
+    this.#spec = spec
+    this.#snapshot = new FlushingSnapshot(new SnapshotHolder(table), this.#flush)
     this.snapshot = this.#snapshot
-    this.routes = tables
   }
 
   service(name: string): ServiceConfig | undefined {
@@ -110,50 +107,82 @@ export class ControlPlane {
     this.publish()
   }
 
-  /** The instances discovery found for one group. */
-  setEndpoints(serviceName: string, groupName: string, endpoints: readonly InstanceAddress[]): void {
-    const groups = this.#endpoints.get(serviceName)
+  /**
+   * The instances discovery found for one group. An instance keeps its id while it stays; one that
+   * left and comes back is a new instance with a new id.
+   */
+  setInstances(serviceName: string, groupName: string, addresses: readonly InstanceAddress[]): void {
+    const groups = this.#known.get(serviceName)
     if (groups === undefined) return
-    const before = new Set((groups.get(groupName) ?? []).map(formatAddress))
-    const after = new Set(endpoints.map(formatAddress))
-    groups.set(groupName, Object.freeze([...endpoints]))
-    this.publish()
-    for (const key of after) {
-      if (!before.has(key)) this.events.publish('instance_added', { service: serviceName, group: groupName, instance: key })
+    const before = new Map((groups.get(groupName) ?? []).map((instance) => [instance.address, instance]))
+    const after: KnownInstance[] = []
+    const added: KnownInstance[] = []
+    for (const { host, port } of addresses) {
+      const address = formatAddress({ host, port })
+      let instance = before.get(address)
+      if (instance === undefined) {
+        instance = Object.freeze({ id: this.#nextId++, service: serviceName, group: groupName, address, host, port })
+        this.#byId.set(instance.id, instance)
+        added.push(instance)
+      } else before.delete(address)
+      after.push(instance)
     }
-    for (const key of before) {
-      if (!after.has(key)) this.events.publish('instance_removed', { service: serviceName, group: groupName, instance: key })
+    groups.set(groupName, Object.freeze(after))
+    for (const gone of before.values()) {
+      this.#byId.delete(gone.id)
+      this.#verdicts.delete(gone.id)
     }
-  }
-
-  endpointsOf(serviceName: string, groupName: string): readonly InstanceAddress[] {
-    return this.#endpoints.get(serviceName)?.get(groupName) ?? []
-  }
-
-  /** Installs the liveness rule (health module) and republishes. */
-  /** Installs the slow-start ramp (health module); the next publish applies it. */
-  setInstanceWeights(weightOf: (upstream: Upstream) => number): void {
-    this.#weightOf = weightOf
-  }
-
-  setLiveness(check: LivenessCheck): void {
-    this.#liveness = check
     this.publish()
+    for (const instance of added) this.events.publish('instance_added', { service: serviceName, group: groupName, instance: instance.address })
+    for (const gone of before.values()) this.events.publish('instance_removed', { service: serviceName, group: groupName, instance: gone.address })
+    const removed = [...before.values()]
+    if (added.length > 0 || removed.length > 0) for (const listener of this.#knownListeners) listener(added, removed)
   }
 
-  /** Installs how instance states are named (health module). */
-  setInstanceStates(reader: InstanceStateReader): void {
-    this.#instanceState = reader
+  /** The instances discovery knows for one group. */
+  instancesOf(serviceName: string, groupName: string): readonly KnownInstance[] {
+    return this.#known.get(serviceName)?.get(groupName) ?? []
   }
 
-  /** The state of one instance, as status and metrics show it. */
-  instanceState(upstream: Upstream, live: boolean): string {
-    return this.#instanceState(upstream, live)
+  /** Every instance discovery knows, live or not. */
+  *knownInstances(): Generator<KnownInstance> {
+    for (const groups of this.#known.values()) for (const instances of groups.values()) yield* instances
+  }
+
+  /** Calls `listener` with the instances discovery added and removed; returns the unsubscribe. */
+  onKnownChanged(listener: (added: readonly KnownInstance[], removed: readonly KnownInstance[]) => void): () => void {
+    this.#knownListeners.add(listener)
+    return () => this.#knownListeners.delete(listener)
+  }
+
+  /** Health's verdict on a known instance; a change of liveness or slow-start weight republishes. */
+  setVerdict(id: InstanceId, verdict: InstanceVerdict): void {
+    if (!this.#byId.has(id)) return
+    const before = this.#verdicts.get(id) ?? UNJUDGED
+    this.#verdicts.set(id, verdict)
+    if (before.live !== verdict.live || (verdict.live && before.weight !== verdict.weight)) this.publish()
+  }
+
+  /** The state of an instance, as status and metrics show it. */
+  stateOf(instance: KnownInstance): string {
+    return (this.#verdicts.get(instance.id) ?? UNJUDGED).state
+  }
+
+  /** The current spec; reading it applies a pending rebuild first. */
+  get spec(): SnapshotSpec {
+    if (this.#snapshot.pending) this.#flush()
+    return this.#spec
+  }
+
+  /** Calls `listener` with every new spec; returns the unsubscribe. */
+  onSpec(listener: (spec: SnapshotSpec) => void): () => void {
+    this.#specListeners.add(listener)
+    return () => this.#specListeners.delete(listener)
   }
 
   /**
    * Schedules a new snapshot from the current facts: built once for every publish() of the
-   * current event-loop turn, at its end or at the first read of `snapshot.current` before.
+   * current event-loop turn, at its end or at the first read before.
    */
   publish(): void {
     if (this.#snapshot.pending) return
@@ -166,40 +195,36 @@ export class ControlPlane {
   readonly #flush = (): void => {
     if (!this.#snapshot.pending) return
     this.#snapshot.pending = false
-    this.#snapshot.tables.swap(this.#build())
+    const { table, spec } = this.#build()
+    this.#spec = spec
+    this.#snapshot.tables.swap(table)
+    for (const listener of this.#specListeners) listener(spec)
   }
 
-  /** Every Upstream known to the current facts, live or not, per service and group. */
-  *knownUpstreams(): Generator<{ service: string; group: string; upstream: Upstream }> {
+  #build(): { table: RouteTable<KnownInstance>; spec: SnapshotSpec } {
+    const revision = ++this.#revision
+    const routes: ServiceRoute<KnownInstance>[] = []
+    const services: ServiceSpec[] = []
+    const weightOf = (instance: KnownInstance) => (this.#verdicts.get(instance.id) ?? UNJUDGED).weight
     for (const service of this.config.services) {
+      const weights = this.weightsOf(service.name)
+      const liveByGroup = new Map<string, KnownInstance[]>()
+      const groups: GroupSpec[] = []
       for (const group of service.groups) {
-        for (const endpoint of this.endpointsOf(service.name, group.name)) {
-          yield { service: service.name, group: group.name, upstream: this.upstreams.acquire(service.name, endpoint) }
-        }
-      }
-    }
-  }
-
-  #build(): RouteTable<Upstream> {
-    const inUse = new Set<Upstream>()
-    const routes: ServiceRoute<Upstream>[] = []
-    let drainMs = 0
-    for (const service of this.config.services) {
-      drainMs = Math.max(drainMs, service.drainSeconds * 1000)
-      const live = new Map<string, Upstream[]>()
-      for (const group of service.groups) {
-        const instances: Upstream[] = []
-        for (const endpoint of this.endpointsOf(service.name, group.name)) {
-          const upstream = this.upstreams.acquire(service.name, endpoint)
-          inUse.add(upstream)
-          if (this.#liveness(upstream)) instances.push(upstream)
+        const live: KnownInstance[] = []
+        const standby: KnownInstance[] = []
+        for (const instance of this.instancesOf(service.name, group.name)) {
+          if ((this.#verdicts.get(instance.id) ?? UNJUDGED).live) live.push(instance)
+          else standby.push(instance)
         }
         // A ramping instance is listed fewer times than the others, so routing stays pure.
-        live.set(group.name, expandBySlowStart(instances, this.#weightOf))
+        const listed = expandBySlowStart(live, weightOf)
+        liveByGroup.set(group.name, listed)
+        groups.push({ name: group.name, weight: Object.hasOwn(weights, group.name) ? weights[group.name]! : 0, live: listed, standby })
       }
-      routes.push(buildServiceRoute(service, this.weightsOf(service.name), live))
+      routes.push(buildServiceRoute(service, weights, liveByGroup))
+      services.push({ name: service.name, groups })
     }
-    this.upstreams.retain(inUse, drainMs)
-    return buildRouteTable(++this.#revision, routes)
+    return { table: buildRouteTable(revision, routes), spec: { revision, services } }
   }
 }

@@ -1,17 +1,14 @@
-/** The admin API's endpoints (DESIGN.md §4): which method and path does what. */
+/** The admin API's endpoints: which method and path does what. */
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Registry } from 'prom-client'
 import type { ChangeController, ChangeResult, MutationOptions } from './changes.js'
 import { HttpError, sendJson } from './http-errors.js'
-import type { ControlPlane } from './plane.js'
 import type { EventStream } from './sse.js'
-import { notReadyReasons, serviceView, servicesView } from './status.js'
+import { notReadyReasons, serviceView, servicesView, type StatusSources } from './status.js'
 
 /** What handlers work with. */
-export interface AdminContext {
-  readonly plane: ControlPlane
-  readonly changes: ChangeController
+export interface AdminContext extends StatusSources {
   readonly metrics: Registry
   readonly events: EventStream
 }
@@ -80,14 +77,14 @@ function answerChange(ctx: AdminContext, request: AdminRequest, name: string, re
   const body: Record<string, unknown> = {
     revision: result.revision,
     change: result.change,
-    service: serviceView(ctx.plane, ctx.changes, name),
+    service: serviceView(ctx, name),
   }
   if (result.drain !== undefined) body.drain = result.drain
   sendJson(request.res, 200, body, { etag: `"${result.revision}"` })
 }
 
 const getService: Handler = (ctx, request) => {
-  const view = serviceView(ctx.plane, ctx.changes, serviceName(ctx, request))!
+  const view = serviceView(ctx, serviceName(ctx, request))!
   sendJson(request.res, 200, view, { etag: `"${view.revision}"` })
 }
 
@@ -136,7 +133,7 @@ export const ROUTES: readonly Route[] = [
   { pattern: /^\/v1\/events$/, methods: { GET: read((ctx, { req, res, url }) => ctx.events.open(req, res, url)) } },
   {
     pattern: /^\/v1\/services$/,
-    methods: { GET: read((ctx, { res }) => sendJson(res, 200, servicesView(ctx.plane, ctx.changes))) },
+    methods: { GET: read((ctx, { res }) => sendJson(res, 200, servicesView(ctx))) },
   },
   { pattern: /^\/v1\/services\/([^/]+)$/, methods: { GET: read(getService) } },
   { pattern: /^\/v1\/services\/([^/]+)\/weights$/, methods: { PUT: mutate(putWeights) } },

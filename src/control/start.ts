@@ -1,6 +1,5 @@
 import type { Config } from '../config/types.js'
 import type { Logger } from '../support/log.js'
-import type { StatsRegistry } from '../upstream/stats.js'
 import { FileStore } from '../state/file-store.js'
 import { mergeWithConfig } from '../state/merge.js'
 import { initialState, type StateStore } from '../state/store.js'
@@ -8,6 +7,7 @@ import { ChangeController, configWeights } from './changes.js'
 import { DrainTracker } from './drain.js'
 import { createMetrics } from './metrics.js'
 import type { ControlPlane } from './plane.js'
+import type { DataPlaneLink } from './ports.js'
 import { AdminServer } from './server.js'
 import { EventStream } from './sse.js'
 
@@ -15,7 +15,7 @@ import { EventStream } from './sse.js'
 export interface Control {
   readonly changes: ChangeController
   /** Opens the admin listener when the config has `admin`; returns its port. */
-  listen(stats: StatsRegistry): Promise<number | undefined>
+  listen(): Promise<number | undefined>
   /** Closes the admin listener and cancels drain deadlines. */
   close(): Promise<void>
 }
@@ -25,7 +25,7 @@ export interface Control {
  * listener opens. Without `state` in the config the weights are the config's and read-only.
  * An unreadable, corrupt or mismatching state file throws a one-line StateError naming the file.
  */
-export async function prepareControl(config: Config, plane: ControlPlane, logger: Logger): Promise<Control> {
+export async function prepareControl(config: Config, plane: ControlPlane, dataPlanes: DataPlaneLink, logger: Logger): Promise<Control> {
   let store: StateStore | undefined
   let state = initialState(configWeights(plane))
   if (config.state !== undefined) {
@@ -48,13 +48,13 @@ export async function prepareControl(config: Config, plane: ControlPlane, logger
       saved === undefined ? `no saved state at ${fileStore.path}: using the config's weights` : `desired state loaded from ${fileStore.path}`,
     )
   }
-  const drains = new DrainTracker(plane.upstreams, plane.events, logger)
+  const drains = new DrainTracker(dataPlanes, plane.events, logger)
   const changes = new ChangeController(plane, store, state, drains, logger)
   let server: AdminServer | undefined
 
   return {
     changes,
-    async listen(stats) {
+    async listen() {
       if (config.admin === undefined) return undefined
       const { host, port, token } = config.admin
       server = new AdminServer({
@@ -65,7 +65,8 @@ export async function prepareControl(config: Config, plane: ControlPlane, logger
         context: {
           plane,
           changes,
-          metrics: createMetrics(plane, stats, () => changes.revision),
+          dataPlanes,
+          metrics: createMetrics(plane, dataPlanes.stats, () => changes.revision),
           events: new EventStream(plane.events),
         },
       })

@@ -1,11 +1,11 @@
 /** The read side of the admin API: what `GET /v1/services` and `zdd-proxy status` show. */
 
-import { formatAddress } from '../discovery/types.js'
 import type { HistoryEntry, Weights } from '../state/store.js'
 import { historyOf } from '../state/store.js'
 import type { ChangeController } from './changes.js'
 import type { DrainStatus } from './drain.js'
 import type { ControlPlane } from './plane.js'
+import type { DataPlaneLink } from './ports.js'
 
 /** History entries shown per service. */
 const HISTORY_SHOWN = 10
@@ -42,8 +42,15 @@ export interface ServiceView {
   readonly history: readonly HistoryEntry[]
 }
 
+/** Where the views come from. */
+export interface StatusSources {
+  readonly plane: ControlPlane
+  readonly changes: ChangeController
+  readonly dataPlanes: Pick<DataPlaneLink, 'inflightOf'>
+}
+
 /** One service's view, or undefined when there is no such service. */
-export function serviceView(plane: ControlPlane, changes: ChangeController, name: string): ServiceView | undefined {
+export function serviceView({ plane, changes, dataPlanes }: StatusSources, name: string): ServiceView | undefined {
   const config = plane.service(name)
   const table = plane.snapshot.current
   const route = table.servicesByName.get(name)
@@ -52,11 +59,14 @@ export function serviceView(plane: ControlPlane, changes: ChangeController, name
   const groups = config.groups.map((group): GroupView => {
     const groupRoute = route.groupsByName.get(group.name)
     const live = new Set(groupRoute?.instances ?? [])
-    const instances = plane.endpointsOf(name, group.name).map((endpoint): InstanceView => {
-      const upstream = plane.upstreams.acquire(name, endpoint)
-      const isLive = live.has(upstream)
-      return { instance: formatAddress(endpoint), state: plane.instanceState(upstream, isLive), live: isLive, inflight: upstream.inflight }
-    })
+    const instances = plane.instancesOf(name, group.name).map(
+      (instance): InstanceView => ({
+        instance: instance.address,
+        state: plane.stateOf(instance),
+        live: live.has(instance),
+        inflight: dataPlanes.inflightOf(instance.id),
+      }),
+    )
     const discovery = plane.discovery.get(`${name}/${group.name}`)
     const view: GroupView = {
       name: group.name,
@@ -80,10 +90,10 @@ export function serviceView(plane: ControlPlane, changes: ChangeController, name
 }
 
 /** Every service's view, in config order. */
-export function servicesView(plane: ControlPlane, changes: ChangeController): { revision: number; services: ServiceView[] } {
+export function servicesView(from: StatusSources): { revision: number; services: ServiceView[] } {
   const services: ServiceView[] = []
-  for (const service of plane.config.services) services.push(serviceView(plane, changes, service.name)!)
-  return { revision: changes.revision, services }
+  for (const service of from.plane.config.services) services.push(serviceView(from, service.name)!)
+  return { revision: from.changes.revision, services }
 }
 
 /** Why the proxy is not ready: services that cannot route any request. Empty means ready. */

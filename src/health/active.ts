@@ -30,14 +30,14 @@ export interface ProbeTarget {
  * instance, so `portIndex` has nothing else to pick), or Marathon's fixed `port` when set.
  * MESOS_* protocols are probed the same way from the proxy.
  */
-export function healthProbeTarget(endpoint: InstanceAddress, check: HealthCheckConfig): ProbeTarget {
+export function healthProbeTarget(address: InstanceAddress, check: HealthCheckConfig): ProbeTarget {
   const protocol = check.protocol === 'TCP' || check.protocol === 'MESOS_TCP' ? 'tcp' : check.protocol.endsWith('HTTPS') ? 'https' : 'http'
-  return { protocol, host: endpoint.host, port: check.port ?? endpoint.port, path: check.path, timeoutMs: check.timeoutSeconds * 1000 }
+  return { protocol, host: address.host, port: check.port ?? address.port, path: check.path, timeoutMs: check.timeoutSeconds * 1000 }
 }
 
-export function readinessProbeTarget(endpoint: InstanceAddress, check: ReadinessCheckConfig): ProbeTarget {
+export function readinessProbeTarget(address: InstanceAddress, check: ReadinessCheckConfig): ProbeTarget {
   const protocol = check.protocol === 'HTTPS' ? 'https' : 'http'
-  return { protocol, host: endpoint.host, port: endpoint.port, path: check.path, timeoutMs: check.timeoutSeconds * 1000 }
+  return { protocol, host: address.host, port: address.port, path: check.path, timeoutMs: check.timeoutSeconds * 1000 }
 }
 
 /** Runs one probe; never rejects. `signal` cuts it short (on shutdown) with an error result. */

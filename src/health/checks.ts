@@ -18,8 +18,6 @@ export interface CheckReports {
   health(index: number, outcome: CheckOutcome, detail: string): void
   /** Every readiness check has passed once; the last one passed with `detail`. */
   ready(name: string, detail: string): void
-  /** A readiness check did not pass this time. */
-  notReady(detail: string): void
 }
 
 /**
@@ -35,7 +33,7 @@ export class InstanceChecks {
   #stopped = false
 
   constructor(
-    readonly endpoint: InstanceAddress,
+    readonly address: InstanceAddress,
     readonly service: ServiceConfig,
     private readonly env: CheckEnvironment,
     private readonly reports: CheckReports,
@@ -65,7 +63,7 @@ export class InstanceChecks {
   async #runHealth(index: number): Promise<void> {
     const check = this.service.healthChecks[index]!
     const started = this.env.now()
-    const result = await this.env.probe(healthProbeTarget(this.endpoint, check), this.env.signal)
+    const result = await this.env.probe(healthProbeTarget(this.address, check), this.env.signal)
     if (this.#stopped) return
     const { outcome, detail } = healthOutcome(result, check.ignoreHttp1xx)
     this.reports.health(index, outcome, detail)
@@ -75,11 +73,10 @@ export class InstanceChecks {
   async #runReadiness(index: number): Promise<void> {
     const check = this.service.readinessChecks[index]!
     const started = this.env.now()
-    const result = await this.env.probe(readinessProbeTarget(this.endpoint, check), this.env.signal)
+    const result = await this.env.probe(readinessProbeTarget(this.address, check), this.env.signal)
     if (this.#stopped) return
     const { ready, detail } = readinessOutcome(result, check.httpStatusCodesForReady)
     if (!ready) {
-      this.reports.notReady(detail)
       this.#schedule(this.#untilNext(started, check.intervalSeconds), () => this.#runReadiness(index))
       return
     }

@@ -1,12 +1,13 @@
 import { performance } from 'node:perf_hooks'
 import type { ServiceConfig } from '../config/types.js'
-import type { ControlPlane } from '../control/plane.js'
+import type { EventBus } from '../support/events.js'
 import type { Logger } from '../support/log.js'
-import type { FailureKind } from '../proxy/errors.js'
-import type { Upstream } from '../upstream/pools.js'
+import type { InstanceId, KnownInstance } from '../upstream/instance.js'
+import type { FailureKind, OutcomeSink } from '../upstream/outcomes.js'
 import { probe, type ProbeResult, type ProbeTarget } from './active.js'
 import { InstanceChecks, type CheckEnvironment } from './checks.js'
 import { countedEjections, ejectionAllowed, ejectionMs, failuresEject, fivexxEject, groupCensus } from './passive.js'
+import type { InstanceSource, VerdictSink } from './ports.js'
 import { nextRampStepMs, slowStartWeight } from './ramp.js'
 import {
   applyCheckOutcome,
@@ -20,35 +21,34 @@ import {
   type CheckOutcome,
   type InstanceFacts,
 } from './status.js'
-import { emptyStateCounts, type InstanceState, type InstanceStatus, type StateCounts } from './types.js'
+import type { InstanceState } from './types.js'
 
-/** What the monitor needs of the control plane. */
-export type HealthPlane = Pick<
-  ControlPlane,
-  'events' | 'knownUpstreams' | 'publish' | 'service' | 'setInstanceStates' | 'setLiveness' | 'weightsOf'
->
+/** What health is connected to. */
+export interface HealthPorts {
+  readonly instances: InstanceSource
+  readonly verdicts: VerdictSink
+  /** Where `health_changed` events go. */
+  readonly events: EventBus
+}
 
 export interface HealthMonitorOptions {
   /** Monotonic clock in ms (default `performance.now`). */
   readonly now?: () => number
   /** Runs one probe (default: a real HTTP/TCP probe). */
   readonly probe?: (target: ProbeTarget, signal: AbortSignal) => Promise<ProbeResult>
-  /** How often ejections are ended and 5xx streaks read (default 250 ms). */
+  /** How often ejections whose time is over are ended (default 250 ms). */
   readonly sweepMs?: number
 }
 
-interface InstanceRecord {
+/** Everything health keeps about one instance. */
+interface HealthRecord {
+  readonly instance: KnownInstance
   readonly service: ServiceConfig
-  readonly group: string
-  readonly upstream: Upstream
   facts: InstanceFacts
   state: InstanceState
-  /** Wall-clock time the state began, for status. */
-  sinceMs: number
-  reason: string
   /** Monotonic time the instance last became live (slow start). */
   liveSinceMs: number
-  /** Active checks and slow-start steps; stopped once the instance drains. */
+  /** Active checks and slow-start steps; stopped once the instance leaves. */
   readonly checks: InstanceChecks
   /** The panic guard's refusal was logged since the last transition. */
   guardLogged: boolean
@@ -56,12 +56,15 @@ interface InstanceRecord {
 
 /**
  * Health, readiness and passive outlier ejection for every known instance. It owns each instance's
- * state (see types.ts), runs the active checks on unref'd timers, reads the outcome counters the
- * data plane bumps, and installs the liveness rule the control plane builds snapshots with. Every
- * transition becomes a `health_changed` event and a log line; a change of liveness republishes.
+ * state (see types.ts), runs the active checks on unref'd timers, hears failures and 5xx streaks
+ * from the data planes (as their OutcomeSink), and hands each verdict to its VerdictSink. Every
+ * transition becomes a `health_changed` event and a log line.
  */
-export class HealthMonitor {
-  readonly #records = new Map<Upstream, InstanceRecord>()
+export class HealthMonitor implements OutcomeSink {
+  readonly #records = new Map<InstanceId, HealthRecord>()
+  /** The records of each service, for the panic guard's census. */
+  readonly #byService = new Map<string, Set<HealthRecord>>()
+  readonly #services: ReadonlyMap<string, ServiceConfig>
   readonly #now: () => number
   /** Aborted by stop(): probes in flight close their sockets at once. */
   readonly #abort = new AbortController()
@@ -69,30 +72,29 @@ export class HealthMonitor {
   readonly #sweepMs: number
   #sweepTimer: NodeJS.Timeout | undefined
   #unsubscribe: (() => void) | undefined
-  #syncQueued = false
+  #startingUp = true
   #stopped = false
 
   constructor(
-    private readonly plane: HealthPlane,
+    services: readonly ServiceConfig[],
+    private readonly ports: HealthPorts,
     private readonly logger: Logger,
     options: HealthMonitorOptions = {},
   ) {
+    this.#services = new Map(services.map((service) => [service.name, service]))
     this.#now = options.now ?? (() => performance.now())
     this.#sweepMs = options.sweepMs ?? 250
     this.#checkEnvironment = { now: this.#now, probe: options.probe ?? probe, signal: this.#abort.signal }
   }
 
-  /** Installs the liveness rule and starts watching. Call before discovery reports instances. */
-  #startingUp = true
-
+  /** Starts following the known instances. Call before discovery reports any, so none is live unchecked. */
   start(): void {
     if (this.#unsubscribe !== undefined || this.#stopped) return
-    this.#unsubscribe = this.plane.events.subscribe((event) => {
-      if (event.eventType === 'instance_added' || event.eventType === 'instance_removed') this.#queueSync()
+    this.#unsubscribe = this.ports.instances.onKnownChanged((added, removed) => {
+      for (const instance of added) this.#add(instance)
+      for (const instance of removed) this.#remove(instance.id)
     })
-    this.#sync()
-    this.plane.setInstanceStates((upstream, live) => this.stateOf(upstream) ?? (upstream.draining ? 'draining' : live ? 'healthy' : 'starting'))
-    this.plane.setLiveness((upstream) => this.isLive(upstream))
+    for (const instance of this.ports.instances.knownInstances()) this.#add(instance)
     this.#sweepTimer = setInterval(this.#sweep, this.#sweepMs)
     this.#sweepTimer.unref()
   }
@@ -106,7 +108,7 @@ export class HealthMonitor {
     this.#startingUp = false
   }
 
-  /** Stops every check and timer; states stay readable. */
+  /** Stops every check and timer. */
   stop(): void {
     this.#stopped = true
     this.#abort.abort()
@@ -115,109 +117,51 @@ export class HealthMonitor {
     for (const record of this.#records.values()) record.checks.stop()
   }
 
-  /** Whether `upstream` takes new requests. Unknown instances are live only in services without checks. */
-  isLive(upstream: Upstream): boolean {
-    const record = this.#records.get(upstream)
-    if (record !== undefined) return isLiveState(record.state)
-    const service = this.plane.service(upstream.serviceName)
-    return service !== undefined && service.healthChecks.length === 0 && service.readinessChecks.length === 0
+  /** A failed attempt: enough local failures in a row eject a healthy instance at once. */
+  attemptFailed(id: InstanceId, kind: FailureKind, inARow: number): void {
+    const record = this.#records.get(id)
+    if (record === undefined || record.state !== 'healthy') return
+    if (!failuresEject(kind, inARow, record.service.outlierDetection)) return
+    this.#tryEject(record, `${inARow} failed attempt${inARow > 1 ? 's' : ''} in a row (last: ${kind})`)
   }
 
-  /** The slow-start weight of an instance: 0 when not live, in (0, 1] while it ramps, 1 after. */
-  weightOf(upstream: Upstream): number {
-    const record = this.#records.get(upstream)
-    if (record === undefined) return this.isLive(upstream) ? 1 : 0
-    if (!isLiveState(record.state)) return 0
-    return slowStartWeight(record.liveSinceMs, this.#now(), record.service.slowStartSeconds)
+  /** A 5xx answer: enough of them in a row eject a healthy instance at once. */
+  answered5xx(id: InstanceId, inARow: number): void {
+    const record = this.#records.get(id)
+    if (record === undefined || record.state !== 'healthy') return
+    if (fivexxEject(inARow, record.service.outlierDetection)) this.#tryEject(record, `${inARow} 5xx responses in a row`)
   }
 
-  /** The state of one instance, or undefined when health does not know it (yet). */
-  stateOf(upstream: Upstream): InstanceState | undefined {
-    return this.#records.get(upstream)?.state
+  /** An instance left discovery: it drains (announced) and is forgotten. */
+  #remove(id: InstanceId): void {
+    const record = this.#records.get(id)
+    if (record === undefined) return
+    record.checks.stop()
+    this.#update(record, markDraining(record.facts), 'removed from discovery')
+    this.#records.delete(id)
+    this.#byService.get(record.service.name)?.delete(record)
   }
 
-  /** Every instance health knows, with its state: for `GET /v1/services/...` and `zdd-proxy status`. */
-  instanceStates(service?: string): InstanceStatus[] {
-    const list: InstanceStatus[] = []
-    for (const record of this.#records.values()) {
-      if (service !== undefined && record.service.name !== service) continue
-      list.push({
-        service: record.service.name,
-        group: record.group,
-        instance: record.upstream.key,
-        state: record.state,
-        live: isLiveState(record.state),
-        since: new Date(record.sinceMs).toISOString(),
-        reason: record.reason,
-        ejections: record.facts.ejections,
-      })
-    }
-    return list
-  }
-
-  /** Instances per state of one group (every state present): `zdd_instances{service,group,state}`. */
-  statesOf(service: string, group: string): StateCounts {
-    const counts = emptyStateCounts()
-    for (const record of this.#records.values()) {
-      if (record.service.name === service && record.group === group) counts[record.state]++
-    }
-    return counts
-  }
-
-  #queueSync(): void {
-    if (this.#syncQueued) return
-    this.#syncQueued = true
-    queueMicrotask(() => {
-      this.#syncQueued = false
-      if (!this.#stopped) this.#sync()
-    })
-  }
-
-  /** Adds records for new instances and drains those that left discovery. */
-  #sync(): void {
-    const present = new Set<Upstream>()
-    for (const { service, group, upstream } of this.plane.knownUpstreams()) {
-      present.add(upstream)
-      if (!this.#records.has(upstream)) this.#add(this.plane.service(service)!, group, upstream)
-    }
-    for (const record of this.#records.values()) {
-      if (!present.has(record.upstream) && record.state !== 'draining') {
-        record.checks.stop()
-        this.#update(record, markDraining(record.facts), 'removed from discovery')
-      }
-    }
-  }
-
-  #add(service: ServiceConfig, group: string, upstream: Upstream): void {
+  #add(instance: KnownInstance): void {
+    const service = this.#services.get(instance.service)
+    if (service === undefined || this.#records.has(instance.id) || this.#stopped) return
     const now = this.#now()
     const facts = initialFacts(now, service.readinessChecks.length > 0, service.healthChecks.length)
-    const checks = new InstanceChecks(upstream.endpoint, service, this.#checkEnvironment, {
+    const checks = new InstanceChecks(instance, service, this.#checkEnvironment, {
       health: (index, outcome, detail) => this.#onHealth(record, index, outcome, detail),
       ready: (name, detail) => this.#update(record, markReady(record.facts), `readiness check ${name} passed (${detail})`),
-      notReady: (detail) => {
-        if (record.state === 'starting') record.reason = `not ready yet (${detail})`
-      },
     })
-    const record: InstanceRecord = {
-      service,
-      group,
-      upstream,
-      facts,
-      checks,
-      state: 'starting',
-      reason: 'discovered',
-      sinceMs: Date.now(),
-      liveSinceMs: now,
-      guardLogged: false,
-    }
-    this.#records.set(upstream, record)
-    upstream.onFailure = this.#onFailure
+    const record: HealthRecord = { instance, service, facts, checks, state: 'starting', liveSinceMs: now, guardLogged: false }
+    this.#records.set(instance.id, record)
+    let siblings = this.#byService.get(service.name)
+    if (siblings === undefined) this.#byService.set(service.name, (siblings = new Set()))
+    siblings.add(record)
     // Without checks the facts already say healthy: this announces it.
     this.#update(record, facts, 'no health or readiness checks configured')
     record.checks.start(this.#startingUp)
   }
 
-  #onHealth(record: InstanceRecord, index: number, outcome: CheckOutcome, detail: string): void {
+  #onHealth(record: HealthRecord, index: number, outcome: CheckOutcome, detail: string): void {
     const check = record.service.healthChecks[index]!
     const facts = applyCheckOutcome(record.facts, index, outcome, check, this.#now())
     const failures = facts.checks[index]!.failures
@@ -228,45 +172,31 @@ export class HealthMonitor {
     this.#update(record, facts, reason)
   }
 
-  /** Reacts at once to a failed attempt (installed as Upstream.onFailure). */
-  readonly #onFailure = (upstream: Upstream, kind: FailureKind): void => {
-    const record = this.#records.get(upstream)
-    if (record === undefined || record.state !== 'healthy') return
-    const count = upstream.consecutiveFailures
-    if (!failuresEject(kind, count, record.service.outlierDetection)) return
-    this.#tryEject(record, `${count} failed attempt${count > 1 ? 's' : ''} in a row (last: ${kind})`)
-  }
-
-  /** Ends ejections whose time is over, ejects on 5xx streaks, forgets drained instances. */
+  /** Ends ejections whose time is over. */
   readonly #sweep = (): void => {
     const now = this.#now()
     for (const record of this.#records.values()) {
-      if (record.state === 'draining') {
-        if (record.upstream.inflight === 0) this.#forget(record)
-        continue
-      }
       const until = record.facts.ejectedUntilMs
-      if (until !== undefined && now >= until) {
-        const active = record.service.healthChecks.length > 0
-        this.#update(record, endEjection(record.facts, now, active), 'ejection over')
-        if (active) record.reason = 'ejection over; back after a passing health check'
-      }
-      const streak = record.upstream.consecutive5xx
-      if (record.state === 'healthy' && fivexxEject(streak, record.service.outlierDetection)) {
-        this.#tryEject(record, `${streak} 5xx responses in a row`)
-      }
+      if (until === undefined || now < until) continue
+      const active = record.service.healthChecks.length > 0
+      // With active checks it stays ejected until a check passes (no transition yet).
+      this.#update(record, endEjection(record.facts, now, active), 'ejection over')
     }
   }
 
-  #tryEject(record: InstanceRecord, why: string): void {
+  #tryEject(record: HealthRecord, why: string): void {
     const rule = record.service.outlierDetection
-    const siblings = [...this.#records.values()].filter((other) => other.service === record.service)
-    const { size, ejected, otherGroupsLive } = groupCensus(siblings, record.group, this.plane.weightsOf(record.service.name))
-    if (!ejectionAllowed(ejected, size, otherGroupsLive, rule)) {
+    const siblings = this.#byService.get(record.service.name) ?? []
+    const census = groupCensus(
+      [...siblings].map(({ instance, state }) => ({ group: instance.group, state })),
+      record.instance.group,
+      this.ports.instances.weightsOf(record.service.name),
+    )
+    if (!ejectionAllowed(census.ejected, census.size, census.otherGroupsLive, rule)) {
       if (!record.guardLogged) {
         record.guardLogged = true
         this.logger.warn(
-          { event: 'ejection_skipped', ...this.#fields(record), reason: why, ejected, instances: size },
+          { event: 'ejection_skipped', ...this.#fields(record), reason: why, ejected: census.ejected, instances: census.size },
           'instance not ejected: too many of its group are ejected already (panic guard)',
         )
       }
@@ -278,50 +208,44 @@ export class HealthMonitor {
     this.#update(record, eject({ ...record.facts, ejections: previous }, now, duration), `${why}; ejected for ${duration / 1000} s`)
   }
 
-  /** Stores new facts; on a change of state announces it and, if liveness changed, republishes. */
-  #update(record: InstanceRecord, facts: InstanceFacts, reason: string): void {
+  /** Stores new facts; on a change of state announces it and hands the new verdict on. */
+  #update(record: HealthRecord, facts: InstanceFacts, reason: string): void {
     record.facts = facts
     const from = record.state
     const to = deriveState(facts)
     if (to === from) return
     record.state = to
-    record.sinceMs = Date.now()
-    record.reason = reason
     record.guardLogged = false
-    const wasLive = isLiveState(from)
-    const live = isLiveState(to)
-    if (live && !wasLive) {
+    if (isLiveState(to) && !isLiveState(from)) {
       record.liveSinceMs = this.#now()
-      // Stale streaks from before must not eject the instance again at once.
-      record.upstream.consecutiveFailures = 0
-      record.upstream.consecutive5xx = 0
       this.#scheduleRamp(record)
     }
     const fields = { ...this.#fields(record), from, to, reason }
     if (to === 'unhealthy' || to === 'ejected') this.logger.warn({ event: 'health_changed', ...fields }, 'instance state changed')
     else this.logger.info({ event: 'health_changed', ...fields }, 'instance state changed')
-    this.plane.events.publish('health_changed', fields)
-    if (wasLive !== live && !this.#stopped) this.plane.publish()
+    this.ports.events.publish('health_changed', fields)
+    if (!this.#stopped) this.#hand(record)
   }
 
-  /** Rebuilds the snapshot at each slow-start step so the instance's share follows the ramp. */
-  #scheduleRamp(record: InstanceRecord): void {
+  /** Hands the record's verdict to the sink. */
+  #hand(record: HealthRecord): void {
+    const live = isLiveState(record.state)
+    const weight = live ? slowStartWeight(record.liveSinceMs, this.#now(), record.service.slowStartSeconds) : 1
+    this.ports.verdicts.setVerdict(record.instance.id, { state: record.state, live, weight })
+  }
+
+  /** Hands on a new weight at each slow-start step, so the instance's share follows the ramp. */
+  #scheduleRamp(record: HealthRecord): void {
     const wait = nextRampStepMs(record.liveSinceMs, this.#now(), record.service.slowStartSeconds)
     if (wait === undefined) return
     record.checks.schedule(wait, () => {
       if (!isLiveState(record.state) || this.#stopped) return
-      this.plane.publish()
+      this.#hand(record)
       this.#scheduleRamp(record)
     })
   }
 
-  #fields(record: InstanceRecord) {
-    return { service: record.service.name, group: record.group, instance: record.upstream.key }
-  }
-
-  #forget(record: InstanceRecord): void {
-    record.checks.stop()
-    this.#records.delete(record.upstream)
-    if (record.upstream.onFailure === this.#onFailure) record.upstream.onFailure = undefined
+  #fields(record: HealthRecord) {
+    return { service: record.service.name, group: record.instance.group, instance: record.instance.address }
   }
 }

@@ -3,7 +3,7 @@
  * data plane only bumps per-instance outcome counters; these rules read them and decide.
  */
 import type { OutlierDetectionConfig } from '../config/types.js'
-import type { FailureKind } from '../proxy/errors.js'
+import type { FailureKind } from '../upstream/outcomes.js'
 import type { InstanceFacts } from './status.js'
 import type { InstanceState } from './types.js'
 

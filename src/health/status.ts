@@ -1,9 +1,9 @@
 /**
  * The instance state machine as pure functions: facts go in, new facts come out, and the state is
- * derived from the facts. The caller compares states before and after to get the Transition.
+ * derived from the facts. The caller compares states before and after to see a transition.
  * Times are milliseconds on any monotonic clock the caller chooses.
  */
-import type { InstanceState, Transition } from './types.js'
+import type { InstanceState } from './types.js'
 
 /** What one active health check has seen of an instance. */
 export interface CheckFacts {
@@ -131,11 +131,4 @@ export function endEjection(facts: InstanceFacts, nowMs: number, hasHealthChecks
 /** Removed from discovery. */
 export function markDraining(facts: InstanceFacts): InstanceFacts {
   return facts.draining ? facts : { ...facts, draining: true }
-}
-
-/** The transition from `before` to `after`, or undefined when the state did not change. */
-export function transitionOf(before: InstanceFacts, after: InstanceFacts, reason: string): Transition | undefined {
-  const from = deriveState(before)
-  const to = deriveState(after)
-  return from === to ? undefined : { from, to, reason }
 }

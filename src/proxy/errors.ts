@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http'
+import type { FailureKind } from '../upstream/outcomes.js'
 
 /** Every error the data plane answers itself, with its status and a stable code. */
 export const ProxyErrors = {
@@ -15,32 +16,6 @@ export const ProxyErrors = {
 } as const
 
 export type ProxyError = (typeof ProxyErrors)[keyof typeof ProxyErrors]
-
-/** How a failed upstream attempt is classified, for retries and for the answer. */
-export type FailureKind = 'connect' | 'reset' | 'timeout' | 'other'
-
-interface ErrorWithCode {
-  code?: unknown
-  syscall?: unknown
-}
-
-/** Classifies an undici / socket error. */
-export function classifyFailure(error: Error): FailureKind {
-  const { code, syscall } = error as ErrorWithCode
-  // A closed pool (instance drained between snapshot read and dispatch) sent nothing either.
-  if (
-    code === 'UND_ERR_CONNECT_TIMEOUT' ||
-    code === 'ECONNREFUSED' ||
-    code === 'UND_ERR_CLOSED' ||
-    code === 'UND_ERR_DESTROYED' ||
-    syscall === 'connect'
-  ) {
-    return 'connect'
-  }
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout'
-  if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE') return 'reset'
-  return 'other'
-}
 
 /** The answer to a failed request whose response has not started. */
 export function errorForFailure(kind: FailureKind): ProxyError {

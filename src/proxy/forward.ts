@@ -1,14 +1,15 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Dispatcher } from 'undici'
-import { pickInstance } from '../routing/pick.js'
 import { performance } from 'node:perf_hooks'
+import { pickInstance } from '../routing/pick.js'
 import type { GroupRoute } from '../routing/types.js'
-import { classifyFailure, errorForFailure, sendError, type FailureKind } from './errors.js'
-import { buildResponseHeaders } from './headers.js'
-import { retryPolicyOf } from './retry.js'
+import type { Instance } from '../upstream/instance.js'
+import { classifyFailure, type FailureKind } from '../upstream/outcomes.js'
 import type { GroupStats } from '../upstream/stats.js'
-import type { Upstream } from '../upstream/pools.js'
+import { errorForFailure, sendError } from './errors.js'
+import { buildResponseHeaders } from './headers.js'
+import type { ServicePlan } from './plan.js'
 
 const CLIENT_CLOSED = new Error('client closed the connection')
 
@@ -35,11 +36,6 @@ export function abortExchangesOf(this: ClientSocket): void {
   }
 }
 
-/** Methods a reset may be retried for when the service installed no policy: safe and idempotent. */
-function retryableAfterSend(method: string): boolean {
-  return method === 'GET' || method === 'HEAD' || method === 'OPTIONS'
-}
-
 /**
  * One client request on its way upstream: the undici dispatch handler for every attempt.
  * Streams the response straight into the ServerResponse with backpressure both ways (undici
@@ -51,38 +47,40 @@ function retryableAfterSend(method: string): boolean {
  */
 export class Exchange implements Dispatcher.DispatchHandler {
   #controller: Dispatcher.DispatchController | null = null
-  #upstream: Upstream | null = null
+  #instance: Instance | null = null
   #attemptOpen = false
   #responseStarted = false
   #clientClosed = false
   #retriedAfterSend = false
   #retriesLeft: number
   readonly #startedAt = performance.now()
+  readonly #hasBody: boolean
+  readonly #stats: GroupStats
 
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
-    readonly group: GroupRoute<Upstream>,
+    readonly plan: ServicePlan,
+    /** The group chosen in the snapshot this request read; retries stay in it. */
+    readonly group: GroupRoute<Instance>,
     readonly upstreamHeaders: string[],
     /** Flat header list added to the response (Set-Cookie, x-zdd-group), or undefined. */
     readonly extraResponseHeaders: string[] | undefined,
-    readonly hasBody: boolean,
-    retries: number,
-    readonly stats: GroupStats,
-    readonly onFailure: (exchange: Exchange, upstream: Upstream, kind: FailureKind, error: Error) => void,
   ) {
-    this.#retriesLeft = retries
+    this.#retriesLeft = plan.retries
+    this.#hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0'
+    this.#stats = plan.stats.get(group.name)!
   }
 
   /**
-   * Sends the request to `upstream`; later attempts pick their own instance. The connection's
+   * Sends the request to `instance`; later attempts pick their own instance. The connection's
    * close is watched once per socket (see ProxyListener), not per request.
    */
-  start(upstream: Upstream): void {
+  start(instance: Instance): void {
     const socket = this.req.socket as ClientSocket
     if (socket[CURRENT_EXCHANGE] === null) socket[CURRENT_EXCHANGE] = this
     else (socket[QUEUED_EXCHANGES] ??= new Set()).add(this)
-    this.#dispatch(upstream)
+    this.#dispatch(instance)
   }
 
   /** The exchange is over: the connection no longer needs to abort it when it closes. */
@@ -93,16 +91,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
     else socket[QUEUED_EXCHANGES]?.delete(this)
   }
 
-  #dispatch(upstream: Upstream): void {
-    this.#upstream = upstream
+  #dispatch(instance: Instance): void {
+    this.#instance = instance
     this.#attemptOpen = true
-    upstream.inflight++
-    upstream.pool.dispatch(
+    instance.inflight++
+    instance.pool.dispatch(
       {
         path: this.req.url!,
         method: this.req.method as Dispatcher.HttpMethod,
         headers: this.upstreamHeaders,
-        body: this.hasBody ? this.req : null,
+        body: this.#hasBody ? this.req : null,
       },
       this,
     )
@@ -111,7 +109,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #endAttempt(): void {
     if (this.#attemptOpen) {
       this.#attemptOpen = false
-      this.#upstream!.inflight--
+      this.#instance!.inflight--
     }
   }
 
@@ -135,12 +133,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   ): void {
     if (statusCode < 200) return // 1xx: we don't relay interim responses.
     this.#responseStarted = true
-    const upstream = this.#upstream!
-    upstream.responses++
-    upstream.consecutiveFailures = 0
-    if (statusCode >= 500) upstream.consecutive5xx++
-    else upstream.consecutive5xx = 0
-    this.stats.recordStatus(statusCode)
+    const instance = this.#instance!
+    instance.failuresInARow = 0
+    if (statusCode < 500) instance.fivexxInARow = 0
+    else this.plan.outcomes.answered5xx(instance.id, ++instance.fivexxInARow)
+    this.#stats.recordStatus(statusCode)
     const list = buildResponseHeaders(headers, this.extraResponseHeaders)
     if (statusMessage) this.res.writeHead(statusCode, statusMessage, list)
     else this.res.writeHead(statusCode, list)
@@ -157,68 +154,66 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#endAttempt()
     this.#finish()
     this.res.end()
-    this.stats.recordDuration((performance.now() - this.#startedAt) / 1000)
+    this.#stats.recordDuration((performance.now() - this.#startedAt) / 1000)
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    const upstream = this.#upstream!
+    const instance = this.#instance!
     this.#endAttempt()
     if (this.#clientClosed) {
       this.#finish()
       return
     }
     const kind = classifyFailure(error)
-    upstream.failures[kind]++
-    upstream.consecutiveFailures++
-    this.stats.upstreamErrors[kind]++
-    upstream.onFailure?.(upstream, kind)
-    this.onFailure(this, upstream, kind, error)
+    this.#stats.upstreamErrors[kind]++
+    this.plan.outcomes.attemptFailed(instance.id, kind, ++instance.failuresInARow)
+    this.plan.logger.warn(
+      { event: 'upstream_failure', service: this.plan.name, group: this.group.name, instance: instance.address, kind, err: error.message },
+      'upstream request failed',
+    )
     if (this.#responseStarted) {
       this.#finish()
       this.res.destroy()
       return
     }
-    const next = this.#retryTarget(kind, upstream)
+    const next = this.#retryTarget(kind, instance)
     if (next !== undefined) {
       this.#retriesLeft--
-      this.stats.retries++
+      this.#stats.retries++
       this.#controller = null
       this.#dispatch(next)
       return
     }
     this.#finish()
     const answer = errorForFailure(kind)
-    this.stats.recordStatus(answer.status)
-    this.stats.recordDuration((performance.now() - this.#startedAt) / 1000)
-    sendError(this.res, answer, `${kind} failure talking to ${this.group.name} instance ${upstream.key}`)
+    this.#stats.recordStatus(answer.status)
+    this.#stats.recordDuration((performance.now() - this.#startedAt) / 1000)
+    sendError(this.res, answer, `${kind} failure talking to ${this.group.name} instance ${instance.address}`)
   }
 
   /**
-   * Where to retry, or undefined (DESIGN.md §5). A failed connect sent nothing: any method goes to
-   * another instance, as long as its body was not read. Once sent (reset, timeout), only the
-   * service's retry methods (GET, HEAD, OPTIONS; PUT and DELETE by opt-in), only without a body,
-   * and only once. Every retry spends from the service's retry budget.
+   * Where to retry, or undefined. A failed connect sent nothing: any method goes to another
+   * instance, as long as its body was not read. Once sent (reset, timeout), only the service's
+   * retry methods (GET, HEAD, OPTIONS; PUT and DELETE by opt-in), only without a body, and only
+   * once. Every retry spends from the service's retry budget.
    */
-  #retryTarget(kind: FailureKind, failed: Upstream): Upstream | undefined {
+  #retryTarget(kind: FailureKind, failed: Instance): Instance | undefined {
     if (this.#retriesLeft <= 0) return undefined
-    const policy = retryPolicyOf(this.stats)
+    const policy = this.plan.retry
     if (kind === 'connect') {
-      if (this.hasBody && this.req.readableDidRead) return undefined
+      if (this.#hasBody && this.req.readableDidRead) return undefined
     } else {
-      if (this.hasBody || this.#retriedAfterSend) return undefined
-      const method = this.req.method!
-      if (!(policy === undefined ? retryableAfterSend(method) : policy.retriesAfterSend(method))) return undefined
+      if (this.#hasBody || this.#retriedAfterSend || !policy.retriesAfterSend(this.req.method!)) return undefined
     }
     const next = otherInstance(this.group.instances, failed)
-    if (next === undefined) return undefined
-    if (policy !== undefined && !policy.budget.tryAcquire()) return undefined
+    if (next === undefined || !policy.budget.tryAcquire()) return undefined
     if (kind !== 'connect') this.#retriedAfterSend = true
     return next
   }
 }
 
 /** P2C among the instances other than `failed`; the scan covers lists that repeat it (slow start). */
-function otherInstance(instances: readonly Upstream[], failed: Upstream): Upstream | undefined {
+function otherInstance(instances: readonly Instance[], failed: Instance): Instance | undefined {
   const picked = pickInstance(instances, Math.random, failed)
   if (picked !== failed) return picked
   const start = Math.floor(Math.random() * instances.length)

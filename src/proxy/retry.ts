@@ -1,10 +1,10 @@
 /**
- * Retry rules of each service (DESIGN.md §5) that the data plane reads only when an attempt has
- * failed, so the success path pays nothing: which methods may be retried once sent, and a retry
- * budget that caps retries at a share of the service's requests.
+ * Retry rules of each service that the data plane reads only when an attempt has failed, so the
+ * success path pays nothing: which methods may be retried once sent, and a retry budget that caps
+ * retries at a share of the service's requests.
  */
 import type { RetryMethod, ServiceConfig } from '../config/types.js'
-import type { GroupStats, StatsRegistry } from '../upstream/stats.js'
+import type { StatsRegistry } from '../upstream/stats.js'
 
 /** Seconds of history the budget looks at (plus the current partial second). */
 const WINDOW_SECONDS = 10
@@ -78,58 +78,37 @@ export class RetryPolicy {
   }
 }
 
-// Keyed by the GroupStats an Exchange already holds, so finding the policy needs no name lookup.
-const policies = new WeakMap<GroupStats, RetryPolicy>()
-
-/** The policy of the service `stats` belongs to, or undefined (then only the built-in rules apply). */
-export function retryPolicyOf(stats: GroupStats): RetryPolicy | undefined {
-  return policies.get(stats)
-}
-
 /**
- * Installs one service's policy for all its groups' stats and returns it. The caller ticks its
- * budget once a second (see RetryPolicies).
+ * Every service's retry policy in one data plane, and the one-second tick of their budgets (an
+ * unref'd timer, stopped by `stop()`). A budget counts the service's completed requests from its
+ * groups' stats.
  */
-export function installRetryPolicy(groups: readonly GroupStats[], methods: readonly RetryMethod[], percent: number): RetryPolicy {
-  const requestsSoFar = () => {
-    let total = 0
-    for (let i = 0; i < groups.length; i++) total += groups[i]!.durationCount
-    return total
-  }
-  const policy = new RetryPolicy(methods, new RetryBudget(percent, requestsSoFar))
-  for (const stats of groups) policies.set(stats, policy)
-  return policy
-}
-
-/** Every service's policy and the one-second tick of their budgets (unref'd). */
 export class RetryPolicies {
-  readonly #policies: RetryPolicy[] = []
-  #timer: NodeJS.Timeout | undefined
+  readonly #byService = new Map<string, RetryPolicy>()
+  readonly #timer: NodeJS.Timeout
 
-  add(policy: RetryPolicy): void {
-    this.#policies.push(policy)
-  }
-
-  start(): void {
-    this.#timer ??= setInterval(() => {
-      for (const policy of this.#policies) policy.budget.tick()
+  constructor(services: readonly ServiceConfig[], stats: StatsRegistry) {
+    for (const service of services) {
+      const groups = [...stats.forService(service.name).values()]
+      const requestsSoFar = () => {
+        let total = 0
+        for (let i = 0; i < groups.length; i++) total += groups[i]!.durationCount
+        return total
+      }
+      this.#byService.set(service.name, new RetryPolicy(service.retryMethods, new RetryBudget(service.retryBudgetPercent, requestsSoFar)))
+    }
+    this.#timer = setInterval(() => {
+      for (const policy of this.#byService.values()) policy.budget.tick()
     }, 1_000)
     this.#timer.unref()
   }
 
+  /** The policy of a configured service. */
+  of(service: string): RetryPolicy {
+    return this.#byService.get(service)!
+  }
+
   stop(): void {
     clearInterval(this.#timer)
-    this.#timer = undefined
   }
-}
-
-/** Installs every service's policy and starts the budgets' tick; `stop()` on shutdown. */
-export function startRetryPolicies(services: readonly ServiceConfig[], stats: StatsRegistry): RetryPolicies {
-  const policies = new RetryPolicies()
-  for (const service of services) {
-    const groups = [...stats.forService(service.name).values()]
-    policies.add(installRetryPolicy(groups, service.retryMethods, service.retryBudgetPercent))
-  }
-  policies.start()
-  return policies
 }

@@ -3,28 +3,28 @@ import type { Duplex } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import type { Logger } from '../support/log.js'
 import { buildResponseHeaders } from './headers.js'
-import type { Upstream } from '../upstream/pools.js'
+import type { Instance } from '../upstream/instance.js'
 
 /**
- * Passes a WebSocket upgrade through to `upstream`: the 101 answer goes back to the client, then
+ * Passes a WebSocket upgrade through to `instance`: the 101 answer goes back to the client, then
  * bytes flow both ways until either side closes. The connection counts as in flight meanwhile.
  */
 export function forwardUpgrade(
   req: IncomingMessage,
   client: Duplex,
   head: Buffer,
-  upstream: Upstream,
+  instance: Instance,
   headers: string[],
   extraResponseHeaders: string[] | undefined,
   logger: Logger,
 ): void {
   let open = true
   let answered = false
-  upstream.inflight++
+  instance.inflight++
   const finish = () => {
     if (open) {
       open = false
-      upstream.inflight--
+      instance.inflight--
     }
   }
   client.on('error', () => client.destroy())
@@ -68,10 +68,10 @@ export function forwardUpgrade(
       finish()
       if (!answered && !client.destroyed) {
         answered = true
-        logger.warn({ event: 'upstream_failure', instance: upstream.key, kind: 'upgrade', err: error.message })
+        logger.warn({ event: 'upstream_failure', instance: instance.address, kind: 'upgrade', err: error.message })
         client.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
       }
     },
   }
-  upstream.pool.dispatch({ path: req.url!, method: 'GET', headers, upgrade: 'websocket' }, handler)
+  instance.pool.dispatch({ path: req.url!, method: 'GET', headers, upgrade: 'websocket' }, handler)
 }

@@ -1,95 +1,67 @@
 import { Pool } from 'undici'
-import type { TimeoutsConfig } from '../config/types.js'
-import { formatAddress, type InstanceAddress } from '../discovery/types.js'
-import type { Pickable } from '../routing/types.js'
-import type { FailureKind } from '../proxy/errors.js'
+import type { ServiceConfig, TimeoutsConfig } from '../config/types.js'
+import type { InstanceSpec } from '../routing/spec.js'
+import { Instance, type InstanceId } from './instance.js'
 
-/**
- * One instance as the data plane sees it: its connection pool and its live load. Snapshots hold
- * these objects; the same Upstream survives from snapshot to snapshot while the instance stays.
- */
-export class Upstream implements Pickable {
-  /** Requests dispatched and not yet finished; read by instance choice (P2C). */
-  inflight = 0
-  /** Set once the instance left every snapshot; it only finishes what it has. */
-  draining = false
-  // Outcome counters: the data plane only bumps them; health reads them and decides.
-  /** Failed attempts in a row (connect, reset, timeout); reset by any response. */
-  consecutiveFailures = 0
-  /** 5xx responses in a row; reset by a response below 500. */
-  consecutive5xx = 0
-  /** Responses received, any status. */
-  responses = 0
-  /** Failed attempts by kind, since start. */
-  readonly failures: Record<FailureKind, number> = { connect: 0, reset: 0, timeout: 0, other: 0 }
-  /** Called after every failed attempt; health installs it to react at once (e.g. eject). */
-  onFailure: ((upstream: Upstream, kind: FailureKind) => void) | undefined = undefined
-
-  constructor(
-    readonly serviceName: string,
-    readonly key: string,
-    readonly endpoint: InstanceAddress,
-    /** Replaced by a fresh pool when a drain detaches the old one (see UpstreamRegistry.detachPool). */
-    public pool: Pool,
-  ) {}
-}
-
-/**
- * The same instance's detached pools in other processes (cluster workers), as a drain sees them.
- * See UpstreamRegistry.remoteDetach.
- */
-export interface RemoteDetach {
-  /** Resolves once every remote pool is closed. */
-  readonly closed: Promise<void>
-  /** Requests still queued or running on them. */
-  running(): number
-  /** Cuts what still runs (drain deadline). */
-  destroy(): void
-}
-
-/** A pool a drain detached: what still runs on it, when it is closed, and how to cut it. */
+/** Connections of an instance that a cut-over detached: what still runs on them, when they are closed, how to cut them. */
 export interface DetachedPool {
-  /** The local pool. */
-  readonly pool: Pool
-  /** Resolves once the local pool (and the remote ones, in cluster mode) is closed. */
+  /** Resolves once every detached connection is closed. */
   readonly closed: Promise<void>
-  /** Requests queued or running on the local pool and the remote ones. */
+  /** Requests queued or running on the detached connections. */
   running(): number
-  /** Destroys the local pool and the remote ones. */
+  /** Cuts what still runs (the drain deadline). */
   destroy(): void
 }
 
+/** A detach of an instance this process has no connections to: nothing runs, nothing to wait for. */
+export const NOTHING_DETACHED: DetachedPool = Object.freeze({ closed: Promise.resolve(), running: () => 0, destroy: () => {} })
+
+interface ServicePools {
+  readonly timeouts: TimeoutsConfig
+  readonly drainMs: number
+}
+
 /**
- * Owns one undici Pool per instance (keep-alive, no pipelining). `retain()` is called with the
- * instances of every new snapshot; instances no longer used drain: no new requests, in-flight ones
- * complete, idle connections close, and after the drain deadline the rest is destroyed.
+ * One data plane's connection pools: an Instance with its undici Pool (keep-alive, no pipelining)
+ * per instance id. `retain()` gets the instances of every new snapshot; an instance no longer named
+ * drains: no new requests, running ones complete, idle connections close, and what still runs after
+ * its service's drainSeconds is destroyed.
  */
-export class UpstreamRegistry {
-  readonly #upstreams = new Map<string, Upstream>()
-  readonly #draining = new Set<Upstream>()
+export class InstancePools {
+  readonly #instances = new Map<InstanceId, Instance>()
+  readonly #draining = new Set<Instance>()
   readonly #detached = new Set<Pool>()
-  /**
-   * Set by cluster mode in the primary: detaches the instance's pools in the workers too, where
-   * the requests actually run. Unset in a single process.
-   */
-  remoteDetach: ((upstream: Upstream) => RemoteDetach) | undefined = undefined
+  readonly #services: ReadonlyMap<string, ServicePools>
 
-  constructor(private readonly timeoutsFor: (serviceName: string) => TimeoutsConfig) {}
-
-  /** The Upstream of `endpoint` for `serviceName`, created on first use. */
-  acquire(serviceName: string, endpoint: InstanceAddress): Upstream {
-    const key = `${serviceName}|${formatAddress(endpoint)}`
-    let upstream = this.#upstreams.get(key)
-    if (upstream === undefined) {
-      upstream = new Upstream(serviceName, formatAddress(endpoint), endpoint, this.#newPool(serviceName, endpoint))
-      this.#upstreams.set(key, upstream)
-    }
-    return upstream
+  constructor(services: readonly ServiceConfig[]) {
+    this.#services = new Map(
+      services.map((service) => [service.name, { timeouts: service.timeouts, drainMs: service.drainSeconds * 1000 }]),
+    )
   }
 
-  #newPool(serviceName: string, endpoint: InstanceAddress): Pool {
-    const timeouts = this.timeoutsFor(serviceName)
-    return new Pool(`http://${formatAddress(endpoint)}`, {
+  /** The Instance of `spec` in `service`, created with its pool on first use. */
+  acquire(service: string, spec: InstanceSpec): Instance {
+    let instance = this.#instances.get(spec.id)
+    if (instance === undefined) {
+      instance = new Instance(spec.id, service, spec.address, spec.host, spec.port, this.#newPool(service, spec.address))
+      this.#instances.set(spec.id, instance)
+    }
+    return instance
+  }
+
+  /** Requests running on instance `id` in this data plane (0 when it has no pool here). */
+  inflightOf(id: InstanceId): number {
+    return this.#instances.get(id)?.inflight ?? 0
+  }
+
+  /** Every instance of the current snapshot (draining ones left out). */
+  current(): IterableIterator<Instance> {
+    return this.#instances.values()
+  }
+
+  #newPool(service: string, address: string): Pool {
+    const { timeouts } = this.#services.get(service)!
+    return new Pool(`http://${address}`, {
       connections: 256,
       pipelining: 1,
       connectTimeout: timeouts.connectMs,
@@ -102,72 +74,56 @@ export class UpstreamRegistry {
 
   /**
    * Drains the connections of an instance that stays known (a group cut over away from): later
-   * requests get a fresh pool, the old pool closes its idle connections now and each busy one
-   * after its request. Returns the old pool (to count what runs on it, and to destroy it at the
-   * drain deadline) and a promise that resolves once it is closed; with `remoteDetach` set, the
-   * workers' pools of the instance are counted, awaited and destroyed with it.
+   * requests get a fresh pool, the old pool closes its idle connections now and each busy one after
+   * its request.
    */
-  detachPool(upstream: Upstream): DetachedPool {
-    const old = upstream.pool
-    upstream.pool = this.#newPool(upstream.serviceName, upstream.endpoint)
+  detach(id: InstanceId): DetachedPool {
+    const instance = this.#instances.get(id)
+    if (instance === undefined) return NOTHING_DETACHED
+    const old = instance.pool
+    instance.pool = this.#newPool(instance.service, instance.address)
     this.#detached.add(old)
     const closed = old
       .close()
-      .catch(() => {})
+      .catch(() => {}) // close() rejects only when already destroyed: nothing is left to wait for.
       .finally(() => this.#detached.delete(old))
-    const destroyLocal = () => void old.destroy().catch(() => {})
-    const remote = this.remoteDetach?.(upstream)
-    if (remote === undefined) return { pool: old, closed, running: () => old.stats.size, destroy: destroyLocal }
-    return {
-      pool: old,
-      closed: Promise.all([closed, remote.closed]).then(() => {}),
-      running: () => old.stats.size + remote.running(),
-      destroy: () => {
-        destroyLocal()
-        remote.destroy()
-      },
+    return { closed, running: () => old.stats.size, destroy: () => void old.destroy().catch(() => {}) }
+  }
+
+  /** Drains every instance not in `inUse`, each within its service's drainSeconds. */
+  retain(inUse: ReadonlySet<Instance>): void {
+    for (const [id, instance] of this.#instances) {
+      if (inUse.has(instance)) continue
+      this.#instances.delete(id)
+      this.#drain(instance)
     }
   }
 
-  /** Drains every Upstream not in `inUse`. */
-  retain(inUse: ReadonlySet<Upstream>, drainMs: number): void {
-    for (const [key, upstream] of this.#upstreams) {
-      if (inUse.has(upstream)) continue
-      this.#upstreams.delete(key)
-      this.#drain(upstream, drainMs)
-    }
-  }
-
-  #drain(upstream: Upstream, drainMs: number): void {
-    upstream.draining = true
-    this.#draining.add(upstream)
+  #drain(instance: Instance): void {
+    instance.draining = true
+    this.#draining.add(instance)
     // close() lets queued and running requests finish and closes idle sockets at once.
-    const timer = setTimeout(() => void upstream.pool.destroy().catch(() => {}), drainMs)
+    const timer = setTimeout(() => void instance.pool.destroy().catch(() => {}), this.#services.get(instance.service)!.drainMs)
     timer.unref()
-    upstream.pool
+    instance.pool
       .close()
       .catch(() => {})
       .finally(() => {
         clearTimeout(timer)
-        this.#draining.delete(upstream)
+        this.#draining.delete(instance)
       })
-  }
-
-  /** Instances currently draining (for status and tests). */
-  get drainingCount(): number {
-    return this.#draining.size
   }
 
   /** Closes everything: graceful within `graceMs`, then destroyed. */
   async closeAll(graceMs: number): Promise<void> {
-    const pools = [...this.#upstreams.values(), ...this.#draining].map((upstream) => upstream.pool)
+    const pools = [...this.#instances.values(), ...this.#draining].map((instance) => instance.pool)
     pools.push(...this.#detached)
-    this.#upstreams.clear()
+    this.#instances.clear()
     await Promise.all(
       pools.map(async (pool) => {
         const timer = setTimeout(() => void pool.destroy().catch(() => {}), graceMs)
         timer.unref()
-        await pool.close().catch(() => {})
+        await pool.close().catch(() => {}) // Already closing or destroyed: the timer covers it.
         clearTimeout(timer)
       }),
     )

@@ -1,5 +1,5 @@
 import type { Config } from '../config/types.js'
-import type { FailureKind } from '../proxy/errors.js'
+import type { FailureKind } from './outcomes.js'
 
 /** Upper bounds (seconds) of the request duration histogram buckets. */
 export const DURATION_BUCKETS: readonly number[] = Object.freeze([

@@ -1,65 +1,56 @@
-import type { FailureKind } from '../../proxy/errors.js'
-import type { StatsRegistry } from '../../upstream/stats.js'
-import type { Upstream } from '../../upstream/pools.js'
-import type { RouteTable } from '../../routing/types.js'
-import type { FailureCounts, FailureMessage, GroupReport, KnownUpstream, ReportMessage } from '../messages.js'
-
-const KINDS: readonly FailureKind[] = ['connect', 'reset', 'timeout', 'other']
+import type { Config } from '../../config/types.js'
+import type { SnapshotSpec } from '../../routing/spec.js'
+import type { InstanceId } from '../../upstream/instance.js'
+import { FAILURE_KINDS, type FailureKind, type OutcomeSink } from '../../upstream/outcomes.js'
+import { StatsRegistry } from '../../upstream/stats.js'
+import type { FailureCounts, FailureMessage, GroupReport, InstanceReport, ReportMessage } from '../messages.js'
 
 /** One worker's latest values for one instance. */
 interface Latest {
   inflight: number
-  consecutiveFailures: number
-  consecutive5xx: number
-}
-
-function idOf(service: string, key: string): string {
-  return `${service}|${key}`
+  failuresInARow: number
+  fivexxInARow: number
 }
 
 /**
- * Applies what workers report to the primary's own Upstream objects and StatsRegistry, so health,
- * `/metrics` and status read them as in a single process: inflight is the sum over workers, the
- * streaks the longest any worker saw, totals grow by the reported deltas.
- *
- * The primary's Upstream of an instance is found by `service|key` among what discovery knows; an
- * instance that left stays mapped until no worker reports requests running on it.
+ * What the workers report, summed for the primary's control side: traffic counters per group
+ * (`/metrics`), requests running per instance (status, drains), and failures and 5xx streaks
+ * handed to health's outcome sink with the longest streak any worker saw (each worker sees only
+ * its share of an instance's requests).
  */
 export class WorkerFacts {
-  readonly #upstreams = new Map<string, Upstream>()
-  readonly #known = new Set<string>()
-  readonly #latest = new Map<number, Map<string, Latest>>()
-  #live: ReadonlySet<Upstream> = new Set()
+  /** The sum of every worker's traffic counters. */
+  readonly stats: StatsRegistry
+  readonly #latest = new Map<number, Map<InstanceId, Latest>>()
+  #live: ReadonlySet<InstanceId> = new Set()
 
   constructor(
-    private readonly knownUpstreams: () => Iterable<KnownUpstream>,
-    private readonly stats: StatsRegistry,
-  ) {}
+    config: Config,
+    private readonly outcomes: OutcomeSink,
+  ) {
+    this.stats = new StatsRegistry(config)
+  }
 
-  /** Follows the instances of a new snapshot; call on every swap. */
-  onSwap(table: RouteTable<Upstream>): void {
-    this.#known.clear()
-    for (const { upstream } of this.knownUpstreams()) {
-      const id = idOf(upstream.serviceName, upstream.key)
-      this.#known.add(id)
-      const old = this.#upstreams.get(id)
-      // The instance came back as a new object: the old one's load moves over with the reports.
-      if (old !== undefined && old !== upstream) old.inflight = 0
-      if (old !== upstream) {
-        this.#upstreams.set(id, upstream)
-        this.#recompute(id)
+  /**
+   * Follows a new spec: instances it no longer names are forgotten, and streaks of instances that
+   * entered or left rotation are cleared (each worker clears its own as it applies the spec).
+   */
+  onSpec(spec: SnapshotSpec): void {
+    const known = new Set<InstanceId>()
+    const live = new Set<InstanceId>()
+    for (const service of spec.services) {
+      for (const group of service.groups) {
+        for (const instance of group.live) {
+          known.add(instance.id)
+          live.add(instance.id)
+        }
+        for (const instance of group.standby) known.add(instance.id)
       }
     }
-    for (const id of [...this.#upstreams.keys()]) if (!this.#known.has(id)) this.#recompute(id)
-    const live = new Set<Upstream>()
-    for (const service of table.services) for (const group of service.groups) for (const upstream of group.instances) live.add(upstream)
-    for (const upstream of live) {
-      if (this.#live.has(upstream)) continue
-      // Health cleared this instance's streaks as it turned live; stale worker values must not return.
-      const id = idOf(upstream.serviceName, upstream.key)
-      for (const perWorker of this.#latest.values()) {
-        const latest = perWorker.get(id)
-        if (latest !== undefined) latest.consecutiveFailures = latest.consecutive5xx = 0
+    for (const perWorker of this.#latest.values()) {
+      for (const [id, latest] of perWorker) {
+        if (!known.has(id)) perWorker.delete(id)
+        else if (live.has(id) !== this.#live.has(id)) latest.failuresInARow = latest.fivexxInARow = 0
       }
     }
     this.#live = live
@@ -67,76 +58,60 @@ export class WorkerFacts {
 
   /** Applies one worker's report (instances and groups; drains are RemoteDrains' part). */
   apply(worker: number, report: ReportMessage): void {
-    const latest = this.#latestOf(worker)
-    for (const entry of report.upstreams) {
-      const id = idOf(entry.service, entry.key)
-      latest.set(id, { inflight: entry.inflight, consecutiveFailures: entry.consecutiveFailures, consecutive5xx: entry.consecutive5xx })
-      const upstream = this.#upstreams.get(id)
-      if (upstream !== undefined) {
-        upstream.responses += entry.responses
-        addFailures(upstream.failures, entry.failures)
-      }
-      this.#recompute(id)
-    }
+    const perWorker = this.#latestOf(worker)
+    for (const entry of report.instances) this.#applyInstance(perWorker, entry)
     for (const group of report.groups) this.#applyGroup(group)
   }
 
-  /** A failed attempt in a worker: the streak now, and health's immediate reaction. */
+  /** A failed attempt in a worker: health hears it at once, with the longest streak. */
   applyFailure(worker: number, message: FailureMessage): void {
-    const id = idOf(message.service, message.key)
-    const latest = this.#latestOf(worker)
-    const entry = latest.get(id)
-    if (entry === undefined) latest.set(id, { inflight: 0, consecutiveFailures: message.consecutiveFailures, consecutive5xx: 0 })
-    else entry.consecutiveFailures = message.consecutiveFailures
-    this.#recompute(id)
-    const upstream = this.#upstreams.get(id)
-    upstream?.onFailure?.(upstream, message.kind)
+    const latest = this.#entry(this.#latestOf(worker), message.instance)
+    latest.failuresInARow = message.inARow
+    this.outcomes.attemptFailed(message.instance, message.kind, this.#longest(message.instance, 'failuresInARow'))
+  }
+
+  /** Requests running on an instance, over every worker. */
+  inflightOf(id: InstanceId): number {
+    let total = 0
+    for (const perWorker of this.#latest.values()) total += perWorker.get(id)?.inflight ?? 0
+    return total
   }
 
   /** Requests one worker last reported running on an instance. */
-  inflightOf(worker: number, upstream: Upstream): number {
-    return this.#latest.get(worker)?.get(idOf(upstream.serviceName, upstream.key))?.inflight ?? 0
+  inflightIn(worker: number, id: InstanceId): number {
+    return this.#latest.get(worker)?.get(id)?.inflight ?? 0
   }
 
   /** A worker exited: its load no longer counts (its totals stay). */
   forgetWorker(worker: number): void {
-    const latest = this.#latest.get(worker)
-    if (latest === undefined) return
     this.#latest.delete(worker)
-    for (const id of latest.keys()) this.#recompute(id)
   }
 
-  #latestOf(worker: number): Map<string, Latest> {
-    let latest = this.#latest.get(worker)
-    if (latest === undefined) {
-      latest = new Map()
-      this.#latest.set(worker, latest)
-    }
+  #applyInstance(perWorker: Map<InstanceId, Latest>, report: InstanceReport): void {
+    const latest = this.#entry(perWorker, report.instance)
+    const more5xx = report.fivexxInARow > latest.fivexxInARow
+    latest.inflight = report.inflight
+    latest.failuresInARow = report.failuresInARow
+    latest.fivexxInARow = report.fivexxInARow
+    if (more5xx) this.outcomes.answered5xx(report.instance, this.#longest(report.instance, 'fivexxInARow'))
+  }
+
+  #longest(id: InstanceId, streak: 'failuresInARow' | 'fivexxInARow'): number {
+    let longest = 0
+    for (const perWorker of this.#latest.values()) longest = Math.max(longest, perWorker.get(id)?.[streak] ?? 0)
+    return longest
+  }
+
+  #latestOf(worker: number): Map<InstanceId, Latest> {
+    let perWorker = this.#latest.get(worker)
+    if (perWorker === undefined) this.#latest.set(worker, (perWorker = new Map()))
+    return perWorker
+  }
+
+  #entry(perWorker: Map<InstanceId, Latest>, id: InstanceId): Latest {
+    let latest = perWorker.get(id)
+    if (latest === undefined) perWorker.set(id, (latest = { inflight: 0, failuresInARow: 0, fivexxInARow: 0 }))
     return latest
-  }
-
-  /** Sets the primary's Upstream from every worker's latest values; forgets instances that are gone and idle. */
-  #recompute(id: string): void {
-    let inflight = 0
-    let consecutiveFailures = 0
-    let consecutive5xx = 0
-    for (const perWorker of this.#latest.values()) {
-      const latest = perWorker.get(id)
-      if (latest === undefined) continue
-      inflight += latest.inflight
-      consecutiveFailures = Math.max(consecutiveFailures, latest.consecutiveFailures)
-      consecutive5xx = Math.max(consecutive5xx, latest.consecutive5xx)
-    }
-    const upstream = this.#upstreams.get(id)
-    if (upstream !== undefined) {
-      upstream.inflight = inflight
-      upstream.consecutiveFailures = consecutiveFailures
-      upstream.consecutive5xx = consecutive5xx
-    }
-    if (inflight === 0 && !this.#known.has(id)) {
-      this.#upstreams.delete(id)
-      for (const perWorker of this.#latest.values()) perWorker.delete(id)
-    }
   }
 
   #applyGroup(report: GroupReport): void {
@@ -158,7 +133,7 @@ export class WorkerFacts {
 }
 
 function addFailures(totals: Record<FailureKind, number>, deltas: FailureCounts): void {
-  for (const kind of KINDS) {
+  for (const kind of FAILURE_KINDS) {
     const delta = deltas[kind]
     if (delta !== undefined) totals[kind] += delta
   }

@@ -1,4 +1,5 @@
-import type { RemoteDetach, Upstream } from '../../upstream/pools.js'
+import type { InstanceId } from '../../upstream/instance.js'
+import type { DetachedPool } from '../../upstream/pools.js'
 import type { DetachedReport, ToWorker } from '../messages.js'
 import type { WorkerFacts } from './facts.js'
 
@@ -16,10 +17,10 @@ interface RemoteDrain {
 }
 
 /**
- * The workers' side of a cut-over drain. When the primary detaches an instance's pool, each
- * worker detaches its own and reports what still runs there until it is closed; the drain is
- * over when every told worker's pool is closed (or the worker is gone). Installed as
- * UpstreamRegistry.remoteDetach, so DrainTracker counts and awaits these pools like its own.
+ * A cut-over's drain across the workers. Each worker detaches its own pool of the instance and
+ * reports what still runs there until it is closed; the drain is over when every told worker's
+ * pool is closed (or the worker is gone). The handle it returns is what a single process's data
+ * plane returns for its own pool, so the control side's DrainTracker cannot tell them apart.
  */
 export class RemoteDrains {
   readonly #drains = new Map<number, RemoteDrain>()
@@ -27,16 +28,16 @@ export class RemoteDrains {
 
   constructor(
     private readonly workers: WorkerChannel,
-    private readonly facts: WorkerFacts,
+    private readonly facts: Pick<WorkerFacts, 'inflightIn'>,
   ) {}
 
-  readonly detach = (upstream: Upstream): RemoteDetach => {
+  detach(instance: InstanceId): DetachedPool {
     const id = ++this.#nextId
     const running = new Map<number, number>()
     for (const worker of this.workers.ids()) {
-      this.workers.send(worker, { type: 'detach', id, service: upstream.serviceName, key: upstream.key })
+      this.workers.send(worker, { type: 'detach', id, instance })
       // Until the worker reports its detached pool, its load on the instance is what runs there.
-      running.set(worker, this.facts.inflightOf(worker, upstream))
+      running.set(worker, this.facts.inflightIn(worker, instance))
     }
     let done!: () => void
     const closed = new Promise<void>((resolve) => (done = resolve))

@@ -1,13 +1,16 @@
 import cluster, { type Worker } from 'node:cluster'
 import { fileURLToPath } from 'node:url'
 import type { Config } from '../../config/types.js'
+import type { DataSide } from '../../main.js'
+import type { SnapshotSpec } from '../../routing/spec.js'
 import type { Logger } from '../../support/log.js'
-import type { RunningProxy } from '../../main.js'
-import type { Upstream } from '../../upstream/pools.js'
-import type { RouteTable } from '../../routing/types.js'
-import { isFromWorker, layoutOf, snapshotServices, WORKER_ENV, type FromWorker, type ListeningMessage, type SnapshotMessage, type ToWorker } from '../messages.js'
-import { RemoteDrains } from './remote-drains.js'
+import type { InstanceId } from '../../upstream/instance.js'
+import type { OutcomeSink } from '../../upstream/outcomes.js'
+import type { DetachedPool } from '../../upstream/pools.js'
+import type { StatsRegistry } from '../../upstream/stats.js'
+import { isFromWorker, layoutOf, WORKER_ENV, type FromWorker, type ListeningMessage, type SnapshotMessage, type ToWorker } from '../messages.js'
 import { WorkerFacts } from './facts.js'
+import { RemoteDrains } from './remote-drains.js'
 
 const WORKER_ENTRY = fileURLToPath(new URL('../worker/entry.js', import.meta.url))
 /** A new worker that has not opened its listeners by then is given up. */
@@ -41,32 +44,32 @@ export interface WorkerPoolOptions {
 }
 
 /**
- * The primary's workers (node:cluster, round-robin: the primary owns each listening socket and
- * hands connections to workers that listen on it). Pushes every routing snapshot to every
- * worker, applies their reports to the primary's Upstreams and stats, replaces workers that die,
- * and restarts them one at a time without ever leaving the sockets without a listening worker.
+ * The data side of `serve --workers N`, as the primary runs it (node:cluster, round-robin: the
+ * primary owns each listening socket and hands connections to workers that listen on it). Pushes
+ * every changed spec to every worker, sums their reports for the control side (WorkerFacts), drains
+ * across them (RemoteDrains), replaces workers that die, and restarts them one at a time without
+ * ever leaving the sockets without a listening worker. It holds no connection pool itself.
  */
-export class WorkerPool {
+export class WorkerPool implements DataSide {
   readonly #records = new Map<number, WorkerRecord>()
   readonly #facts: WorkerFacts
   readonly #drains: RemoteDrains
   readonly #deaths: number[] = []
   readonly #respawns = new Set<NodeJS.Timeout>()
   #snapshot: SnapshotMessage | undefined
-  #snapshotText = ''
-  #ports: Map<string, number> | undefined
-  #unsubscribe: (() => void) | undefined
+  #servicesText = ''
+  #listening: ListeningMessage['listeners'] | undefined
   #restarting: Promise<void> | undefined
   #restartAgain = false
   #stopping = false
 
   constructor(
-    private readonly proxy: RunningProxy,
     private readonly config: Config,
     private readonly logger: Logger,
+    outcomes: OutcomeSink,
     private readonly options: WorkerPoolOptions,
   ) {
-    this.#facts = new WorkerFacts(() => proxy.plane.knownUpstreams(), proxy.stats)
+    this.#facts = new WorkerFacts(config, outcomes)
     this.#drains = new RemoteDrains(
       {
         ids: () => [...this.#records.values()].filter((record) => record.hello).map((record) => record.id),
@@ -76,13 +79,31 @@ export class WorkerPool {
     )
   }
 
-  /** Forks the workers; resolves with the port per service once the first one listens. */
-  async start(): Promise<ReadonlyMap<string, number>> {
+  get stats(): StatsRegistry {
+    return this.#facts.stats
+  }
+
+  inflightOf(id: InstanceId): number {
+    return this.#facts.inflightOf(id)
+  }
+
+  detach(id: InstanceId): DetachedPool {
+    return this.#drains.detach(id)
+  }
+
+  /** Pushes `spec` to every worker, unless its routing equals the last one's (a health change that moved nothing). */
+  apply(spec: SnapshotSpec): void {
+    this.#facts.onSpec(spec)
+    const text = JSON.stringify(spec.services)
+    if (text === this.#servicesText) return
+    this.#servicesText = text
+    this.#snapshot = { type: 'snapshot', spec }
+    for (const record of this.#records.values()) if (record.hello) this.#send(record, this.#snapshot)
+  }
+
+  /** Forks the workers; resolves with the listeners once the first one listens. */
+  async start(): Promise<ListeningMessage['listeners']> {
     cluster.setupPrimary({ exec: WORKER_ENTRY, args: [] })
-    const plane = this.proxy.plane
-    plane.upstreams.remoteDetach = this.#drains.detach
-    this.#onSwap(plane.snapshot.current)
-    this.#unsubscribe = plane.snapshot.onSwap((table) => this.#onSwap(table))
     const records = Array.from({ length: this.options.workers }, () => this.#fork())
     try {
       await Promise.any(records.map((record) => record.ready))
@@ -97,7 +118,7 @@ export class WorkerPool {
       const pids = [...this.#records.values()].filter((record) => record.listening).map((record) => record.pid)
       this.logger.info({ event: 'workers_ready', workers: pids.length, pids }, `${pids.length} workers listening`)
     })
-    return this.#ports!
+    return this.#listening!
   }
 
   /** Replaces every worker, one at a time: the new one listens before the old one stops. */
@@ -116,8 +137,6 @@ export class WorkerPool {
     for (const timer of this.#respawns) clearTimeout(timer)
     this.#respawns.clear()
     await Promise.all([...this.#records.values()].map((record) => this.#stopWorker(record, graceMs)))
-    this.#unsubscribe?.()
-    this.proxy.plane.upstreams.remoteDetach = undefined
   }
 
   async #rollAll(): Promise<void> {
@@ -210,20 +229,17 @@ export class WorkerPool {
 
   #onListening(record: WorkerRecord, message: ListeningMessage): void {
     record.listening = true
-    if (this.#ports === undefined) {
-      // The first worker to listen opened the sockets: announce them once, as a single process does.
-      this.#ports = new Map()
-      for (const { service, host, port } of message.listeners) {
-        this.#ports.set(service, port)
-        this.logger.info({ event: 'listening', service, host, port }, 'proxy listening')
-      }
+    if (this.#listening === undefined) {
+      // The first worker to listen opened the sockets: the proxy announces them once, as a single process does.
+      this.#listening = message.listeners
     } else {
       for (const { service, port } of message.listeners) {
-        if (this.#ports.get(service) === port) continue
+        const before = this.#listening.find((listener) => listener.service === service)?.port
+        if (before === port) continue
         // Only when every worker was gone at once and port 0 was bound anew.
-        this.logger.warn({ event: 'listening_port_changed', service, port, before: this.#ports.get(service) }, 'listen port changed')
-        this.#ports.set(service, port)
+        this.logger.warn({ event: 'listening_port_changed', service, port, before }, 'listen port changed')
       }
+      this.#listening = message.listeners
     }
     this.logger.info({ event: 'worker_listening', worker: record.id, workerPid: record.pid }, 'worker listening')
   }
@@ -238,7 +254,7 @@ export class WorkerPool {
       return
     }
     // Until a worker listens, start() decides; from then on the pool is kept at N workers.
-    if (this.#ports === undefined || this.#active() >= this.options.workers) {
+    if (this.#listening === undefined || this.#active() >= this.options.workers) {
       this.logger.warn(fields, 'worker exited unexpectedly')
       return
     }
@@ -275,17 +291,6 @@ export class WorkerPool {
     timer.unref()
     await record.exited
     clearTimeout(timer)
-  }
-
-  #onSwap(table: RouteTable<Upstream>): void {
-    this.#facts.onSwap(table)
-    const services = snapshotServices(table, this.proxy.plane.knownUpstreams())
-    const text = JSON.stringify(services)
-    // Equal routing (e.g. a health change that moved nothing) is not pushed again.
-    if (text === this.#snapshotText) return
-    this.#snapshotText = text
-    this.#snapshot = { type: 'snapshot', revision: table.revision, services }
-    for (const record of this.#records.values()) if (record.hello) this.#send(record, this.#snapshot)
   }
 
   #send(record: WorkerRecord | undefined, message: ToWorker): void {

@@ -1,27 +1,14 @@
-import type { FailureKind } from '../../proxy/errors.js'
+import type { Instance, InstanceId } from '../../upstream/instance.js'
+import { FAILURE_KINDS, type FailureKind } from '../../upstream/outcomes.js'
+import type { DetachedPool } from '../../upstream/pools.js'
 import type { GroupStats, StatsRegistry } from '../../upstream/stats.js'
-import type { Upstream } from '../../upstream/pools.js'
-import type { DetachedReport, FailureCounts, GroupReport, ReportMessage, UpstreamReport } from '../messages.js'
+import type { DetachedReport, FailureCounts, GroupReport, InstanceReport, ReportMessage } from '../messages.js'
 
-const KINDS: readonly FailureKind[] = ['connect', 'reset', 'timeout', 'other']
-
-/** Totals of one Upstream object as last reported. */
-interface UpstreamMark {
-  responses: number
-  readonly failures: Record<FailureKind, number>
-}
-
-/**
- * One instance (`service|key`). An instance that left and came back while its old object still
- * drained has two Upstream objects; the report sums them.
- */
-interface InstanceEntry {
-  readonly service: string
-  readonly key: string
-  readonly upstreams: Set<Upstream>
-  /** The newest object: its streaks are the instance's. */
-  current: Upstream
-  sent: { inflight: number; consecutiveFailures: number; consecutive5xx: number }
+/** What the reports read of the worker's data plane. */
+export interface ReportedDataPlane {
+  readonly stats: StatsRegistry
+  /** The instances of the current snapshot. */
+  instances(): Iterable<Instance>
 }
 
 /** GroupStats values as last reported. */
@@ -36,24 +23,23 @@ interface GroupMark {
 }
 
 interface DetachedEntry {
-  readonly pool: { readonly stats: { readonly size: number } }
+  readonly pool: Pick<DetachedPool, 'running'>
   closed: boolean
   sent: { running: number; closed: boolean } | undefined
 }
 
 /**
- * Builds a worker's reports from the counters its data plane already bumps (Upstream, GroupStats,
- * pool stats) and remembers what it sent, so a report carries only what changed: current values
+ * Builds a worker's reports from the counters its data plane already keeps (instances, group stats,
+ * detached pools) and remembers what it sent, so a report carries only what changed: current values
  * for load and streaks, deltas for totals. The hot path does nothing extra.
  */
 export class ReportBuilder {
-  readonly #instances = new Map<string, InstanceEntry>()
-  readonly #marks = new Map<Upstream, UpstreamMark>()
+  readonly #sent = new Map<InstanceId, InstanceReport>()
   readonly #groups: GroupMark[] = []
   readonly #detached = new Map<number, DetachedEntry>()
 
-  constructor(stats: StatsRegistry) {
-    for (const group of stats.all()) {
+  constructor(private readonly dataPlane: ReportedDataPlane) {
+    for (const group of dataPlane.stats.all()) {
       this.#groups.push({
         stats: group,
         statuses: new Float64Array(group.responsesByStatus),
@@ -66,87 +52,35 @@ export class ReportBuilder {
     }
   }
 
-  /** Follows `upstream` from now on (idempotent); call for every instance of every snapshot. */
-  track(upstream: Upstream): void {
-    if (this.#marks.has(upstream)) return
-    this.#marks.set(upstream, { responses: upstream.responses, failures: { ...upstream.failures } })
-    const id = `${upstream.serviceName}|${upstream.key}`
-    const entry = this.#instances.get(id)
-    if (entry === undefined) {
-      const sent = { inflight: 0, consecutiveFailures: 0, consecutive5xx: 0 }
-      this.#instances.set(id, { service: upstream.serviceName, key: upstream.key, upstreams: new Set([upstream]), current: upstream, sent })
-    } else {
-      entry.upstreams.add(upstream)
-      entry.current = upstream
-    }
-  }
-
-  /** Follows a pool a cut-over detached, reported as `id` until it closed. */
-  trackDetached(id: number, pool: DetachedEntry['pool'], closed: Promise<void>): void {
-    const entry: DetachedEntry = { pool, closed: false, sent: undefined }
+  /** Follows connections a cut-over detached, reported as `id` until they are closed. */
+  trackDetached(id: number, detached: DetachedPool): void {
+    const entry: DetachedEntry = { pool: detached, closed: false, sent: undefined }
     this.#detached.set(id, entry)
-    void closed.then(() => (entry.closed = true))
-  }
-
-  /** A detach the worker has nothing for: report it closed at once. */
-  closedAtOnce(id: number): void {
-    this.#detached.set(id, { pool: { stats: { size: 0 } }, closed: true, sent: undefined })
-  }
-
-  /** The streak a failure message carries; the next report needs not repeat it. */
-  failureStreak(upstream: Upstream): number {
-    const entry = this.#instances.get(`${upstream.serviceName}|${upstream.key}`)
-    if (entry !== undefined && entry.current === upstream) entry.sent.consecutiveFailures = upstream.consecutiveFailures
-    return upstream.consecutiveFailures
+    void detached.closed.then(() => (entry.closed = true))
   }
 
   /** What changed since the last call, or undefined when nothing did. */
   build(): ReportMessage | undefined {
-    const upstreams = this.#upstreamReports()
+    const instances = this.#instanceReports()
     const groups = this.#groupReports()
     const detached = this.#detachedReports()
-    if (upstreams.length === 0 && groups.length === 0 && detached.length === 0) return undefined
-    return { type: 'report', upstreams, groups, detached }
+    if (instances.length === 0 && groups.length === 0 && detached.length === 0) return undefined
+    return { type: 'report', instances, groups, detached }
   }
 
-  #upstreamReports(): UpstreamReport[] {
-    const reports: UpstreamReport[] = []
-    for (const [id, entry] of this.#instances) {
-      let inflight = 0
-      let responses = 0
-      const failures: FailureCounts = {}
-      let totalsChanged = false
-      for (const upstream of entry.upstreams) {
-        inflight += upstream.inflight
-        const mark = this.#marks.get(upstream)!
-        if (upstream.responses !== mark.responses) {
-          responses += upstream.responses - mark.responses
-          mark.responses = upstream.responses
-          totalsChanged = true
-        }
-        for (const kind of KINDS) {
-          const delta = upstream.failures[kind] - mark.failures[kind]
-          if (delta === 0) continue
-          failures[kind] = (failures[kind] ?? 0) + delta
-          mark.failures[kind] = upstream.failures[kind]
-          totalsChanged = true
-        }
-      }
-      const { consecutiveFailures, consecutive5xx } = entry.current
-      const sent = entry.sent
-      if (totalsChanged || inflight !== sent.inflight || consecutiveFailures !== sent.consecutiveFailures || consecutive5xx !== sent.consecutive5xx) {
-        entry.sent = { inflight, consecutiveFailures, consecutive5xx }
-        reports.push({ service: entry.service, key: entry.key, inflight, consecutiveFailures, consecutive5xx, responses, failures })
-      }
-      // A drained object with nothing left running has said all it will; forget it.
-      for (const upstream of entry.upstreams) {
-        if (upstream.draining && upstream.inflight === 0) {
-          entry.upstreams.delete(upstream)
-          this.#marks.delete(upstream)
-        }
-      }
-      if (entry.upstreams.size === 0) this.#instances.delete(id)
+  #instanceReports(): InstanceReport[] {
+    const reports: InstanceReport[] = []
+    const current = new Set<InstanceId>()
+    for (const { id, inflight, failuresInARow, fivexxInARow } of this.dataPlane.instances()) {
+      current.add(id)
+      const sent = this.#sent.get(id)
+      if (sent !== undefined && sent.inflight === inflight && sent.failuresInARow === failuresInARow && sent.fivexxInARow === fivexxInARow) continue
+      const report = { instance: id, inflight, failuresInARow, fivexxInARow }
+      this.#sent.set(id, report)
+      reports.push(report)
     }
+    // An instance left the snapshot: the primary forgets it too.
+    for (const id of this.#sent.keys()) if (!current.has(id)) this.#sent.delete(id)
     return reports
   }
 
@@ -175,7 +109,7 @@ export class ReportBuilder {
   #detachedReports(): DetachedReport[] {
     const reports: DetachedReport[] = []
     for (const [id, entry] of this.#detached) {
-      const running = entry.closed ? 0 : entry.pool.stats.size
+      const running = entry.closed ? 0 : entry.pool.running()
       if (entry.sent !== undefined && entry.sent.running === running && entry.sent.closed === entry.closed) continue
       entry.sent = { running, closed: entry.closed }
       reports.push({ id, running, closed: entry.closed })
@@ -192,7 +126,7 @@ function sameStatuses(stats: GroupStats, mark: GroupMark): boolean {
 }
 
 function sameErrors(stats: GroupStats, mark: GroupMark): boolean {
-  for (const kind of KINDS) if (stats.upstreamErrors[kind] !== mark.upstreamErrors[kind]) return false
+  for (const kind of FAILURE_KINDS) if (stats.upstreamErrors[kind] !== mark.upstreamErrors[kind]) return false
   return true
 }
 
@@ -209,7 +143,7 @@ function deltaPairs(now: Float64Array, last: Float64Array): number[] {
 
 function errorDeltas(stats: GroupStats, mark: GroupMark): FailureCounts {
   const deltas: FailureCounts = {}
-  for (const kind of KINDS) {
+  for (const kind of FAILURE_KINDS) {
     const delta = stats.upstreamErrors[kind] - mark.upstreamErrors[kind]
     if (delta === 0) continue
     deltas[kind] = delta

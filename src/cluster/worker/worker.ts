@@ -1,21 +1,13 @@
 import cluster from 'node:cluster'
-import type { Pool } from 'undici'
 import { loadConfig } from '../../config/load.js'
-import type { Config, ServiceConfig } from '../../config/types.js'
+import type { Config } from '../../config/types.js'
+import { DataPlane } from '../../proxy/data-plane.js'
 import { createLogger, type Logger } from '../../support/log.js'
-import { ProxyListener } from '../../proxy/listener.js'
-import { startRetryPolicies } from '../../proxy/retry.js'
-import { StatsRegistry } from '../../upstream/stats.js'
-import { UpstreamRegistry, type Upstream } from '../../upstream/pools.js'
-import { buildRouteTable, buildServiceRoute } from '../../routing/table.js'
-import type { RouteTable } from '../../routing/types.js'
-import { SnapshotHolder } from '../../routing/snapshot.js'
-import { isToWorker, layoutOf, WORKER_ENV, type FromWorker, type SnapshotMessage, type ToWorker } from '../messages.js'
+import type { OutcomeSink } from '../../upstream/outcomes.js'
+import { isToWorker, layoutOf, WORKER_ENV, type FromWorker, type ToWorker } from '../messages.js'
 import { ReportBuilder } from './reports.js'
-import { GentleClose } from '../../proxy/gentle-close.js'
-import { buildWorkerTable } from './table.js'
 
-/** How often a worker reports what changed (the primary's health sweeps at the same pace). */
+/** How often a worker reports what changed. */
 const REPORT_MS = 250
 
 function send(message: FromWorker, done?: () => void): void {
@@ -26,54 +18,31 @@ function send(message: FromWorker, done?: () => void): void {
   process.send!(message, undefined, {}, () => done?.())
 }
 
-/** Services grouped by the address they listen on, as in the single process. */
-function byListenAddress(services: readonly ServiceConfig[]): ServiceConfig[][] {
-  const groups = new Map<string, ServiceConfig[]>()
-  for (const service of services) {
-    const key = `${service.listen.host}|${service.listen.port}`
-    groups.set(key, [...(groups.get(key) ?? []), service])
-  }
-  return [...groups.values()]
-}
-
-/** A table that routes nothing (every service answers 503), in force until the first snapshot. */
-function emptyTable(config: Config): RouteTable<Upstream> {
-  return buildRouteTable(0, config.services.map((service) => buildServiceRoute(service, service.weights, new Map())))
+/** A worker's outcome sink: failures go to the primary's health at once; 5xx streaks ride the reports. */
+const toPrimary: OutcomeSink = {
+  attemptFailed: (instance, kind, inARow) => send({ type: 'failure', instance, kind, inARow }),
+  answered5xx: () => {},
 }
 
 /**
- * One worker process of `serve --workers N`: only the data plane. It reads the config itself,
- * routes with the snapshots the primary pushes (and opens its listeners only after the first),
- * and reports load and outcomes back. The control side (discovery, health, admin, state) runs
- * once, in the primary.
+ * One worker process of `serve --workers N`: a DataPlane, the same as a single process runs, fed
+ * the specs the primary pushes (it opens its listeners only after the first), reporting load,
+ * failures and counters back. The control side (discovery, health, admin, state) runs once, in the
+ * primary.
  */
 export class ClusterWorker {
   readonly #logger: Logger
-  readonly #config: Config
-  readonly #upstreams: UpstreamRegistry
-  readonly #stats: StatsRegistry
+  readonly #dataPlane: DataPlane
   readonly #reports: ReportBuilder
-  readonly #table: SnapshotHolder<RouteTable<Upstream>>
-  readonly #retryPolicies: ReturnType<typeof startRetryPolicies>
-  readonly #drainMs: number
-  readonly #closers: GentleClose[] = []
-  readonly #detached = new Map<number, Pool>()
-  #byKey = new Map<string, Upstream>()
-  #live: ReadonlySet<Upstream> = new Set()
+  readonly #detached = new Map<number, () => void>()
   readonly #timer: NodeJS.Timeout
   #listening: Promise<void> | undefined
   #stopping = false
 
   constructor(config: Config, logger: Logger) {
-    this.#config = config
     this.#logger = logger
-    const timeouts = new Map(config.services.map((service) => [service.name, service.timeouts]))
-    this.#upstreams = new UpstreamRegistry((name) => timeouts.get(name)!)
-    this.#stats = new StatsRegistry(config)
-    this.#reports = new ReportBuilder(this.#stats)
-    this.#table = new SnapshotHolder(emptyTable(config))
-    this.#retryPolicies = startRetryPolicies(config.services, this.#stats)
-    this.#drainMs = Math.max(0, ...config.services.map((service) => service.drainSeconds * 1000))
+    this.#dataPlane = new DataPlane(config, { outcomes: toPrimary, logger })
+    this.#reports = new ReportBuilder(this.#dataPlane)
     this.#timer = setInterval(() => this.#report(), REPORT_MS)
     this.#timer.unref()
   }
@@ -82,81 +51,33 @@ export class ClusterWorker {
   handle(message: ToWorker): void {
     switch (message.type) {
       case 'snapshot':
-        this.#apply(message)
+        this.#dataPlane.apply(message.spec)
         if (!this.#stopping) this.#listening ??= this.#listen()
         return
       case 'detach': {
-        const upstream = this.#byKey.get(`${message.service}|${message.key}`)
-        if (upstream === undefined) {
-          this.#reports.closedAtOnce(message.id)
-          return
-        }
-        const { pool, closed } = this.#upstreams.detachPool(upstream)
-        this.#detached.set(message.id, pool)
-        void closed.then(() => this.#detached.delete(message.id))
-        this.#reports.trackDetached(message.id, pool, closed)
+        const detached = this.#dataPlane.detach(message.instance)
+        this.#detached.set(message.id, detached.destroy)
+        void detached.closed.then(() => this.#detached.delete(message.id))
+        this.#reports.trackDetached(message.id, detached)
         return
       }
       case 'destroy-detached':
-        void this.#detached.get(message.id)?.destroy().catch(() => {})
+        this.#detached.get(message.id)?.()
         return
       case 'stop':
         void this.stop(message.graceMs)
     }
   }
 
-  /** Swaps in the table of a pushed snapshot; instances it no longer names drain. */
-  #apply(snapshot: SnapshotMessage): void {
-    const { table, inUse, live } = buildWorkerTable(this.#config, snapshot, this.#upstreams)
-    const byKey = new Map<string, Upstream>()
-    for (const upstream of inUse) {
-      byKey.set(`${upstream.serviceName}|${upstream.key}`, upstream)
-      this.#reports.track(upstream)
-      // Health clears an instance's streaks when it turns live; so does each worker.
-      if (live.has(upstream) && !this.#live.has(upstream)) {
-        upstream.consecutiveFailures = 0
-        upstream.consecutive5xx = 0
-      }
-    }
-    this.#byKey = byKey
-    this.#live = live
-    this.#upstreams.retain(inUse, this.#drainMs)
-    this.#table.swap(table)
-  }
-
   async #listen(): Promise<void> {
-    const ports: { service: string; host: string; port: number }[] = []
+    let listeners
     try {
-      for (const services of byListenAddress(this.#config.services)) {
-        const { host, port: wanted } = services[0]!.listen
-        const listener = new ProxyListener({
-          host,
-          port: wanted,
-          services,
-          table: this.#table,
-          trustedProxies: this.#config.trustedProxies,
-          stats: this.#stats,
-          logger: this.#logger,
-          onFailure: (upstream, _group, kind) =>
-            send({
-              type: 'failure',
-              service: upstream.serviceName,
-              key: upstream.key,
-              kind,
-              consecutiveFailures: this.#reports.failureStreak(upstream),
-            }),
-        })
-        const closer = new GentleClose(listener.server)
-        // With node:cluster the primary owns the socket; every worker sees the port it bound.
-        const port = await listener.listen()
-        this.#closers.push(closer)
-        for (const service of services) ports.push({ service: service.name, host, port })
-      }
+      listeners = await this.#dataPlane.start()
     } catch (error) {
       fail(error instanceof Error ? error.message : String(error))
       return
     }
-    if (!this.#stopping) send({ type: 'listening', listeners: ports })
+    if (!this.#stopping) send({ type: 'listening', listeners })
   }
 
   #report(done?: () => void): void {
@@ -171,10 +92,8 @@ export class ClusterWorker {
     this.#stopping = true
     this.#logger.info({ event: 'worker_stopping', graceMs }, 'worker stopping: finishing in-flight requests')
     await this.#listening?.catch(() => {})
-    await Promise.all(this.#closers.map((closer) => closer.close(graceMs)))
+    await this.#dataPlane.stop(graceMs)
     clearInterval(this.#timer)
-    this.#retryPolicies.stop()
-    await this.#upstreams.closeAll(1_000)
     // The last counts reach the primary before the channel closes.
     await new Promise<void>((resolve) => this.#report(resolve))
     this.#logger.info({ event: 'worker_stopped' }, 'worker stopped')

@@ -1,110 +1,95 @@
 import pino from 'pino'
-import { describe, expect, it } from 'vitest'
-import { snapshotServices, type SnapshotMessage, type ToWorker } from '../../../src/cluster/messages.js'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { ToWorker } from '../../../src/cluster/messages.js'
+import { WorkerFacts } from '../../../src/cluster/primary/facts.js'
 import { RemoteDrains } from '../../../src/cluster/primary/remote-drains.js'
 import { ReportBuilder } from '../../../src/cluster/worker/reports.js'
-import { WorkerFacts } from '../../../src/cluster/primary/facts.js'
-import { buildWorkerTable } from '../../../src/cluster/worker/table.js'
-import { parseConfig } from '../../../src/validation/config.js'
 import { ControlPlane } from '../../../src/control/plane.js'
 import { parseAddress } from '../../../src/discovery/static.js'
-import { StatsRegistry } from '../../../src/upstream/stats.js'
-import { UpstreamRegistry, type Upstream } from '../../../src/upstream/pools.js'
+import { DataPlane } from '../../../src/proxy/data-plane.js'
+import type { FailureKind, OutcomeSink } from '../../../src/upstream/outcomes.js'
+import { parseConfig } from '../../../src/validation/config.js'
 
+const logger = pino({ level: 'silent' })
 const A1 = '127.0.0.1:9001'
 const A2 = '127.0.0.1:9002'
 const B1 = '127.0.0.1:9003'
+const LIVE = { state: 'healthy', live: true, weight: 1 }
+const DOWN = { state: 'ejected', live: false, weight: 1 }
+const NOWHERE: OutcomeSink = { attemptFailed: () => {}, answered5xx: () => {} }
 
 /**
- * A primary (control plane, stats, WorkerFacts) and two simulated workers, each with its own
- * registry, stats and ReportBuilder on tables built from the primary's snapshot.
+ * A primary (control plane and WorkerFacts, whose outcomes a recorder stands in health's place for)
+ * and simulated workers: each a real DataPlane (no listeners) fed the primary's specs, with its
+ * ReportBuilder.
  */
-function setup() {
+function setup(stops: (() => Promise<void>)[]) {
   const config = parseConfig(
     { services: [{ name: 'svc', groups: [{ name: 'a', backends: [A1, A2] }, { name: 'b', backends: [B1] }], weights: { a: 1, b: 1 } }] },
     {},
     'test.json',
   )
-  const plane = new ControlPlane(config, new UpstreamRegistry(() => config.services[0]!.timeouts), pino({ level: 'silent' }))
-  plane.setEndpoints('svc', 'a', [parseAddress(A1), parseAddress(A2)])
-  plane.setEndpoints('svc', 'b', [parseAddress(B1)])
-  const stats = new StatsRegistry(config)
-  const facts = new WorkerFacts(() => plane.knownUpstreams(), stats)
-  facts.onSwap(plane.snapshot.current)
-  const snapshot = (): SnapshotMessage => ({
-    type: 'snapshot',
-    revision: plane.snapshot.current.revision,
-    services: snapshotServices(plane.snapshot.current, plane.knownUpstreams()),
+  const plane = new ControlPlane(config, logger)
+  plane.setInstances('svc', 'a', [parseAddress(A1), parseAddress(A2)])
+  plane.setInstances('svc', 'b', [parseAddress(B1)])
+  for (const instance of plane.knownInstances()) plane.setVerdict(instance.id, LIVE)
+  const heard: [string, string, number][] = []
+  const idOf = (address: string) => [...plane.knownInstances()].find((known) => known.address === address)!.id
+  const addressOf = (id: number) => [...plane.knownInstances()].find((known) => known.id === id)?.address ?? `#${id}`
+  const facts = new WorkerFacts(config, {
+    attemptFailed: (id, kind: FailureKind, inARow) => heard.push([addressOf(id), kind, inARow]),
+    answered5xx: (id, inARow) => heard.push([addressOf(id), '5xx', inARow]),
+  })
+  facts.onSpec(plane.spec)
+  const workers: DataPlane[] = []
+  plane.onSpec((spec) => {
+    facts.onSpec(spec)
+    for (const dataPlane of workers) dataPlane.apply(spec)
   })
   const worker = () => {
-    const registry = new UpstreamRegistry(() => config.services[0]!.timeouts)
-    const workerStats = new StatsRegistry(config)
-    const reports = new ReportBuilder(workerStats)
-    const { inUse } = buildWorkerTable(config, snapshot(), registry)
-    for (const upstream of inUse) reports.track(upstream)
-    const find = (key: string) => [...inUse].find((upstream) => upstream.key === key)!
-    return { registry, stats: workerStats, reports, find }
+    const dataPlane = new DataPlane(config, { outcomes: NOWHERE, logger })
+    stops.push(() => dataPlane.stop(0))
+    dataPlane.apply(plane.spec)
+    workers.push(dataPlane)
+    const reports = new ReportBuilder(dataPlane)
+    const find = (address: string) => [...dataPlane.instances()].find((instance) => instance.address === address)!
+    return { dataPlane, stats: dataPlane.stats, reports, find }
   }
-  const primary = (key: string): Upstream => plane.upstreams.acquire('svc', parseAddress(key))
-  return { plane, stats, facts, worker, primary }
+  return { plane, facts, worker, idOf, heard }
 }
 
-describe('a worker table from a pushed snapshot', () => {
-  it('routes like the primary (weights, shares, live instances in order) and keeps pools of instances that are not live', () => {
-    const { plane, worker } = setup()
-    plane.setWeights('svc', { a: 3, b: 1 })
-    plane.setLiveness((upstream) => upstream.key !== A2)
-    const { registry } = worker()
-    const config = plane.config
-    const message: SnapshotMessage = {
-      type: 'snapshot',
-      revision: 42,
-      services: snapshotServices(plane.snapshot.current, plane.knownUpstreams()),
-    }
-    expect(message.services[0]!.groups[0]).toEqual({
-      name: 'a',
-      weight: 3,
-      instances: [{ host: '127.0.0.1', port: 9001 }],
-      standby: [{ host: '127.0.0.1', port: 9002 }],
-    })
-    const built = buildWorkerTable(config, message, registry)
-    const shape = (table: typeof built.table) =>
-      table.services.map((service) => service.groups.map((group) => [group.name, group.weight, group.share, group.instances.map((i) => i.key)]))
-    expect(built.table.revision).toBe(42)
-    expect(shape(built.table)).toEqual(shape(plane.snapshot.current))
-    expect([...built.inUse].map((upstream) => upstream.key).sort()).toEqual([A1, A2, B1])
-    expect([...built.live].map((upstream) => upstream.key).sort()).toEqual([A1, B1])
-  })
-})
-
 describe('worker reports applied in the primary', () => {
-  it('sums load, keeps the longest streak and adds totals; an unchanged worker sends nothing', () => {
-    const { facts, worker, primary } = setup()
+  const stops: (() => Promise<void>)[] = []
+  afterEach(async () => {
+    await Promise.all(stops.splice(0).map((stop) => stop()))
+  })
+
+  it('sums load and hands health the longest streak; an unchanged worker sends nothing', () => {
+    const { facts, worker, idOf, heard } = setup(stops)
     const one = worker()
     const two = worker()
-    Object.assign(one.find(A1), { inflight: 2, consecutiveFailures: 3, responses: 5 })
-    one.find(A1).failures.connect = 1
-    Object.assign(two.find(A1), { inflight: 1, consecutiveFailures: 1, consecutive5xx: 4, responses: 2 })
+    Object.assign(one.find(A1), { inflight: 2, failuresInARow: 3 })
+    Object.assign(two.find(A1), { inflight: 1, failuresInARow: 1, fivexxInARow: 4 })
     facts.apply(1, one.reports.build()!)
     facts.apply(2, two.reports.build()!)
-    expect(primary(A1)).toMatchObject({ inflight: 3, consecutiveFailures: 3, consecutive5xx: 4, responses: 7 })
-    expect(primary(A1).failures).toEqual({ connect: 1, reset: 0, timeout: 0, other: 0 })
-    expect(primary(A2)).toMatchObject({ inflight: 0, responses: 0 })
+    expect(facts.inflightOf(idOf(A1))).toBe(3)
+    expect(facts.inflightOf(idOf(A2))).toBe(0)
+    expect(heard).toEqual([[A1, '5xx', 4]])
 
     expect(one.reports.build()).toBeUndefined()
     one.find(A1).inflight = 0
     const report = one.reports.build()!
-    expect(report.upstreams).toEqual([{ service: 'svc', key: A1, inflight: 0, consecutiveFailures: 3, consecutive5xx: 0, responses: 0, failures: {} }])
+    expect(report.instances).toEqual([{ instance: idOf(A1), inflight: 0, failuresInARow: 3, fivexxInARow: 0 }])
     facts.apply(1, report)
-    expect(primary(A1)).toMatchObject({ inflight: 1, responses: 7 })
+    expect(facts.inflightOf(idOf(A1))).toBe(1)
 
-    // A worker that exits no longer adds load; its totals stay.
+    // A worker that exits no longer adds load.
     facts.forgetWorker(2)
-    expect(primary(A1)).toMatchObject({ inflight: 0, consecutiveFailures: 3, consecutive5xx: 0, responses: 7 })
+    expect(facts.inflightOf(idOf(A1))).toBe(0)
   })
 
   it("adds each group's status, duration, error and retry deltas to the primary's stats", () => {
-    const { stats, facts, worker } = setup()
+    const { facts, worker } = setup(stops)
     const one = worker()
     const a = one.stats.forService('svc').get('a')!
     for (const status of [200, 200, 503]) a.recordStatus(status)
@@ -116,7 +101,7 @@ describe('worker reports applied in the primary', () => {
     a.recordStatus(200)
     a.recordDuration(0.002)
     facts.apply(1, one.reports.build()!)
-    const seen = stats.forService('svc').get('a')!
+    const seen = facts.stats.forService('svc').get('a')!
     expect(seen.responsesByStatus[200]).toBe(3)
     expect(seen.responsesByStatus[503]).toBe(1)
     expect([...seen.durationCounts]).toEqual([...a.durationCounts])
@@ -124,67 +109,73 @@ describe('worker reports applied in the primary', () => {
     expect(seen.durationCount).toBe(3)
     expect(seen.upstreamErrors.reset).toBe(1)
     expect(seen.retries).toBe(1)
-    expect(stats.forService('svc').get('b')!.durationCount).toBe(0)
+    expect(facts.stats.forService('svc').get('b')!.durationCount).toBe(0)
   })
 
-  it("clears the workers' stale streaks when an instance turns live again", () => {
-    const { plane, facts, worker, primary } = setup()
+  it("clears stale streaks when an instance leaves and re-enters rotation, in the workers and in the primary", () => {
+    const { plane, facts, worker, idOf, heard } = setup(stops)
     const one = worker()
     const two = worker()
-    Object.assign(one.find(A1), { consecutive5xx: 5 })
+    Object.assign(one.find(A1), { fivexxInARow: 5 })
     facts.apply(1, one.reports.build()!)
-    expect(primary(A1).consecutive5xx).toBe(5)
-    // Ejected, then live again: health clears the primary's streak; a worker's old value must not return.
-    plane.setLiveness((upstream) => upstream.key !== A1)
-    facts.onSwap(plane.snapshot.current)
-    plane.setLiveness(() => true)
-    primary(A1).consecutive5xx = 0
-    facts.onSwap(plane.snapshot.current)
-    Object.assign(two.find(A1), { inflight: 1 })
+    expect(heard.at(-1)).toEqual([A1, '5xx', 5])
+    // Ejected, then live again.
+    plane.setVerdict(idOf(A1), DOWN)
+    void plane.spec
+    expect(one.find(A1).fivexxInARow).toBe(0)
+    plane.setVerdict(idOf(A1), LIVE)
+    void plane.spec
+    Object.assign(two.find(A1), { inflight: 1, fivexxInARow: 1 })
     facts.apply(2, two.reports.build()!)
-    expect(primary(A1)).toMatchObject({ inflight: 1, consecutive5xx: 0 })
+    // Worker one's old 5 must not come back as the longest streak.
+    expect(heard.at(-1)).toEqual([A1, '5xx', 1])
   })
 
-  it('passes a failed attempt to health at once, with the streak', () => {
-    const { facts, primary } = setup()
-    const seen: [string, string, number][] = []
-    primary(B1).onFailure = (upstream, kind) => seen.push([upstream.key, kind, upstream.consecutiveFailures])
-    facts.applyFailure(1, { type: 'failure', service: 'svc', key: B1, kind: 'connect', consecutiveFailures: 2 })
-    expect(seen).toEqual([[B1, 'connect', 2]])
+  it('hands a failed attempt to health at once, with the longest streak any worker saw', () => {
+    const { facts, idOf, heard } = setup(stops)
+    facts.applyFailure(1, { type: 'failure', instance: idOf(B1), kind: 'connect', inARow: 2 })
+    facts.applyFailure(2, { type: 'failure', instance: idOf(B1), kind: 'timeout', inARow: 1 })
+    expect(heard).toEqual([
+      [B1, 'connect', 2],
+      [B1, 'timeout', 2],
+    ])
   })
 
-  it('forgets a drained instance once no worker reports requests on it', () => {
-    const { plane, facts, worker, primary } = setup()
+  it('forgets an instance the spec no longer names, in the worker reports and in the primary', () => {
+    const { plane, facts, worker, idOf } = setup(stops)
     const one = worker()
-    const old = primary(A2)
+    const a2 = idOf(A2)
     one.find(A2).inflight = 1
     facts.apply(1, one.reports.build()!)
-    plane.setEndpoints('svc', 'a', [parseAddress(A1)])
-    facts.onSwap(plane.snapshot.current)
-    expect(old).toMatchObject({ draining: true, inflight: 1 })
-    one.find(A2).inflight = 0
-    one.find(A2).draining = true
-    facts.apply(1, one.reports.build()!)
-    expect(old.inflight).toBe(0)
-    // The worker said its last word on it.
-    one.find(A2).responses++
+    expect(facts.inflightOf(a2)).toBe(1)
+    const draining = one.find(A2)
+    plane.setInstances('svc', 'a', [parseAddress(A1)])
+    void plane.spec
+    expect(draining.draining).toBe(true)
+    expect(facts.inflightOf(a2)).toBe(0)
+    draining.inflight = 0
     expect(one.reports.build()).toBeUndefined()
   })
 })
 
 describe('RemoteDrains', () => {
+  const stops: (() => Promise<void>)[] = []
+  afterEach(async () => {
+    await Promise.all(stops.splice(0).map((stop) => stop()))
+  })
+
   it('counts what workers still run on their detached pools and settles when every one is closed or gone', async () => {
-    const { facts, worker, primary } = setup()
+    const { facts, worker, idOf } = setup(stops)
     const one = worker()
     one.find(A1).inflight = 2
     facts.apply(1, one.reports.build()!)
     const sent: [number, ToWorker][] = []
     const drains = new RemoteDrains({ ids: () => [1, 2, 3], send: (id, message) => sent.push([id, message]) }, facts)
-    const remote = drains.detach(primary(A1))
-    expect(sent.map(([id, message]) => [id, message.type])).toEqual([
-      [1, 'detach'],
-      [2, 'detach'],
-      [3, 'detach'],
+    const remote = drains.detach(idOf(A1))
+    expect(sent.map(([id, message]) => [id, message])).toEqual([
+      [1, { type: 'detach', id: 1, instance: idOf(A1) }],
+      [2, { type: 'detach', id: 1, instance: idOf(A1) }],
+      [3, { type: 'detach', id: 1, instance: idOf(A1) }],
     ])
     // Until the workers report, their last known load on the instance counts.
     expect(remote.running()).toBe(2)
@@ -207,10 +198,18 @@ describe('RemoteDrains', () => {
   })
 
   it('is closed at once without workers', async () => {
-    const { facts, primary } = setup()
+    const { facts, idOf } = setup(stops)
     const drains = new RemoteDrains({ ids: () => [], send: () => {} }, facts)
-    const remote = drains.detach(primary(B1))
+    const remote = drains.detach(idOf(B1))
     await remote.closed
     expect(remote.running()).toBe(0)
+  })
+
+  it("a worker's detach of an instance it has no pool for reports closed at once", async () => {
+    const { worker } = setup(stops)
+    const one = worker()
+    one.reports.trackDetached(7, one.dataPlane.detach(99_999))
+    await Promise.resolve()
+    expect(one.reports.build()?.detached).toEqual([{ id: 7, running: 0, closed: true }])
   })
 })

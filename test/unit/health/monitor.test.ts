@@ -1,12 +1,12 @@
 import pino from 'pino'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { parseConfig } from '../../../src/validation/config.js'
 import { ControlPlane } from '../../../src/control/plane.js'
 import { parseAddress } from '../../../src/discovery/static.js'
-import type { ZddEvent } from '../../../src/support/events.js'
 import type { ProbeResult, ProbeTarget } from '../../../src/health/active.js'
 import { HealthMonitor } from '../../../src/health/monitor.js'
-import { UpstreamRegistry, type Upstream } from '../../../src/upstream/pools.js'
+import type { ZddEvent } from '../../../src/support/events.js'
+import type { FailureKind } from '../../../src/upstream/outcomes.js'
+import { parseConfig } from '../../../src/validation/config.js'
 
 const logger = pino({ level: 'silent' })
 const A1 = '127.0.0.1:9001'
@@ -15,7 +15,9 @@ const B1 = '127.0.0.1:9003'
 
 /**
  * A real control plane with static groups a (A1, A2) and b (B1), a monitor whose probes answer
- * from a script (200 unless set per instance and path), and a fake clock.
+ * from a script (200 unless set per instance and path), and a fake clock. `fail` and `fivexx`
+ * report outcomes as a data plane does: with the streak it counts, which it clears when an
+ * instance enters or leaves rotation.
  */
 function setup(
   service: Record<string, unknown> = {},
@@ -27,10 +29,10 @@ function setup(
     {},
     'test.json',
   )
-  const plane = new ControlPlane(config, new UpstreamRegistry(() => config.services[0]!.timeouts), logger)
+  const plane = new ControlPlane(config, logger)
   const script = new Map<string, ProbeResult>()
   const probes: ProbeTarget[] = []
-  const monitor = new HealthMonitor(plane, logger, {
+  const monitor = new HealthMonitor(config.services, { instances: plane, verdicts: plane, events: plane.events }, logger, {
     now: () => Date.now(),
     probe: async (target) => {
       probes.push(target)
@@ -41,19 +43,28 @@ function setup(
   plane.events.subscribe((event) => {
     if (event.eventType === 'health_changed') events.push(event)
   })
+  const streaks = new Map<number, number>()
+  let liveIds = new Set<number>()
+  plane.onSpec((spec) => {
+    const now = new Set(spec.services.flatMap((each) => each.groups.flatMap((group) => group.live.map((instance) => instance.id))))
+    for (const id of new Set([...now, ...liveIds])) if (now.has(id) !== liveIds.has(id)) streaks.delete(id)
+    liveIds = now
+  })
   monitor.start()
   // Instances found after start-up are new tasks (delaySeconds applies); before, of unknown age.
   if (afterStartUp) monitor.markStarted()
-  for (const [name, backends] of Object.entries(groups)) plane.setEndpoints('svc', name, backends.map(parseAddress))
-  const upstream = (key: string): Upstream => plane.upstreams.acquire('svc', parseAddress(key))
-  const live = (group: string) => plane.snapshot.current.servicesByName.get('svc')!.groupsByName.get(group)!.instances.map((u) => u.key)
-  const changes = (key: string) => events.filter((event) => event.instance === key).map((event) => `${event.from}>${event.to}`)
-  const fail = (key: string, kind: 'connect' | 'reset' | 'timeout' | 'other' = 'connect') => {
-    const target = upstream(key)
-    target.consecutiveFailures++
-    target.onFailure?.(target, kind)
+  for (const [name, backends] of Object.entries(groups)) plane.setInstances('svc', name, backends.map(parseAddress))
+  const instance = (address: string) => [...plane.knownInstances()].find((known) => known.address === address)!
+  const state = (address: string) => plane.stateOf(instance(address))
+  const live = (group: string) => plane.snapshot.current.servicesByName.get('svc')!.groupsByName.get(group)!.instances.map((known) => known.address)
+  const changes = (address: string) => events.filter((event) => event.instance === address).map((event) => `${event.from}>${event.to}`)
+  const fail = (address: string, kind: FailureKind = 'connect') => {
+    const id = instance(address).id
+    const inARow = (streaks.get(id) ?? 0) + 1
+    streaks.set(id, inARow)
+    monitor.attemptFailed(id, kind, inARow)
   }
-  return { plane, monitor, script, probes, events, upstream, live, changes, fail }
+  return { plane, monitor, script, probes, events, instance, state, live, changes, fail, streaks }
 }
 
 const check = { path: '/health', intervalSeconds: 1, timeoutSeconds: 1, gracePeriodSeconds: 0, maxConsecutiveFailures: 2, delaySeconds: 0 }
@@ -75,7 +86,7 @@ describe('HealthMonitor', () => {
     await vi.advanceTimersByTimeAsync(0)
     expect(t.changes(A1)).toEqual(['starting>healthy'])
     expect(t.events[0]).toMatchObject({ service: 'svc', group: 'a', instance: A1, reason: 'no health or readiness checks configured' })
-    expect(t.monitor.statesOf('svc', 'a')).toEqual({ starting: 0, ready: 0, healthy: 2, unhealthy: 0, ejected: 0, draining: 0 })
+    expect([t.state(A1), t.state(A2), t.state(B1)]).toEqual(['healthy', 'healthy', 'healthy'])
   })
 
   it('with health checks, only instances that passed get traffic; unhealthy after maxConsecutiveFailures; back on a pass', async () => {
@@ -85,9 +96,9 @@ describe('HealthMonitor', () => {
     expect(t.live('a')).toEqual([])
     await vi.advanceTimersByTimeAsync(0)
     expect(t.live('a')).toEqual([A1])
-    expect(t.monitor.stateOf(t.upstream(A2))).toBe('starting')
+    expect(t.state(A2)).toBe('starting')
     await vi.advanceTimersByTimeAsync(1_000)
-    expect(t.monitor.stateOf(t.upstream(A2))).toBe('unhealthy')
+    expect(t.state(A2)).toBe('unhealthy')
     t.script.delete(`${A2}/health`)
     await vi.advanceTimersByTimeAsync(1_000)
     expect(t.live('a')).toEqual([A1, A2])
@@ -118,10 +129,13 @@ describe('HealthMonitor', () => {
     t.script.set(`${A1}/ready`, { kind: 'status', status: 503 })
     await vi.advanceTimersByTimeAsync(3_000)
     expect(t.live('a')).toEqual([A2])
-    expect(t.monitor.instanceStates().find((status) => status.instance === A1)).toMatchObject({ state: 'starting', reason: 'not ready yet (status 503)' })
+    expect(t.state(A1)).toBe('starting')
+    // Not ready yet: asked again every intervalSeconds.
+    expect(t.probes.filter((target) => target.port === 9001).length).toBeGreaterThanOrEqual(3)
     t.script.delete(`${A1}/ready`)
     await vi.advanceTimersByTimeAsync(1_000)
     expect(t.live('a')).toEqual([A1, A2])
+    expect(t.events.find((event) => event.instance === A1)?.reason).toBe('readiness check readinessCheck passed (status 200)')
     const readinessProbes = t.probes.filter((target) => target.port === 9002).length
     await vi.advanceTimersByTimeAsync(5_000)
     expect(t.probes.filter((target) => target.port === 9002)).toHaveLength(readinessProbes)
@@ -146,11 +160,11 @@ describe('HealthMonitor', () => {
     expect(t.live('a')).toEqual([A2])
     await vi.advanceTimersByTimeAsync(2_250)
     expect(t.live('a')).toEqual([A1, A2])
-    expect(t.upstream(A1).consecutiveFailures).toBe(0)
+    // Back in rotation with a fresh streak: one failure is one in a row.
     t.fail(A1, 'timeout')
     expect(t.events.at(-1)?.reason).toBe('1 failed attempt in a row (last: timeout); ejected for 4 s')
     t.fail(A2, 'other')
-    expect(t.monitor.stateOf(t.upstream(A2))).toBe('healthy')
+    expect(t.state(A2)).toBe('healthy')
   })
 
   it("ejects a group's only instance only while other groups take its share", async () => {
@@ -169,9 +183,11 @@ describe('HealthMonitor', () => {
     const t = setup({ outlierDetection: fast })
     monitor = t.monitor
     await vi.advanceTimersByTimeAsync(0)
-    t.upstream(A1).consecutive5xx = 5
-    await vi.advanceTimersByTimeAsync(250)
+    t.monitor.answered5xx(t.instance(A1).id, 4)
+    expect(t.state(A1)).toBe('healthy')
+    t.monitor.answered5xx(t.instance(A1).id, 5)
     expect(t.events.at(-1)).toMatchObject({ instance: A1, to: 'ejected', reason: '5 5xx responses in a row; ejected for 2 s' })
+    expect(t.live('a')).toEqual([A2])
   })
 
   it('with active checks, an ejected instance returns only after a check passes', async () => {
@@ -181,34 +197,33 @@ describe('HealthMonitor', () => {
     t.script.set(`${A1}/health`, { kind: 'error', reason: 'no response within 1000 ms' })
     t.fail(A1, 'timeout')
     await vi.advanceTimersByTimeAsync(5_000)
-    expect(t.monitor.stateOf(t.upstream(A1))).toBe('ejected')
+    expect(t.state(A1)).toBe('ejected')
     t.script.delete(`${A1}/health`)
     await vi.advanceTimersByTimeAsync(1_000)
     expect(t.changes(A1)).toEqual(['starting>healthy', 'healthy>ejected', 'ejected>healthy'])
   })
 
-  it('drains instances that left discovery and forgets them once idle', async () => {
+  it('drains instances that left discovery and stops checking them', async () => {
     const t = setup({ healthChecks: [check] })
     monitor = t.monitor
     await vi.advanceTimersByTimeAsync(0)
-    t.plane.setEndpoints('svc', 'a', [parseAddress(A1)])
-    const kept = t.plane.upstreams.acquire('svc', parseAddress(B1))
+    const kept = t.instance(B1)
+    t.plane.setInstances('svc', 'a', [parseAddress(A1)])
     await vi.advanceTimersByTimeAsync(0)
     expect(t.events.at(-1)).toMatchObject({ instance: A2, from: 'healthy', to: 'draining', reason: 'removed from discovery' })
-    await vi.advanceTimersByTimeAsync(300)
-    expect(t.monitor.instanceStates().map((status) => status.instance)).toEqual([A1, B1])
     const probesBefore = t.probes.filter((target) => target.port === 9002).length
     await vi.advanceTimersByTimeAsync(3_000)
     expect(t.probes.filter((target) => target.port === 9002)).toHaveLength(probesBefore)
-    expect(t.monitor.stateOf(kept)).toBe('healthy')
+    expect(t.plane.stateOf(kept)).toBe('healthy')
+    expect(t.live('a')).toEqual([A1])
   })
 
   it('names states for status and metrics, and stops checking on stop()', async () => {
     const t = setup({ healthChecks: [check] })
     monitor = t.monitor
-    expect(t.plane.instanceState(t.upstream(A1), false)).toBe('starting')
+    expect(t.state(A1)).toBe('starting')
     await vi.advanceTimersByTimeAsync(0)
-    expect(t.plane.instanceState(t.upstream(A1), true)).toBe('healthy')
+    expect(t.state(A1)).toBe('healthy')
     t.monitor.stop()
     const count = t.probes.length
     await vi.advanceTimersByTimeAsync(5_000)

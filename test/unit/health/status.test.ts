@@ -7,7 +7,6 @@ import {
   initialFacts,
   markDraining,
   markReady,
-  transitionOf,
   type CheckOutcome,
   type InstanceFacts,
 } from '../../../src/health/status.js'
@@ -80,12 +79,5 @@ describe('instance state machine', () => {
       facts = applyCheckOutcome(facts, 0, 'pass', rule, 2000)
       expect(deriveState(facts)).toBe('healthy')
     })
-  })
-
-  it('transitionOf names from, to and reason, and nothing when the state stays', () => {
-    const before = initialFacts(0, false, 1)
-    const after = run(before, [['pass', 1]])
-    expect(transitionOf(before, after, 'health check passed (200)')).toEqual({ from: 'starting', to: 'healthy', reason: 'health check passed (200)' })
-    expect(transitionOf(after, run(after, [['pass', 2]]), 'again')).toBeUndefined()
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { newClientId } from '../../../src/proxy/listener.js'
+import { newClientId } from '../../../src/proxy/client-id.js'
 
 describe('newClientId', () => {
   it('gives 10 cookie-safe characters, every position using all 64 of them, and no repeats', () => {

@@ -1,0 +1,20 @@
+/**
+ * What the control side needs of the data side, as an interface it owns: the single process's
+ * data plane fits it, and so does the cluster primary's view of its workers. Control never holds
+ * a connection pool; it reads counters and asks for drains through this port.
+ */
+import type { InstanceId } from '../upstream/instance.js'
+import type { DetachedPool } from '../upstream/pools.js'
+import type { StatsRegistry } from '../upstream/stats.js'
+
+export interface DataPlaneLink {
+  /** Traffic counters per service and group, summed over every data plane (`/metrics`). */
+  readonly stats: StatsRegistry
+  /** Requests running on an instance now, over every data plane (status). */
+  inflightOf(id: InstanceId): number
+  /**
+   * Moves an instance to fresh connections in every data plane (a cut-over's drain): its old
+   * connections finish their requests, and the handle counts, awaits and cuts them.
+   */
+  detach(id: InstanceId): DetachedPool
+}

@@ -1,0 +1,61 @@
+import type { ServiceConfig } from '../config/types.js'
+import type { Logger } from '../support/log.js'
+import type { OutcomeSink } from '../upstream/outcomes.js'
+import type { GroupStats, StatsRegistry } from '../upstream/stats.js'
+import type { RetryPolicies, RetryPolicy } from './retry.js'
+
+const STICKY_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+/**
+ * Everything a request of one service needs besides the snapshot, worked out once per data plane
+ * (the config is fixed for its life): sticky and override names, retry rules, where counts and
+ * outcomes go.
+ */
+export interface ServicePlan {
+  readonly name: string
+  /** Host names (lower case) the service answers on a shared port. */
+  readonly vhosts: readonly string[]
+  readonly stickyBy: ServiceConfig['sticky']['by']
+  readonly stickyCookiePrefix: string
+  /** What follows the id in a new client's Set-Cookie value. */
+  readonly stickyCookieAttributes: string
+  readonly stickyHeader: string
+  readonly overrideHeader: string
+  readonly overrideCookiePrefix: string
+  readonly exposeGroupHeader: boolean
+  /** Extra attempts on another instance of the group. */
+  readonly retries: number
+  readonly retry: RetryPolicy
+  /** Traffic counters by group name. */
+  readonly stats: ReadonlyMap<string, GroupStats>
+  readonly outcomes: OutcomeSink
+  /** Logs failed attempts (the data plane logs failures only). */
+  readonly logger: Logger
+}
+
+/** What every plan of one data plane shares. */
+export interface PlanParts {
+  readonly stats: StatsRegistry
+  readonly retry: RetryPolicies
+  readonly outcomes: OutcomeSink
+  readonly logger: Logger
+}
+
+export function planFor(config: ServiceConfig, parts: PlanParts): ServicePlan {
+  return {
+    name: config.name,
+    vhosts: config.vhosts.map((vhost) => vhost.toLowerCase()),
+    stickyBy: config.sticky.by,
+    stickyCookiePrefix: `${config.sticky.cookie}=`,
+    stickyCookieAttributes: `; Path=/; Max-Age=${STICKY_COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax`,
+    stickyHeader: config.sticky.header.toLowerCase(),
+    overrideHeader: config.override.header.toLowerCase(),
+    overrideCookiePrefix: config.override.cookie === '' ? '' : `${config.override.cookie}=`,
+    exposeGroupHeader: config.exposeGroupHeader,
+    retries: config.retries,
+    retry: parts.retry.of(config.name),
+    stats: parts.stats.forService(config.name),
+    outcomes: parts.outcomes,
+    logger: parts.logger,
+  }
+}
