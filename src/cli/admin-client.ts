@@ -2,7 +2,7 @@ import type { Argv } from 'yargs'
 import { request } from 'undici'
 import { CliError } from './errors.js'
 
-/** Default admin API address (DESIGN.md §1). */
+/** Default admin API address. */
 export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9090'
 const TIMEOUT_MS = 10_000
 

@@ -1,4 +1,4 @@
-/** `${VAR}` expansion in every string value of a parsed JSON document (DESIGN.md §2); pure. */
+/** `${VAR}` expansion in every string value of a parsed JSON document; pure. */
 
 import { ConfigError, type FieldPath } from './errors.js'
 

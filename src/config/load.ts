@@ -1,4 +1,4 @@
-/** Loading a config file: read, parse JSON, then expand, validate and default it off-thread (DESIGN.md §2). */
+/** Loading a config file: read, parse JSON, then expand, validate and default it off-thread. */
 
 import { readFile } from 'node:fs/promises'
 import { callOffThread } from '../support/off-thread.js'

@@ -1,5 +1,5 @@
 /**
- * The validated configuration (DESIGN.md §2) after defaults are applied. `loadConfig()` is the only
+ * The validated configuration after defaults are applied. `loadConfig()` is the only
  * producer; everything else reads these readonly shapes.
  */
 

@@ -46,7 +46,7 @@ export class AdminServer {
     this.server.keepAliveTimeout = 5_000
   }
 
-  /** Binds and returns the port. Refuses a non-loopback address without a token (DESIGN.md §4). */
+  /** Binds and returns the port. Refuses a non-loopback address without a token. */
   async listen(): Promise<number> {
     const { host, port, token } = this.options
     if (token === undefined && !isLoopbackHost(host)) {

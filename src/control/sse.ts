@@ -16,10 +16,6 @@ export class EventStream {
 
   constructor(private readonly events: EventBus) {}
 
-  get clientCount(): number {
-    return this.#clients.size
-  }
-
   open(req: IncomingMessage, res: ServerResponse, url: URL): void {
     const wanted = url.searchParams.getAll('event_type')
     const filter = wanted.length > 0 ? new Set(wanted) : undefined

@@ -44,9 +44,6 @@ export function connectionTokens(connection: string | undefined): string[] | und
   return tokens.length > 0 ? tokens : undefined
 }
 
-/** Why a request's headers were refused, or undefined when they are fine. */
-export type HeaderProblem = 'duplicate_host' | undefined
-
 /**
  * Builds the upstream request headers in one pass over the raw headers, as a flat
  * [name, value, …] list: hop-by-hop and Connection-named headers dropped, Host passed through,

@@ -2,7 +2,7 @@ import { rendezvousIndex } from './rendezvous.js'
 import type { GroupRoute, ServiceRoute } from './types.js'
 
 /**
- * Group choice for one request (DESIGN.md §3): a valid override naming a group with live
+ * Group choice for one request: a valid override naming a group with live
  * instances wins; otherwise the key's group by weighted rendezvous over the candidates.
  * Callers without a sticky key pass a random 53-bit keyHash, which makes the choice a weighted
  * random one. Returns undefined when no group has a live instance.

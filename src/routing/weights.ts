@@ -1,4 +1,4 @@
-/** Weight validation and normalisation (DESIGN.md §3); pure. */
+/** Weight validation; pure. The shares weights give are worked out with the snapshot (table.ts). */
 
 export type WeightsResult =
   | { readonly ok: true; readonly weights: Readonly<Record<string, number>> }
@@ -31,11 +31,4 @@ export function validateWeights(input: unknown, groupNames: readonly string[]): 
   if (!(total > 0)) return { ok: false, field: '', message: 'at least one weight must be > 0' }
   if (!Number.isFinite(total)) return { ok: false, field: '', message: 'weights are too large (their sum overflows)' }
   return { ok: true, weights: Object.freeze(weights) }
-}
-
-/** Weights scaled to sum to 1 (all 0 when they sum to 0). */
-export function normaliseWeights(weights: readonly number[]): number[] {
-  let total = 0
-  for (const weight of weights) total += weight
-  return weights.map((weight) => (total > 0 ? weight / total : 0))
 }

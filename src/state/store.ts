@@ -1,5 +1,5 @@
 /**
- * The desired state (DESIGN.md §4, §5): weights per service, the last cut-over per service, a
+ * The desired state: weights per service, the last cut-over per service, a
  * global revision and the history of changes. The control plane is its only writer; a store
  * persists it whole.
  */

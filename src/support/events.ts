@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 
-/** Event types, as on Marathon's event bus (`eventType`) and in DESIGN.md §4. */
+/** Event types, named as on Marathon's event bus (`eventType`); the admin API streams them on `/v1/events`. */
 export type ZddEventType =
   | 'weights_changed'
   | 'cutover_started'

@@ -14,7 +14,7 @@ export interface DetachedPool {
 }
 
 /** A detach of an instance this process has no connections to: nothing runs, nothing to wait for. */
-export const NOTHING_DETACHED: DetachedPool = Object.freeze({ closed: Promise.resolve(), running: () => 0, destroy: () => {} })
+const NOTHING_DETACHED: DetachedPool = Object.freeze({ closed: Promise.resolve(), running: () => 0, destroy: () => {} })
 
 interface ServicePools {
   readonly timeouts: TimeoutsConfig

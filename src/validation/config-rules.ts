@@ -76,7 +76,7 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
 }
 
-/** Without a token the admin listener may only bind to loopback (DESIGN.md §4). */
+/** Without a token the admin listener may only bind to loopback. */
 export function checkAdmin(admin: { host: string; token?: string }, ctx: Context): void {
   if (admin.token === undefined && !isLoopbackHost(admin.host)) {
     ctx.addIssue({ code: 'custom', path: ['token'], message: 'required when admin.host is not a loopback address' })

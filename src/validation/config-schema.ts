@@ -1,5 +1,5 @@
 /**
- * The config schema (DESIGN.md §2): field types, per-field rules and defaults. Rules that relate
+ * The config schema: field types, per-field rules and defaults. Rules that relate
  * several fields live in rules.ts. Input is the JSON after `${VAR}` expansion.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Checking a parsed config document with zod: expand `${VAR}`, validate, apply defaults (DESIGN.md §2).
+ * Checking a parsed config document with zod: expand `${VAR}`, validate, apply defaults.
  * `serve` runs this in a worker thread (load.ts), so zod never loads where requests are served.
  */
 

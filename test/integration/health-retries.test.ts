@@ -26,7 +26,7 @@ async function startAnswerer(): Promise<{ server: Server; address: string }> {
   return { server, address: `127.0.0.1:${(server.address() as AddressInfo).port}` }
 }
 
-describe('retries after the request was sent (DESIGN.md §5)', () => {
+describe('retries after the request was sent', () => {
   const agent = new Agent({ keepAliveTimeout: 1_000 })
   let resetter: Awaited<ReturnType<typeof startResetter>>
   let answerer: Awaited<ReturnType<typeof startAnswerer>>

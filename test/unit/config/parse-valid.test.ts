@@ -112,7 +112,7 @@ describe('parseConfig: defaults', () => {
     })
   }
 
-  it('parses the DESIGN.md §2 example', () => {
+  it('parses a full example with every block', () => {
     const config = parseConfig(
       {
         admin: { host: '127.0.0.1', port: 9090, token: '${ZDD_ADMIN_TOKEN}' },

@@ -4,7 +4,7 @@ import { hashString } from '../../../src/routing/rendezvous.js'
 import { chooseGroup } from '../../../src/routing/select.js'
 import { buildServiceRoute } from '../../../src/routing/table.js'
 
-// Monotone stickiness (DESIGN.md §3), checked as a property over 100 000 keys and weight sequences:
+// Monotone stickiness, checked as a property over 100 000 keys and weight sequences:
 // a key moves from group X to group Y only if Y's weight rose or X's weight fell. Hence (a) when only
 // G changed, keys move only into G (G rose) or only out of G (G fell), and (b) no key moves between
 // two groups whose weights did not change. (c) Every group's share of the keys is within ±1

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { normaliseWeights, validateWeights } from '../../../src/routing/weights.js'
+import { validateWeights } from '../../../src/routing/weights.js'
 
 const GROUPS = ['0.9', '1.0', 'canary'] as const
 
@@ -76,27 +76,5 @@ describe('validateWeights accepts', () => {
   it('accepts a parsed JSON body', () => {
     const result = validateWeights(JSON.parse('{"0.9":50,"1.0":50}'), GROUPS)
     expect(result.ok && result.weights).toEqual({ '0.9': 50, '1.0': 50, canary: 0 })
-  })
-})
-
-describe('normaliseWeights', () => {
-  it.each([
-    { weights: [80, 20], expected: [0.8, 0.2] },
-    { weights: [1, 1, 2], expected: [0.25, 0.25, 0.5] },
-    { weights: [0, 5, 0], expected: [0, 1, 0] },
-    { weights: [0.1, 0.3], expected: [0.25, 0.75] },
-    { weights: [0, 0], expected: [0, 0] },
-    { weights: [], expected: [] },
-  ])('$weights → $expected', ({ weights, expected }) => {
-    const shares = normaliseWeights(weights)
-    expect(shares).toHaveLength(expected.length)
-    shares.forEach((share, i) => expect(share).toBeCloseTo(expected[i]!, 12))
-  })
-
-  it('sums to 1 for positive weights and leaves the input alone', () => {
-    const weights = [3, 7, 11, 13]
-    const shares = normaliseWeights(weights)
-    expect(shares.reduce((sum, share) => sum + share, 0)).toBeCloseTo(1, 12)
-    expect(weights).toEqual([3, 7, 11, 13])
   })
 })
