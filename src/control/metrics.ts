@@ -115,7 +115,7 @@ export function createMetrics(plane: ControlPlane, stats: StatsRegistry, stateRe
           // Every group reports at least `healthy`, so a group with no instance shows 0, not nothing.
           const counts = new Map<string, number>([['healthy', 0]])
           for (const instance of plane.instancesOf(service.name, group.name)) {
-            const state = plane.stateOf(instance)
+            const state = plane.healthOf(instance)
             counts.set(state, (counts.get(state) ?? 0) + 1)
           }
           for (const [state, count] of counts) this.set({ service: service.name, group: group.name, state }, count)

@@ -21,8 +21,8 @@ export interface GroupDiscoveryStatus {
 
 /** Health's verdict on one instance, as the plane builds snapshots and status from it. */
 export interface InstanceVerdict {
-  /** The state status and `zdd_instances{state}` show (health's states). */
-  readonly state: string
+  /** Health's state, as status and `zdd_instances{state}` show it. */
+  readonly health: string
   /** Takes new requests. */
   readonly live: boolean
   /** Share of a full instance's traffic during slow start, in (0, 1]; 1 when not ramping. */
@@ -30,7 +30,7 @@ export interface InstanceVerdict {
 }
 
 /** Until health has judged an instance: not live. */
-const UNJUDGED: InstanceVerdict = Object.freeze({ state: 'starting', live: false, weight: 1 })
+const UNJUDGED: InstanceVerdict = Object.freeze({ health: 'starting', live: false, weight: 1 })
 
 /**
  * The snapshot as control-side readers see it: a rebuild that publish() left pending happens before
@@ -163,9 +163,9 @@ export class ControlPlane {
     if (before.live !== verdict.live || (verdict.live && before.weight !== verdict.weight)) this.publish()
   }
 
-  /** The state of an instance, as status and metrics show it. */
-  stateOf(instance: KnownInstance): string {
-    return (this.#verdicts.get(instance.id) ?? UNJUDGED).state
+  /** The health of an instance, as status and metrics show it. */
+  healthOf(instance: KnownInstance): string {
+    return (this.#verdicts.get(instance.id) ?? UNJUDGED).health
   }
 
   /** The current spec; reading it applies a pending rebuild first. */

@@ -62,7 +62,7 @@ export function serviceView({ plane, changes, dataPlanes }: StatusSources, name:
     const instances = plane.instancesOf(name, group.name).map(
       (instance): InstanceView => ({
         instance: instance.address,
-        state: plane.stateOf(instance),
+        state: plane.healthOf(instance),
         live: live.has(instance),
         inflight: dataPlanes.inflightOf(instance.id),
       }),

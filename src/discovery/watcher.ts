@@ -18,7 +18,7 @@ export interface RefreshBounds {
 }
 
 /** What the watcher knows about its group between lookups. */
-export interface WatchState {
+export interface WatchFacts {
   /** Last address set reported (sorted by key); empty until the first answer with instances. */
   readonly addresses: readonly InstanceAddress[]
   /** At least one lookup succeeded. */
@@ -29,7 +29,7 @@ export interface WatchState {
 
 /** The outcome of feeding one resolution to `applyResolution`. */
 export interface WatchStep {
-  readonly state: WatchState
+  readonly facts: WatchFacts
   /** The new address set, only when it differs from the previous one. */
   readonly changed?: readonly InstanceAddress[]
   readonly failure?: DiscoveryFailure
@@ -37,7 +37,7 @@ export interface WatchStep {
   readonly delaySeconds: number
 }
 
-export const INITIAL_WATCH_STATE: WatchState = Object.freeze({ addresses: [], ready: false, emptyStreak: 0, errorStreak: 0 })
+export const NO_ANSWER_YET: WatchFacts = Object.freeze({ addresses: [], ready: false, emptyStreak: 0, errorStreak: 0 })
 
 /** Seconds until the next lookup: the answer's TTL (or the maximum) within the bounds; the minimum after a failure. */
 export function nextRefreshSeconds(resolution: Resolution, bounds: RefreshBounds): number {
@@ -52,35 +52,35 @@ export function nextRefreshSeconds(resolution: Resolution, bounds: RefreshBounds
  * `ok` resets both streaks.
  */
 export function applyResolution(
-  state: WatchState,
+  facts: WatchFacts,
   resolution: Resolution,
   options: RefreshBounds & { readonly emptyConfirmations: number },
 ): WatchStep {
   const delaySeconds = nextRefreshSeconds(resolution, options)
   switch (resolution.kind) {
     case 'ok': {
-      const next: WatchState = { addresses: mergeAddresses(resolution.addresses), ready: true, emptyStreak: 0, errorStreak: 0 }
-      return changedStep(state, next, delaySeconds)
+      const next: WatchFacts = { addresses: mergeAddresses(resolution.addresses), ready: true, emptyStreak: 0, errorStreak: 0 }
+      return changedStep(facts, next, delaySeconds)
     }
     case 'error': {
-      const next: WatchState = { ...state, errorStreak: state.errorStreak + 1 }
+      const next: WatchFacts = { ...facts, errorStreak: facts.errorStreak + 1 }
       const failure = { kind: 'error', reason: resolution.reason, consecutive: next.errorStreak } as const
-      return { state: next, failure, delaySeconds }
+      return { facts: next, failure, delaySeconds }
     }
     case 'empty': {
-      const emptyStreak = state.emptyStreak + 1
+      const emptyStreak = facts.emptyStreak + 1
       const confirmed = emptyStreak >= options.emptyConfirmations
-      const next: WatchState = { ...state, addresses: confirmed ? [] : state.addresses, emptyStreak, errorStreak: 0 }
+      const next: WatchFacts = { ...facts, addresses: confirmed ? [] : facts.addresses, emptyStreak, errorStreak: 0 }
       const failure = { kind: 'empty', reason: resolution.reason, consecutive: emptyStreak } as const
-      return { ...changedStep(state, next, delaySeconds), failure }
+      return { ...changedStep(facts, next, delaySeconds), failure }
     }
   }
 }
 
-function changedStep(previous: WatchState, next: WatchState, delaySeconds: number): WatchStep {
+function changedStep(previous: WatchFacts, next: WatchFacts, delaySeconds: number): WatchStep {
   return sameAddresses(previous.addresses, next.addresses)
-    ? { state: { ...next, addresses: previous.addresses }, delaySeconds }
-    : { state: next, changed: next.addresses, delaySeconds }
+    ? { facts: { ...next, addresses: previous.addresses }, delaySeconds }
+    : { facts: next, changed: next.addresses, delaySeconds }
 }
 
 function sameAddresses(a: readonly InstanceAddress[], b: readonly InstanceAddress[]): boolean {
@@ -119,7 +119,7 @@ export interface DiscoveryWatcherOptions extends RefreshBounds {
 export class DiscoveryWatcher {
   readonly #options: DiscoveryWatcherOptions
   readonly #timers: Timers
-  #state: WatchState = INITIAL_WATCH_STATE
+  #facts: WatchFacts = NO_ANSWER_YET
   #timer: unknown
   #started = false
   #stopped = false
@@ -131,12 +131,12 @@ export class DiscoveryWatcher {
 
   /** Last address set reported, sorted by key. */
   get current(): readonly InstanceAddress[] {
-    return this.#state.addresses
+    return this.#facts.addresses
   }
 
   /** True once a lookup has succeeded (the proxy's /readyz reads it). */
   get ready(): boolean {
-    return this.#state.ready
+    return this.#facts.ready
   }
 
   get description(): string {
@@ -169,12 +169,12 @@ export class DiscoveryWatcher {
       resolution = { kind: 'error', reason: error instanceof Error ? error.message : String(error) }
     }
     if (this.#stopped) return
-    const step = applyResolution(this.#state, resolution, {
+    const step = applyResolution(this.#facts, resolution, {
       refreshMinSeconds: this.#options.refreshMinSeconds,
       refreshMaxSeconds: this.#options.refreshMaxSeconds,
       emptyConfirmations: this.#options.emptyConfirmations ?? 3,
     })
-    this.#state = step.state
+    this.#facts = step.facts
     this.#schedule(step.delaySeconds)
     if (step.failure) this.#options.onError?.(step.failure)
     if (step.changed) this.#options.onAddresses(step.changed)

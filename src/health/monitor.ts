@@ -15,13 +15,13 @@ import {
   eject,
   endEjection,
   initialFacts,
-  isLiveState,
+  isLive,
   markDraining,
   markReady,
   type CheckOutcome,
   type InstanceFacts,
 } from './status.js'
-import type { InstanceState } from './types.js'
+import type { HealthState } from './types.js'
 
 /** What health is connected to. */
 export interface HealthPorts {
@@ -45,7 +45,7 @@ interface HealthRecord {
   readonly instance: KnownInstance
   readonly service: ServiceConfig
   facts: InstanceFacts
-  state: InstanceState
+  health: HealthState
   /** Monotonic time the instance last became live (slow start). */
   liveSinceMs: number
   /** Active checks and slow-start steps; stopped once the instance leaves. */
@@ -120,7 +120,7 @@ export class HealthMonitor implements OutcomeSink {
   /** A failed attempt: enough local failures in a row eject a healthy instance at once. */
   attemptFailed(id: InstanceId, kind: FailureKind, inARow: number): void {
     const record = this.#records.get(id)
-    if (record === undefined || record.state !== 'healthy') return
+    if (record === undefined || record.health !== 'healthy') return
     if (!failuresEject(kind, inARow, record.service.outlierDetection)) return
     this.#tryEject(record, `${inARow} failed attempt${inARow > 1 ? 's' : ''} in a row (last: ${kind})`)
   }
@@ -128,7 +128,7 @@ export class HealthMonitor implements OutcomeSink {
   /** A 5xx answer: enough of them in a row eject a healthy instance at once. */
   answered5xx(id: InstanceId, inARow: number): void {
     const record = this.#records.get(id)
-    if (record === undefined || record.state !== 'healthy') return
+    if (record === undefined || record.health !== 'healthy') return
     if (fivexxEject(inARow, record.service.outlierDetection)) this.#tryEject(record, `${inARow} 5xx responses in a row`)
   }
 
@@ -151,7 +151,7 @@ export class HealthMonitor implements OutcomeSink {
       health: (index, outcome, detail) => this.#onHealth(record, index, outcome, detail),
       ready: (name, detail) => this.#update(record, markReady(record.facts), `readiness check ${name} passed (${detail})`),
     })
-    const record: HealthRecord = { instance, service, facts, checks, state: 'starting', liveSinceMs: now, guardLogged: false }
+    const record: HealthRecord = { instance, service, facts, checks, health: 'starting', liveSinceMs: now, guardLogged: false }
     this.#records.set(instance.id, record)
     let siblings = this.#byService.get(service.name)
     if (siblings === undefined) this.#byService.set(service.name, (siblings = new Set()))
@@ -188,7 +188,7 @@ export class HealthMonitor implements OutcomeSink {
     const rule = record.service.outlierDetection
     const siblings = this.#byService.get(record.service.name) ?? []
     const census = groupCensus(
-      [...siblings].map(({ instance, state }) => ({ group: instance.group, state })),
+      [...siblings].map(({ instance, health }) => ({ group: instance.group, health })),
       record.instance.group,
       this.ports.instances.weightsOf(record.service.name),
     )
@@ -211,12 +211,12 @@ export class HealthMonitor implements OutcomeSink {
   /** Stores new facts; on a change of state announces it and hands the new verdict on. */
   #update(record: HealthRecord, facts: InstanceFacts, reason: string): void {
     record.facts = facts
-    const from = record.state
+    const from = record.health
     const to = deriveState(facts)
     if (to === from) return
-    record.state = to
+    record.health = to
     record.guardLogged = false
-    if (isLiveState(to) && !isLiveState(from)) {
+    if (isLive(to) && !isLive(from)) {
       record.liveSinceMs = this.#now()
       this.#scheduleRamp(record)
     }
@@ -229,9 +229,9 @@ export class HealthMonitor implements OutcomeSink {
 
   /** Hands the record's verdict to the sink. */
   #hand(record: HealthRecord): void {
-    const live = isLiveState(record.state)
+    const live = isLive(record.health)
     const weight = live ? slowStartWeight(record.liveSinceMs, this.#now(), record.service.slowStartSeconds) : 1
-    this.ports.verdicts.setVerdict(record.instance.id, { state: record.state, live, weight })
+    this.ports.verdicts.setVerdict(record.instance.id, { health: record.health, live, weight })
   }
 
   /** Hands on a new weight at each slow-start step, so the instance's share follows the ramp. */
@@ -239,7 +239,7 @@ export class HealthMonitor implements OutcomeSink {
     const wait = nextRampStepMs(record.liveSinceMs, this.#now(), record.service.slowStartSeconds)
     if (wait === undefined) return
     record.checks.schedule(wait, () => {
-      if (!isLiveState(record.state) || this.#stopped) return
+      if (!isLive(record.health) || this.#stopped) return
       this.#hand(record)
       this.#scheduleRamp(record)
     })

@@ -5,7 +5,7 @@
 import type { OutlierDetectionConfig } from '../config/types.js'
 import type { FailureKind } from '../upstream/outcomes.js'
 import type { InstanceFacts } from './status.js'
-import type { InstanceState } from './types.js'
+import type { HealthState } from './types.js'
 
 /**
  * Whether a failed attempt ejects: local failures (connect, reset, timeout) in a row reached the
@@ -68,7 +68,7 @@ export interface GroupCensus {
 
 /** Counts `group` and its siblings among the instances of one service. */
 export function groupCensus(
-  instances: Iterable<{ readonly group: string; readonly state: InstanceState }>,
+  instances: Iterable<{ readonly group: string; readonly health: HealthState }>,
   group: string,
   weights: Readonly<Record<string, number>>,
 ): GroupCensus {
@@ -76,11 +76,11 @@ export function groupCensus(
   let ejected = 0
   let otherGroupsLive = false
   for (const instance of instances) {
-    if (instance.state === 'draining') continue
+    if (instance.health === 'draining') continue
     if (instance.group === group) {
       size++
-      if (instance.state === 'ejected') ejected++
-    } else if (instance.state === 'healthy' && (weights[instance.group] ?? 0) > 0) {
+      if (instance.health === 'ejected') ejected++
+    } else if (instance.health === 'healthy' && (weights[instance.group] ?? 0) > 0) {
       otherGroupsLive = true
     }
   }

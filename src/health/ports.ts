@@ -4,7 +4,7 @@
  * Outcomes of requests come in through the OutcomeSink health implements (upstream/outcomes.ts).
  */
 import type { InstanceId, KnownInstance } from '../upstream/instance.js'
-import type { InstanceState } from './types.js'
+import type { HealthState } from './types.js'
 
 /** Where health learns which instances exist, and the weights its panic guard weighs groups by. */
 export interface InstanceSource {
@@ -18,8 +18,8 @@ export interface InstanceSource {
 
 /** Health's verdict on one instance. */
 export interface Verdict {
-  readonly state: InstanceState
-  /** Takes new requests (state `healthy`). */
+  readonly health: HealthState
+  /** Takes new requests (health `healthy`). */
   readonly live: boolean
   /** Share of a full instance's traffic while it ramps up (slow start), in (0, 1]; 1 otherwise. */
   readonly weight: number

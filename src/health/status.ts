@@ -3,7 +3,7 @@
  * derived from the facts. The caller compares states before and after to see a transition.
  * Times are milliseconds on any monotonic clock the caller chooses.
  */
-import type { InstanceState } from './types.js'
+import type { HealthState } from './types.js'
 
 /** What one active health check has seen of an instance. */
 export interface CheckFacts {
@@ -61,7 +61,7 @@ export function initialFacts(nowMs: number, hasReadiness: boolean, healthChecks:
 }
 
 /** The state the facts add up to; precedence: draining, ejected, starting, unhealthy, ready, healthy. */
-export function deriveState(facts: InstanceFacts): InstanceState {
+export function deriveState(facts: InstanceFacts): HealthState {
   if (facts.draining) return 'draining'
   if (facts.ejectedUntilMs !== undefined || facts.awaitingPass) return 'ejected'
   if (facts.readiness === 'pending') return 'starting'
@@ -75,7 +75,7 @@ export function deriveState(facts: InstanceFacts): InstanceState {
 }
 
 /** Only healthy instances take new requests. */
-export function isLiveState(state: InstanceState): boolean {
+export function isLive(state: HealthState): boolean {
   return state === 'healthy'
 }
 

@@ -15,4 +15,4 @@
  */
 
 /** Every state an instance can be in. */
-export type InstanceState = 'starting' | 'ready' | 'healthy' | 'unhealthy' | 'ejected' | 'draining'
+export type HealthState = 'starting' | 'ready' | 'healthy' | 'unhealthy' | 'ejected' | 'draining'

@@ -14,8 +14,8 @@ const logger = pino({ level: 'silent' })
 const A1 = '127.0.0.1:9001'
 const A2 = '127.0.0.1:9002'
 const B1 = '127.0.0.1:9003'
-const LIVE = { state: 'healthy', live: true, weight: 1 }
-const DOWN = { state: 'ejected', live: false, weight: 1 }
+const LIVE = { health: 'healthy', live: true, weight: 1 }
+const DOWN = { health: 'ejected', live: false, weight: 1 }
 const NOWHERE: OutcomeSink = { attemptFailed: () => {}, answered5xx: () => {} }
 
 /**

@@ -7,8 +7,8 @@ import type { SnapshotSpec } from '../../../src/routing/spec.js'
 import { parseConfig } from '../../../src/validation/config.js'
 
 const logger = pino({ level: 'silent' })
-const LIVE = { state: 'healthy', live: true, weight: 1 }
-const DOWN = { state: 'unhealthy', live: false, weight: 1 }
+const LIVE = { health: 'healthy', live: true, weight: 1 }
+const DOWN = { health: 'unhealthy', live: false, weight: 1 }
 
 /** `count` loopback instances from port 10 000 on. */
 const addresses = (count: number, from = 0) => Array.from({ length: count }, (_, i) => `127.0.0.1:${10_000 + from + i}`)
@@ -99,12 +99,12 @@ describe('ControlPlane', () => {
     t.plane.setInstances('svc', 'a', addresses(3).map(parseAddress))
     const [old, ramping, down] = t.plane.instancesOf('svc', 'a')
     t.plane.setVerdict(old!.id, LIVE)
-    t.plane.setVerdict(ramping!.id, { state: 'healthy', live: true, weight: 0.2 })
+    t.plane.setVerdict(ramping!.id, { health: 'healthy', live: true, weight: 0.2 })
     t.plane.setVerdict(down!.id, DOWN)
     const group = t.plane.spec.services[0]!.groups[0]!
     expect(group.live.map((instance) => instance.address).sort()).toEqual([...Array<string>(10).fill(old!.address), ...Array<string>(2).fill(ramping!.address)].sort())
     expect(group.standby.map((instance) => instance.address)).toEqual([down!.address])
-    expect(t.plane.stateOf(down!)).toBe('unhealthy')
+    expect(t.plane.healthOf(down!)).toBe('unhealthy')
     // A cut-over counts each live instance once, however often slow start lists it.
     expect(new Set(t.group('a').instances).size).toBe(2)
   })
@@ -115,7 +115,7 @@ describe('ControlPlane', () => {
     const gone = t.plane.instancesOf('svc', 'a')[0]!
     t.plane.setInstances('svc', 'a', [])
     t.plane.setVerdict(gone.id, LIVE)
-    expect(t.plane.stateOf(gone)).toBe('starting')
+    expect(t.plane.healthOf(gone)).toBe('starting')
     expect(t.live('a')).toBe(0)
   })
 
@@ -129,7 +129,7 @@ describe('ControlPlane', () => {
     t.plane.setInstances('svc', 'a', a.map(parseAddress))
     t.plane.setInstances('svc', 'b', b.map(parseAddress))
     await nextTask()
-    expect(t.plane.instancesOf('svc', 'a').every((instance) => t.plane.stateOf(instance) === 'healthy')).toBe(true)
+    expect(t.plane.instancesOf('svc', 'a').every((instance) => t.plane.healthOf(instance) === 'healthy')).toBe(true)
     expect(t.live('a')).toBe(1000)
     expect(t.live('b')).toBe(1000)
     // Discovery's answers, then the health records' starting>healthy transitions: 2 000 of them.

@@ -2,11 +2,11 @@ import { describe, expect, it, vi } from 'vitest'
 import {
   applyResolution,
   DiscoveryWatcher,
-  INITIAL_WATCH_STATE,
+  NO_ANSWER_YET,
   nextRefreshSeconds,
   type DiscoveryFailure,
   type Timers,
-  type WatchState,
+  type WatchFacts,
 } from '../../../src/discovery/watcher.js'
 import { formatAddress, type InstanceAddress, type Resolution, type Resolver } from '../../../src/discovery/types.js'
 
@@ -35,15 +35,15 @@ describe('nextRefreshSeconds', () => {
 
 describe('applyResolution', () => {
   const options = { ...bounds, emptyConfirmations: 3 }
-  /** Feeds resolutions in order and returns every step's (changed, failure) plus the final state. */
-  const run = (resolutions: Resolution[], start: WatchState = INITIAL_WATCH_STATE) => {
-    let state = start
+  /** Feeds resolutions in order and returns every step's (changed, failure) plus the final facts. */
+  const run = (resolutions: Resolution[], start: WatchFacts = NO_ANSWER_YET) => {
+    let facts = start
     const steps = resolutions.map((resolution) => {
-      const step = applyResolution(state, resolution, options)
-      state = step.state
+      const step = applyResolution(facts, resolution, options)
+      facts = step.facts
       return { changed: step.changed?.map(formatAddress), failure: step.failure && [step.failure.kind, step.failure.consecutive] }
     })
-    return { steps, state }
+    return { steps, facts }
   }
 
   const cases: { desc: string; input: Resolution[]; changed: (string[] | undefined)[]; final: number[]; ready: boolean }[] = [
@@ -61,10 +61,10 @@ describe('applyResolution', () => {
   ]
   for (const { desc, input, changed, final, ready } of cases) {
     it(desc, () => {
-      const { steps, state } = run(input)
+      const { steps, facts } = run(input)
       expect(steps.map((step) => step.changed)).toEqual(changed)
-      expect(state.addresses.map((address) => address.port)).toEqual(final)
-      expect(state.ready).toBe(ready)
+      expect(facts.addresses.map((address) => address.port)).toEqual(final)
+      expect(facts.ready).toBe(ready)
     })
   }
 

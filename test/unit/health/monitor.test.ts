@@ -55,7 +55,7 @@ function setup(
   if (afterStartUp) monitor.markStarted()
   for (const [name, backends] of Object.entries(groups)) plane.setInstances('svc', name, backends.map(parseAddress))
   const instance = (address: string) => [...plane.knownInstances()].find((known) => known.address === address)!
-  const state = (address: string) => plane.stateOf(instance(address))
+  const state = (address: string) => plane.healthOf(instance(address))
   const live = (group: string) => plane.snapshot.current.servicesByName.get('svc')!.groupsByName.get(group)!.instances.map((known) => known.address)
   const changes = (address: string) => events.filter((event) => event.instance === address).map((event) => `${event.from}>${event.to}`)
   const fail = (address: string, kind: FailureKind = 'connect') => {
@@ -214,7 +214,7 @@ describe('HealthMonitor', () => {
     const probesBefore = t.probes.filter((target) => target.port === 9002).length
     await vi.advanceTimersByTimeAsync(3_000)
     expect(t.probes.filter((target) => target.port === 9002)).toHaveLength(probesBefore)
-    expect(t.plane.stateOf(kept)).toBe('healthy')
+    expect(t.plane.healthOf(kept)).toBe('healthy')
     expect(t.live('a')).toEqual([A1])
   })
 

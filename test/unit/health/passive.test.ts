@@ -58,11 +58,11 @@ describe('passive outlier rules', () => {
 
   it('counts a group for the panic guard: draining left out, live siblings only with weight', () => {
     const instances = [
-      { group: 'a', state: 'healthy' as const },
-      { group: 'a', state: 'ejected' as const },
-      { group: 'a', state: 'draining' as const },
-      { group: 'b', state: 'healthy' as const },
-      { group: 'c', state: 'unhealthy' as const },
+      { group: 'a', health: 'healthy' as const },
+      { group: 'a', health: 'ejected' as const },
+      { group: 'a', health: 'draining' as const },
+      { group: 'b', health: 'healthy' as const },
+      { group: 'c', health: 'unhealthy' as const },
     ]
     expect(groupCensus(instances, 'a', { a: 1, b: 1, c: 1 })).toEqual({ size: 2, ejected: 1, otherGroupsLive: true })
     expect(groupCensus(instances, 'a', { a: 1, b: 0, c: 1 })).toEqual({ size: 2, ejected: 1, otherGroupsLive: false })

@@ -26,7 +26,7 @@ describe("a data plane's table from a spec", () => {
     plane.setInstances('svc', 'a', [parseAddress(A1), parseAddress(A2)])
     plane.setInstances('svc', 'b', [parseAddress(B1)])
     for (const instance of plane.knownInstances()) {
-      plane.setVerdict(instance.id, { state: instance.address === A2 ? 'ejected' : 'healthy', live: instance.address !== A2, weight: 1 })
+      plane.setVerdict(instance.id, { health: instance.address === A2 ? 'ejected' : 'healthy', live: instance.address !== A2, weight: 1 })
     }
     plane.setWeights('svc', { a: 3, b: 1 })
     const spec = plane.spec
