@@ -1,9 +1,9 @@
 /** Generated configuration for the proxies under test; every address is on loopback. */
 
-/** One zdd-proxy group and its backends (`127.0.0.1:port`). */
+/** One zdd-proxy group and its instances (`127.0.0.1:port`). */
 export interface BenchGroup {
   readonly name: string
-  readonly backends: readonly string[]
+  readonly instances: readonly string[]
 }
 
 /** Weights for `count` groups: 80/20 for two, otherwise 80 for the first and 20 shared by the rest. */
@@ -26,7 +26,7 @@ export function zddConfig(groups: readonly BenchGroup[], serviceOverrides: Reado
       {
         name: 'bench',
         listen: { host: '127.0.0.1', port: 0 },
-        groups: groups.map((group) => ({ name: group.name, backends: group.backends })),
+        groups: groups.map((group) => ({ name: group.name, instances: group.instances })),
         weights: benchWeights(groups.map((group) => group.name)),
         sticky: { by: 'cookie', cookie: 'zdd_client' },
         exposeGroupHeader: true,

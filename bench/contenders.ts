@@ -133,8 +133,8 @@ function serveHasWorkers(): boolean {
 /** The two groups of the standard zdd-proxy contender: 80/20, on two ports of the backend when it has them. */
 export function standardGroups(backend: Backend): BenchGroup[] {
   return [
-    { name: 'blue', backends: [backendAddress(backend, 0)] },
-    { name: 'green', backends: [backendAddress(backend, 1)] },
+    { name: 'blue', instances: [backendAddress(backend, 0)] },
+    { name: 'green', instances: [backendAddress(backend, 1)] },
   ]
 }
 

@@ -65,7 +65,7 @@ interface FakeInstance {
 export function fakeService(groups: number, instances: number): ServiceRoute<FakeInstance> {
   const names = Array.from({ length: groups }, (_, index) => `g${index}`)
   const config = parseConfig(
-    { services: [{ name: 'bench', groups: names.map((name) => ({ name, backends: ['127.0.0.1:1'] })), weights: benchWeights(names) }] },
+    { services: [{ name: 'bench', groups: names.map((name) => ({ name, instances: ['127.0.0.1:1'] })), weights: benchWeights(names) }] },
     {},
     'bench',
   )

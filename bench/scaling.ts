@@ -74,7 +74,7 @@ export async function runScaling(
       rounds.progress(`starting zdd-proxy ${layoutName(layout)}`)
       const groups = Array.from({ length: layout.groups }, (_, g) => ({
         name: `g${g}`,
-        backends: Array.from({ length: layout.instances }, (_, k) => backendAddress(backend, g * layout.instances + k)),
+        instances: Array.from({ length: layout.instances }, (_, k) => backendAddress(backend, g * layout.instances + k)),
       }))
       proxies.push(await startZdd(layoutName(layout), groups, ctx))
     }

@@ -67,7 +67,7 @@ function demoConfig(base: Config, args: DemoArgs, instances: ReadonlyMap<string,
         listen: { host: '127.0.0.1', port: args.port },
         groups: service.groups.map((group) => ({
           name: group.name,
-          backends: (instances.get(group.name) ?? []).map((instancePort) => `127.0.0.1:${instancePort}`),
+          instances: (instances.get(group.name) ?? []).map((instancePort) => `127.0.0.1:${instancePort}`),
         })),
       },
     ],

@@ -39,10 +39,10 @@ export interface ListenConfig {
 
 export interface GroupConfig {
   readonly name: string
-  /** DNS SRV name; exactly one of srv and backends is set. */
+  /** DNS SRV name; exactly one of srv and instances is set. */
   readonly srv?: string
-  /** Static `host:port` list. */
-  readonly backends?: readonly string[]
+  /** Static `host:port` list (`backends` in older configs). */
+  readonly instances?: readonly string[]
 }
 
 export type StickyBy = 'cookie' | 'header' | 'ip' | 'none'

@@ -14,15 +14,15 @@ export function parseAddress(value: string): InstanceAddress {
   return { host: parts.host, port: parts.port }
 }
 
-/** A fixed list of instances (`"backends"` in the config): always answers the same addresses. */
+/** A fixed list of instances (a group's `instances` in the config): always answers the same addresses. */
 export class StaticResolver implements Resolver {
   readonly description: string
   readonly #resolution: Resolution
 
   /** Throws if an entry is not `host:port`. Duplicates are merged. */
-  constructor(backends: readonly string[]) {
-    const addresses = Object.freeze(mergeAddresses(backends.map(parseAddress)))
-    this.description = `static ${backends.join(',')}`
+  constructor(instances: readonly string[]) {
+    const addresses = Object.freeze(mergeAddresses(instances.map(parseAddress)))
+    this.description = `static ${instances.join(',')}`
     // An empty list is what the user configured, not a failed lookup: it is an answer.
     this.#resolution = Object.freeze({ kind: 'ok', addresses })
   }

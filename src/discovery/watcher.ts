@@ -189,7 +189,7 @@ export class DiscoveryWatcher {
   }
 }
 
-/** The resolver for one configured group: `srv` through the `dns` block, else its static `backends`. */
+/** The resolver for one configured group: `srv` through the `dns` block, else its static `instances`. */
 export function createResolver(group: GroupConfig, dns: DnsConfig): Resolver {
   if (group.srv !== undefined) {
     return new DnsSrvResolver({
@@ -200,5 +200,5 @@ export function createResolver(group: GroupConfig, dns: DnsConfig): Resolver {
       maxCacheSeconds: dns.refreshMaxSeconds,
     })
   }
-  return new StaticResolver(group.backends ?? [])
+  return new StaticResolver(group.instances ?? [])
 }

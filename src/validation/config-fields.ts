@@ -109,8 +109,8 @@ export const srvName = z
   .min(1)
   .refine(isHostName, { error: 'must be a DNS name (labels of letters, digits, "_" and "-")' })
 
-/** A backend `host:port`, IPv6 as `[::1]:9000`. */
-export const backend = z.string().superRefine((value, ctx) => {
+/** An instance's `host:port`, IPv6 as `[::1]:9000`. */
+export const instanceAddress = z.string().superRefine((value, ctx) => {
   const problem = checkInstanceAddress(value)
   if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem })
 })

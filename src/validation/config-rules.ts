@@ -7,19 +7,34 @@ import { numberFromString } from './config-fields.js'
 
 type Context = z.RefinementCtx
 
-/** A group has exactly one of `srv` and `backends`, and no backend twice. */
-export function checkGroup(group: { srv?: string; backends?: readonly string[] }, ctx: Context): void {
-  if (group.srv !== undefined && group.backends !== undefined) {
-    ctx.addIssue({ code: 'custom', message: 'set either srv or backends, not both' })
-  } else if (group.srv === undefined && group.backends === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'needs srv (a DNS SRV name) or backends (a host:port list)' })
+/**
+ * A group has exactly one of `srv` and `instances` (`backends` is accepted as the older name of
+ * `instances`), and no instance twice.
+ */
+export function checkGroup(group: { srv?: string; instances?: readonly string[]; backends?: readonly string[] }, ctx: Context): void {
+  if (group.instances !== undefined && group.backends !== undefined) {
+    ctx.addIssue({ code: 'custom', message: 'backends is the older name of instances: set only one of them' })
+    return
+  }
+  const key = group.backends !== undefined ? 'backends' : 'instances'
+  const list = group.instances ?? group.backends
+  if (group.srv !== undefined && list !== undefined) {
+    ctx.addIssue({ code: 'custom', message: `set either srv or ${key}, not both` })
+  } else if (group.srv === undefined && list === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'needs srv (a DNS SRV name) or instances (a host:port list)' })
   }
   const seen = new Map<string, number>()
-  group.backends?.forEach((address, index) => {
+  list?.forEach((address, index) => {
     const first = seen.get(address.toLowerCase())
     if (first === undefined) seen.set(address.toLowerCase(), index)
-    else ctx.addIssue({ code: 'custom', path: ['backends', index], message: `duplicate of backends[${first}]` })
+    else ctx.addIssue({ code: 'custom', path: [key, index], message: `duplicate of ${key}[${first}]` })
   })
+}
+
+/** The group as the rest of the proxy reads it: `backends` under its current name. */
+export function renameBackends<G extends { instances?: readonly string[]; backends?: readonly string[] }>(group: G): Omit<G, 'backends'> {
+  const { backends, ...rest } = group
+  return backends === undefined ? rest : { ...rest, instances: backends }
 }
 
 interface ServiceInput {

@@ -6,7 +6,7 @@
 import { z } from 'zod'
 import {
   addressOrCidr,
-  backend,
+  instanceAddress,
   cookieName,
   dnsServer,
   flag,
@@ -24,7 +24,7 @@ import {
   urlPath,
   vhost,
 } from './config-fields.js'
-import { checkAdmin, checkDns, checkGroup, checkServices, resolveService } from './config-rules.js'
+import { checkAdmin, checkDns, checkGroup, checkServices, renameBackends, resolveService } from './config-rules.js'
 import type { Config } from '../config/types.js'
 
 /**
@@ -65,8 +65,12 @@ export const readinessCheckSchema = strict({
 const groupSchema = strict({
   name,
   srv: srvName.optional(),
-  backends: z.array(backend).min(1).optional(),
-}).superRefine(checkGroup)
+  instances: z.array(instanceAddress).min(1).optional(),
+  /** The older name of `instances`, still accepted. */
+  backends: z.array(instanceAddress).min(1).optional(),
+})
+  .superRefine(checkGroup)
+  .transform(renameBackends)
 
 const serviceSchema = strict({
   name,

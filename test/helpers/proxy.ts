@@ -46,7 +46,7 @@ export function serviceConfig(
       {
         name: 'svc',
         listen: { host: '127.0.0.1', port: 0 },
-        groups: Object.entries(groups).map(([name, backends]) => ({ name, backends })),
+        groups: Object.entries(groups).map(([name, instances]) => ({ name, instances })),
         weights,
         exposeGroupHeader: true,
         ...overrides,

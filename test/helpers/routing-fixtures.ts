@@ -21,7 +21,7 @@ export function serviceConfig(groupNames: readonly string[], name = 'svc'): Serv
     name,
     listen: { host: '127.0.0.1', port: 0 },
     vhosts: [],
-    groups: groupNames.map((group) => ({ name: group, backends: ['127.0.0.1:9000'] })),
+    groups: groupNames.map((group) => ({ name: group, instances: ['127.0.0.1:9000'] })),
     weights: {},
     sticky: { by: 'cookie', cookie: 'zdd_client', header: 'x-client-id' },
     override: { header: 'x-zdd-group', cookie: 'zdd_group' },

@@ -28,8 +28,8 @@ function drillConfig(addresses: readonly string[]) {
         name: 'svc',
         listen: { host: '127.0.0.1', port: 0 },
         groups: [
-          { name: '0.9', backends: addresses.slice(0, 2) },
-          { name: '1.0', backends: addresses.slice(2) },
+          { name: '0.9', instances: addresses.slice(0, 2) },
+          { name: '1.0', instances: addresses.slice(2) },
         ],
         weights: { '0.9': 50, '1.0': 50 },
         healthChecks: [

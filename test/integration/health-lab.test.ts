@@ -39,7 +39,7 @@ function service(groups: Record<string, string[]>, extra: Record<string, unknown
       {
         name: 'svc',
         listen: { host: '127.0.0.1', port: 0 },
-        groups: Object.entries(groups).map(([name, backends]) => ({ name, backends })),
+        groups: Object.entries(groups).map(([name, instances]) => ({ name, instances })),
         exposeGroupHeader: true,
         ...extra,
       },

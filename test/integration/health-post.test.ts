@@ -22,8 +22,8 @@ describe('POST drill', () => {
           name: 'svc',
           listen: { host: '127.0.0.1', port: 0 },
           groups: [
-            { name: 'a', backends: [backends[0]!.address, backends[1]!.address] },
-            { name: 'b', backends: [backends[2]!.address, victim.address] },
+            { name: 'a', instances: [backends[0]!.address, backends[1]!.address] },
+            { name: 'b', instances: [backends[2]!.address, victim.address] },
           ],
           healthChecks: [{ protocol: 'TCP', gracePeriodSeconds: 5, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 2, delaySeconds: 0 }],
           timeouts: { connectMs: 1_000, headersMs: 5_000, idleMs: 5_000 },

@@ -25,7 +25,7 @@ const NOWHERE: OutcomeSink = { attemptFailed: () => {}, answered5xx: () => {} }
  */
 function setup(stops: (() => Promise<void>)[]) {
   const config = parseConfig(
-    { services: [{ name: 'svc', groups: [{ name: 'a', backends: [A1, A2] }, { name: 'b', backends: [B1] }], weights: { a: 1, b: 1 } }] },
+    { services: [{ name: 'svc', groups: [{ name: 'a', instances: [A1, A2] }, { name: 'b', instances: [B1] }], weights: { a: 1, b: 1 } }] },
     {},
     'test.json',
   )

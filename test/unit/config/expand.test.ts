@@ -55,7 +55,7 @@ describe('parseConfig with ${VAR}', () => {
       {
         name: 's',
         listen: { port: '${PORT}' },
-        groups: [{ name: 'a', backends: ['${HOST}:${PORT}'] }, { name: 'b', srv: '_b._tcp.marathon.mesos' }],
+        groups: [{ name: 'a', instances: ['${HOST}:${PORT}'] }, { name: 'b', srv: '_b._tcp.marathon.mesos' }],
         weights: { a: '${W}', b: 1 },
         exposeGroupHeader: '${EXPOSE}',
       },
@@ -66,7 +66,7 @@ describe('parseConfig with ${VAR}', () => {
     const config = parseConfig(raw, { ...env, ADMIN_PORT: '0', ZDD_ADMIN_TOKEN: 't', EXPOSE: 'true' }, 'c.json')
     expect(config.admin).toEqual({ host: '127.0.0.1', port: 0, token: 't' })
     expect(config.services[0]!.listen.port).toBe(9001)
-    expect(config.services[0]!.groups[0]!.backends).toEqual(['127.0.0.1:9001'])
+    expect(config.services[0]!.groups[0]!.instances).toEqual(['127.0.0.1:9001'])
     expect(config.services[0]!.weights).toEqual({ a: 2.5, b: 1 })
     expect(config.services[0]!.exposeGroupHeader).toBe(true)
     expect(config.state?.path).toBe('var/${NOT_EXPANDED}.json')

@@ -18,7 +18,7 @@ const seedFiles = [
 
 /** A one-service config carrying the given check blocks. */
 function withChecks(blocks: { healthChecks?: unknown; readinessChecks?: unknown }) {
-  return { services: [{ name: 's', groups: [{ name: 'a', backends: ['127.0.0.1:9001'] }], ...blocks }] }
+  return { services: [{ name: 's', groups: [{ name: 'a', instances: ['127.0.0.1:9001'] }], ...blocks }] }
 }
 
 describe.skipIf(!existsSync(fileURLToPath(seedLab)))('Marathon blocks from ../shared/seed-lab parse as pasted', () => {

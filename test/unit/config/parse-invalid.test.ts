@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ConfigError, parseConfig } from '../../../src/validation/config.js'
 
-const group = { name: 'a', backends: ['127.0.0.1:9001'] }
+const group = { name: 'a', instances: ['127.0.0.1:9001'] }
 /** A valid config whose first service is patched. */
 const service = (patch: Record<string, unknown>) => ({ services: [{ name: 's', groups: [group], ...patch }] })
 const withRoot = (patch: Record<string, unknown>) => ({ ...service({}), ...patch })
@@ -21,7 +21,7 @@ const cases: Case[] = [
   { desc: 'unknown top-level key suggests the near one', input: { servics: [] }, expected: 'servics: unknown key (did you mean services?)' },
   { desc: 'unknown key beats other problems', input: { services: [{ name: 's', grups: [] }] }, expected: 'services[0].grups: unknown key (did you mean groups?)' },
   { desc: 'unknown key lists the allowed ones', input: service({ sticky: { zzz: 1 } }), expected: 'services[0].sticky.zzz: unknown key (allowed: by, cookie, header)' },
-  { desc: 'negative weight', input: service({ groups: [group, { name: '1.0', backends: ['127.0.0.1:9002'] }], weights: { a: 1, '1.0': -1 } }), expected: 'services[0].weights.1.0: must be >= 0' },
+  { desc: 'negative weight', input: service({ groups: [group, { name: '1.0', instances: ['127.0.0.1:9002'] }], weights: { a: 1, '1.0': -1 } }), expected: 'services[0].weights.1.0: must be >= 0' },
   { desc: 'unknown group in weights', input: service({ weights: { b: 1 } }), expected: 'services[0].weights.b: unknown group (groups: a)' },
   { desc: 'weights all zero', input: service({ weights: { a: 0 } }), expected: 'services[0].weights: at least one weight must be > 0' },
   { desc: 'weight not a number', input: service({ weights: { a: 'lots' } }), expected: 'services[0].weights.a: must be a finite number' },
@@ -34,17 +34,22 @@ const cases: Case[] = [
   { desc: 'group named __proto__', input: service({ groups: [{ name: '__proto__', srv: 'x.y' }] }), expected: 'services[0].groups[0].name: "__proto__" is reserved' },
   { desc: 'weights key __proto__', input: JSON.parse('{"services": [{"name": "s", "groups": [{"name": "a", "srv": "x.y"}], "weights": {"__proto__": 1}}]}'), expected: 'services[0].weights.__proto__: unknown group (groups: a)' },
   { desc: 'group name charset', input: service({ groups: [{ name: 'a/b', srv: 'x.y' }] }), expected: 'services[0].groups[0].name: may contain only letters, digits, ".", "_" and "-"' },
-  { desc: 'group with srv and backends', input: service({ groups: [{ ...group, srv: '_a._tcp.x' }] }), expected: 'services[0].groups[0]: set either srv or backends, not both' },
-  { desc: 'group with neither', input: service({ groups: [{ name: 'a' }] }), expected: 'services[0].groups[0]: needs srv (a DNS SRV name) or backends (a host:port list)' },
+  { desc: 'group with srv and instances', input: service({ groups: [{ ...group, srv: '_a._tcp.x' }] }), expected: 'services[0].groups[0]: set either srv or instances, not both' },
+  { desc: 'group with neither', input: service({ groups: [{ name: 'a' }] }), expected: 'services[0].groups[0]: needs srv (a DNS SRV name) or instances (a host:port list)' },
   { desc: 'empty srv', input: service({ groups: [{ name: 'a', srv: '' }] }), expected: 'services[0].groups[0].srv: must not be empty' },
   { desc: 'bad srv name', input: service({ groups: [{ name: 'a', srv: 'a..b' }] }), expected: 'services[0].groups[0].srv: must be a DNS name (labels of letters, digits, "_" and "-")' },
-  { desc: 'empty backends', input: service({ groups: [{ name: 'a', backends: [] }] }), expected: 'services[0].groups[0].backends: must not be empty' },
-  { desc: 'backend without port', input: service({ groups: [{ name: 'a', backends: ['127.0.0.1'] }] }), expected: 'services[0].groups[0].backends[0]: must be host:port (IPv6 as [addr]:port)' },
-  { desc: 'backend port out of range', input: service({ groups: [{ name: 'a', backends: ['h:70000'] }] }), expected: 'services[0].groups[0].backends[0]: port 70000 is out of range 1..65535' },
-  { desc: 'backend port 0', input: service({ groups: [{ name: 'a', backends: ['h:0'] }] }), expected: 'services[0].groups[0].backends[0]: port 0 is out of range 1..65535' },
-  { desc: 'unbracketed IPv6 backend', input: service({ groups: [{ name: 'a', backends: ['::1:9000'] }] }), expected: 'services[0].groups[0].backends[0]: must be host:port (IPv6 as [addr]:port)' },
-  { desc: 'bad IPv6 in brackets', input: service({ groups: [{ name: 'a', backends: ['[zz]:9000'] }] }), expected: 'services[0].groups[0].backends[0]: "zz" is not an IPv6 address' },
-  { desc: 'duplicate backend', input: service({ groups: [{ name: 'a', backends: ['h:1', 'H:1'] }] }), expected: 'services[0].groups[0].backends[1]: duplicate of backends[0]' },
+  { desc: 'empty instances', input: service({ groups: [{ name: 'a', instances: [] }] }), expected: 'services[0].groups[0].instances: must not be empty' },
+  { desc: 'instance without port', input: service({ groups: [{ name: 'a', instances: ['127.0.0.1'] }] }), expected: 'services[0].groups[0].instances[0]: must be host:port (IPv6 as [addr]:port)' },
+  { desc: 'instance port out of range', input: service({ groups: [{ name: 'a', instances: ['h:70000'] }] }), expected: 'services[0].groups[0].instances[0]: port 70000 is out of range 1..65535' },
+  { desc: 'instance port 0', input: service({ groups: [{ name: 'a', instances: ['h:0'] }] }), expected: 'services[0].groups[0].instances[0]: port 0 is out of range 1..65535' },
+  { desc: 'unbracketed IPv6 instance', input: service({ groups: [{ name: 'a', instances: ['::1:9000'] }] }), expected: 'services[0].groups[0].instances[0]: must be host:port (IPv6 as [addr]:port)' },
+  { desc: 'bad IPv6 in brackets', input: service({ groups: [{ name: 'a', instances: ['[zz]:9000'] }] }), expected: 'services[0].groups[0].instances[0]: "zz" is not an IPv6 address' },
+  { desc: 'duplicate instance', input: service({ groups: [{ name: 'a', instances: ['h:1', 'H:1'] }] }), expected: 'services[0].groups[0].instances[1]: duplicate of instances[0]' },
+  // `backends`, the older name of `instances`, is still read; errors name the key as written.
+  { desc: 'group with srv and backends', input: service({ groups: [{ name: 'a', backends: ['127.0.0.1:9001'], srv: '_a._tcp.x' }] }), expected: 'services[0].groups[0]: set either srv or backends, not both' },
+  { desc: 'duplicate in backends', input: service({ groups: [{ name: 'a', backends: ['h:1', 'H:1'] }] }), expected: 'services[0].groups[0].backends[1]: duplicate of backends[0]' },
+  { desc: 'bad address in backends', input: service({ groups: [{ name: 'a', backends: ['h:0'] }] }), expected: 'services[0].groups[0].backends[0]: port 0 is out of range 1..65535' },
+  { desc: 'both instances and backends', input: service({ groups: [{ name: 'a', instances: ['h:1'], backends: ['h:2'] }] }), expected: 'services[0].groups[0]: backends is the older name of instances: set only one of them' },
   { desc: 'port out of range', input: service({ listen: { port: 65536 } }), expected: 'services[0].listen.port: must be <= 65535' },
   { desc: 'port not integer', input: service({ listen: { port: 80.5 } }), expected: 'services[0].listen.port: must be an integer' },
   { desc: 'port wrong type', input: service({ listen: { port: true } }), expected: 'services[0].listen.port: must be a number, got true' },

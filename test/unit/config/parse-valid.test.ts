@@ -1,11 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import { parseConfig } from '../../../src/validation/config.js'
 
-const backends = { name: 'a', backends: ['127.0.0.1:9001'] }
+const staticGroup = { name: 'a', instances: ['127.0.0.1:9001'] }
 
 describe('parseConfig: defaults', () => {
+  it('reads `backends`, the older name of a group\'s `instances`, as `instances`', () => {
+    const config = parseConfig({ services: [{ name: 's', groups: [{ name: 'a', backends: ['127.0.0.1:9001'] }] }] }, {}, 'c.json')
+    expect(config.services[0]!.groups).toEqual([staticGroup])
+  })
+
   it('fills every default of a minimal config', () => {
-    const config = parseConfig({ services: [{ name: 's', groups: [backends] }] }, {}, 'c.json')
+    const config = parseConfig({ services: [{ name: 's', groups: [staticGroup] }] }, {}, 'c.json')
     expect(config).toEqual({
       dns: { servers: [], timeoutMs: 1000, refreshMinSeconds: 1, refreshMaxSeconds: 30 },
       trustedProxies: [],
@@ -14,7 +19,7 @@ describe('parseConfig: defaults', () => {
           name: 's',
           listen: { host: '0.0.0.0', port: 8080 },
           vhosts: [],
-          groups: [backends],
+          groups: [staticGroup],
           weights: { a: 1 },
           sticky: { by: 'cookie', cookie: 'zdd_client', header: 'x-client-id' },
           override: { header: 'x-zdd-group', cookie: 'zdd_group' },
@@ -47,25 +52,25 @@ describe('parseConfig: defaults', () => {
     },
     {
       desc: 'partial sticky merges with defaults; header lower-cased',
-      input: { services: [{ name: 's', groups: [backends], sticky: { by: 'header', header: 'X-User' } }] },
+      input: { services: [{ name: 's', groups: [staticGroup], sticky: { by: 'header', header: 'X-User' } }] },
       expected: (c) => c.services[0]!.sticky,
       value: { by: 'header', cookie: 'zdd_client', header: 'x-user' },
     },
     {
       desc: 'empty override names disable them',
-      input: { services: [{ name: 's', groups: [backends], override: { header: '' } }] },
+      input: { services: [{ name: 's', groups: [staticGroup], override: { header: '' } }] },
       expected: (c) => c.services[0]!.override,
       value: { header: '', cookie: 'zdd_group' },
     },
     {
       desc: 'equal default weights over all groups',
-      input: { services: [{ name: 's', groups: [backends, { name: 'b', srv: '_b._tcp.marathon.mesos' }] }] },
+      input: { services: [{ name: 's', groups: [staticGroup, { name: 'b', srv: '_b._tcp.marathon.mesos' }] }] },
       expected: (c) => c.services[0]!.weights,
       value: { a: 1, b: 1 },
     },
     {
       desc: 'groups left out of weights get 0',
-      input: { services: [{ name: 's', groups: [backends, { name: '1.0', backends: ['[::1]:9000'] }], weights: { '1.0': 5 } }] },
+      input: { services: [{ name: 's', groups: [staticGroup, { name: '1.0', instances: ['[::1]:9000'] }], weights: { '1.0': 5 } }] },
       expected: (c) => c.services[0]!.weights,
       value: { a: 0, '1.0': 5 },
     },
@@ -73,8 +78,8 @@ describe('parseConfig: defaults', () => {
       desc: 'vhosts are lower-cased; shared listener with disjoint vhosts is fine',
       input: {
         services: [
-          { name: 's', groups: [backends], vhosts: ['A.example'] },
-          { name: 't', groups: [backends], vhosts: ['b.example'] },
+          { name: 's', groups: [staticGroup], vhosts: ['A.example'] },
+          { name: 't', groups: [staticGroup], vhosts: ['b.example'] },
         ],
       },
       expected: (c) => c.services.map((s) => s.vhosts),
@@ -82,13 +87,13 @@ describe('parseConfig: defaults', () => {
     },
     {
       desc: 'services on port 0 never share a listener',
-      input: { services: [{ name: 's', groups: [backends], listen: { port: 0 } }, { name: 't', groups: [backends], listen: { port: 0 } }] },
+      input: { services: [{ name: 's', groups: [staticGroup], listen: { port: 0 } }, { name: 't', groups: [staticGroup], listen: { port: 0 } }] },
       expected: (c) => c.services.length,
       value: 2,
     },
     {
       desc: 'numeric strings coerce in numeric and boolean fields',
-      input: { services: [{ name: 's', groups: [backends], retries: '3', drainSeconds: '2.5', exposeGroupHeader: 'true', weights: { a: '2' } }] },
+      input: { services: [{ name: 's', groups: [staticGroup], retries: '3', drainSeconds: '2.5', exposeGroupHeader: 'true', weights: { a: '2' } }] },
       expected: (c) => [c.services[0]!.retries, c.services[0]!.drainSeconds, c.services[0]!.exposeGroupHeader, c.services[0]!.weights],
       value: [3, 2.5, true, { a: 2 }],
     },
@@ -107,7 +112,7 @@ describe('parseConfig: defaults', () => {
   ]
   for (const { desc, input, expected, value } of cases) {
     it(desc, () => {
-      const config = parseConfig({ services: [{ name: 's', groups: [backends] }], ...input }, {}, 'c.json')
+      const config = parseConfig({ services: [{ name: 's', groups: [staticGroup] }], ...input }, {}, 'c.json')
       expect(expected(config)).toEqual(value)
     })
   }
@@ -125,7 +130,7 @@ describe('parseConfig: defaults', () => {
             vhosts: [],
             groups: [
               { name: '0.9', srv: '_simpleservice-09._tcp.marathon.mesos' },
-              { name: '1.0', backends: ['127.0.0.1:9001', '127.0.0.1:9002'] },
+              { name: '1.0', instances: ['127.0.0.1:9001', '127.0.0.1:9002'] },
             ],
             weights: { '0.9': 80, '1.0': 20 },
             sticky: { by: 'cookie', cookie: 'zdd_client', header: 'x-client-id' },

@@ -19,7 +19,7 @@ const addresses = (count: number, from = 0) => Array.from({ length: count }, (_,
  */
 function setup(a = addresses(1), b = addresses(1, 1)) {
   const config = parseConfig(
-    { services: [{ name: 'svc', groups: [{ name: 'a', backends: a }, { name: 'b', backends: b }], weights: { a: 1, b: 1 } }] },
+    { services: [{ name: 'svc', groups: [{ name: 'a', instances: a }, { name: 'b', instances: b }], weights: { a: 1, b: 1 } }] },
     {},
     'test.json',
   )

@@ -25,7 +25,7 @@ function setup(
   { afterStartUp = false } = {},
 ) {
   const config = parseConfig(
-    { services: [{ name: 'svc', groups: Object.entries(groups).map(([name, backends]) => ({ name, backends })), ...service }] },
+    { services: [{ name: 'svc', groups: Object.entries(groups).map(([name, instances]) => ({ name, instances })), ...service }] },
     {},
     'test.json',
   )
@@ -53,7 +53,7 @@ function setup(
   monitor.start()
   // Instances found after start-up are new tasks (delaySeconds applies); before, of unknown age.
   if (afterStartUp) monitor.markStarted()
-  for (const [name, backends] of Object.entries(groups)) plane.setInstances('svc', name, backends.map(parseAddress))
+  for (const [name, instances] of Object.entries(groups)) plane.setInstances('svc', name, instances.map(parseAddress))
   const instance = (address: string) => [...plane.knownInstances()].find((known) => known.address === address)!
   const state = (address: string) => plane.healthOf(instance(address))
   const live = (group: string) => plane.snapshot.current.servicesByName.get('svc')!.groupsByName.get(group)!.instances.map((known) => known.address)

@@ -18,7 +18,7 @@ describe("a data plane's table from a spec", () => {
 
   it('routes like the control plane (weights, shares, live instances in order) and keeps pools of instances that are not live', () => {
     const config = parseConfig(
-      { services: [{ name: 'svc', groups: [{ name: 'a', backends: [A1, A2] }, { name: 'b', backends: [B1] }], weights: { a: 1, b: 1 } }] },
+      { services: [{ name: 'svc', groups: [{ name: 'a', instances: [A1, A2] }, { name: 'b', instances: [B1] }], weights: { a: 1, b: 1 } }] },
       {},
       'test.json',
     )
