@@ -98,7 +98,9 @@ export function buildUpstreamHeaders(
  * headers dropped, repeated headers (Set-Cookie) kept apart. `extra` is appended as is.
  */
 export function buildResponseHeaders(headers: IncomingHttpHeaders, extra: readonly string[] | undefined): string[] {
-  const named = connectionTokens(headers.connection as string | undefined)
+  // undici hands a repeated header over as an array, Connection included.
+  const connection: string | string[] | undefined = headers.connection
+  const named = connectionTokens(Array.isArray(connection) ? connection.join(',') : connection)
   const out: string[] = []
   for (const name in headers) {
     if (DROPPED_RESPONSE_HEADERS.has(name)) continue
