@@ -23,6 +23,8 @@ export interface ThroughputLoad {
   readonly url: string
   readonly connections: number
   readonly seconds: number
+  /** Request headers; none by default (no cookie: every request takes the new-client path). */
+  readonly headers?: Readonly<Record<string, string>>
 }
 
 /** Summarises a histogram and counters into a LoadResult. */
@@ -54,8 +56,7 @@ export function runAutocannon(load: ThroughputLoad): Promise<LoadResult> {
         duration: load.seconds,
         pipelining: 1,
         timeout: 10,
-        // A request without a cookie: every request takes the proxy's new-client path.
-        headers: {},
+        headers: { ...load.headers },
       },
       (error: unknown, result: autocannon.Result) => {
         if (error !== null && error !== undefined) {

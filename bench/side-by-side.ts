@@ -10,6 +10,8 @@
  *   --node-a / --node-b FLAGS        node flags for that zdd (e.g. '--max-semi-space-size=8')
  *   --profile DIR                    both sides run under `node --cpu-prof`, profiles written to DIR
  *                                    (compare them per request: dist/bench/cpuprofile.js)
+ *   --returning                      every request carries a sticky cookie (a returning client);
+ *                                    without it none does (every request is a new client)
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -59,6 +61,7 @@ async function main(): Promise<void> {
     .option('node-a', { type: 'string' })
     .option('node-b', { type: 'string' })
     .option('profile', { type: 'string', describe: 'folder for both sides\' CPU profiles' })
+    .option('returning', { type: 'boolean', default: false, describe: 'send a sticky cookie with every request (returning clients)' })
     .demandCommand(2, 2)
     .strict()
     .parseAsync()
@@ -77,7 +80,9 @@ async function main(): Promise<void> {
     }
     const a = await startSide('A', { spec: specA, service: args['service-a'], node: args['node-a'] }, ctx)
     const b = await startSide('B', { spec: specB, service: args['service-b'], node: args['node-b'] }, ctx)
-    const load = (contender: Contender, seconds: number) => runAutocannon({ url: contender.url, connections: args.connections, seconds })
+    // The bench config's sticky cookie, as a browser that was here before sends it back.
+    const headers: Record<string, string> = args.returning ? { cookie: 'zdd_client=Rt0bench_1' } : {}
+    const load = (contender: Contender, seconds: number) => runAutocannon({ url: contender.url, connections: args.connections, seconds, headers })
     await Promise.all([load(a, 2), load(b, 2)])
     for (let run = 1; run <= args.runs; run++) {
       const samplers = [a, b].map((side) => new ProcSampler(() => side.pids()))
@@ -95,7 +100,8 @@ async function main(): Promise<void> {
     await stopAllChildren()
     rmSync(scratch, { recursive: true, force: true })
   }
-  const summary = `A = ${specA}${args['service-a'] ? ` ${args['service-a']}` : ''}${args['node-a'] ? ` (${args['node-a']})` : ''}; B = ${specB}${args['service-b'] ? ` ${args['service-b']}` : ''}${args['node-b'] ? ` (${args['node-b']})` : ''}\nmedian B/A CPU per request over ${ratios.length} runs: ${median(ratios).toFixed(3)} (B's efficiency ${(1 / median(ratios)).toFixed(3)}x A's)`
+  const clients = args.returning ? 'returning clients (sticky cookie sent)' : 'new clients (no cookie)'
+  const summary = `${clients}; A = ${specA}${args['service-a'] ? ` ${args['service-a']}` : ''}${args['node-a'] ? ` (${args['node-a']})` : ''}; B = ${specB}${args['service-b'] ? ` ${args['service-b']}` : ''}${args['node-b'] ? ` (${args['node-b']})` : ''}\nmedian B/A CPU per request over ${ratios.length} runs: ${median(ratios).toFixed(3)} (B's efficiency ${(1 / median(ratios)).toFixed(3)}x A's)`
   process.stdout.write(`${summary}\n`)
   const out = fileURLToPath(new URL('../../bench/results', import.meta.url))
   mkdirSync(out, { recursive: true })

@@ -1,5 +1,5 @@
 /** base64url: cookie-safe (RFC 6265 cookie-octet) and URL-safe. */
-const ID_CHARS = Uint8Array.from('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_', (char) => char.charCodeAt(0))
+const ID_CHARS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_'
 const TWO_POW_30 = 1073741824
 
 /**
@@ -12,15 +12,15 @@ export function newClientId(): string {
   const high = (Math.random() * TWO_POW_30) | 0
   const low = (Math.random() * TWO_POW_30) | 0
   return String.fromCharCode(
-    ID_CHARS[high & 63]!,
-    ID_CHARS[(high >>> 6) & 63]!,
-    ID_CHARS[(high >>> 12) & 63]!,
-    ID_CHARS[(high >>> 18) & 63]!,
-    ID_CHARS[(high >>> 24) & 63]!,
-    ID_CHARS[low & 63]!,
-    ID_CHARS[(low >>> 6) & 63]!,
-    ID_CHARS[(low >>> 12) & 63]!,
-    ID_CHARS[(low >>> 18) & 63]!,
-    ID_CHARS[(low >>> 24) & 63]!,
+    ID_CHARS.charCodeAt(high & 63),
+    ID_CHARS.charCodeAt((high >>> 6) & 63),
+    ID_CHARS.charCodeAt((high >>> 12) & 63),
+    ID_CHARS.charCodeAt((high >>> 18) & 63),
+    ID_CHARS.charCodeAt((high >>> 24) & 63),
+    ID_CHARS.charCodeAt(low & 63),
+    ID_CHARS.charCodeAt((low >>> 6) & 63),
+    ID_CHARS.charCodeAt((low >>> 12) & 63),
+    ID_CHARS.charCodeAt((low >>> 18) & 63),
+    ID_CHARS.charCodeAt((low >>> 24) & 63),
   )
 }

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http'
 import type { FailureKind } from '../upstream/outcomes.js'
 
 /** Every error the data plane answers itself, with its status and a stable code. */
-export const ProxyErrors = {
+export const ProxyErrors = Object.freeze({
   noLiveInstance: { status: 503, code: 'no_live_instance' },
   unknownHost: { status: 404, code: 'unknown_host' },
   connectFailed: { status: 502, code: 'upstream_connect_failed' },
@@ -13,7 +13,7 @@ export const ProxyErrors = {
   uriTooLong: { status: 414, code: 'uri_too_long' },
   headersTooLarge: { status: 431, code: 'headers_too_large' },
   shuttingDown: { status: 503, code: 'shutting_down' },
-} as const
+} as const)
 
 export type ProxyError = (typeof ProxyErrors)[keyof typeof ProxyErrors]
 
