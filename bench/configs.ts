@@ -26,7 +26,8 @@ export function zddConfig(groups: readonly BenchGroup[], serviceOverrides: Reado
       {
         name: 'bench',
         listen: { host: '127.0.0.1', port: 0 },
-        groups: groups.map((group) => ({ name: group.name, instances: group.instances })),
+        // `backends`, the older name of `instances`: builds from before the rename read it too (--baseline).
+        groups: groups.map((group) => ({ name: group.name, backends: group.instances })),
         weights: benchWeights(groups.map((group) => group.name)),
         sticky: { by: 'cookie', cookie: 'zdd_client' },
         exposeGroupHeader: true,

@@ -81,7 +81,11 @@ export function microTable(results: readonly MicroResult[]): string {
   return renderTable(['function', 'ns/op'], results.map((entry) => [entry.name, num(entry.nsPerOp, 1)]))
 }
 
-/** One line per acceptance target of issue 6 that this run measured. */
+/**
+ * One line per hot-path target that this run measured (the targets of the issue "One house"). The
+ * CPU-per-request ratios are judged with bench/side-by-side.ts, the steadier figure; the interleaved
+ * rounds here show them too.
+ */
 export function acceptanceLines(throughput?: readonly ContenderSummary[], rate?: readonly ContenderSummary[], scaling?: ScalingResult): string[] {
   const lines: string[] = []
   const check = (ok: boolean | null, text: string): void => {
@@ -89,14 +93,10 @@ export function acceptanceLines(throughput?: readonly ContenderSummary[], rate?:
   }
   const zdd = throughput && find(throughput, 'zdd-proxy')
   if (zdd !== undefined) {
-    const vsMinimal = zdd.ratios['minimal-undici'] ?? null
-    const vsHttpProxy = zdd.ratios['http-proxy'] ?? null
-    const effMinimal = ratio(zdd.cpuEfficiency['minimal-undici'])
-    const effHttpProxy = ratio(zdd.cpuEfficiency['http-proxy'])
-    check(vsMinimal === null ? null : vsMinimal >= 0.9, `zdd-proxy req/s ${ratio(vsMinimal)} minimal-undici (target >= 0.90x; CPU efficiency ${effMinimal})`)
-    check(vsHttpProxy === null ? null : vsHttpProxy >= 1.8, `zdd-proxy req/s ${ratio(vsHttpProxy)} http-proxy (target >= 1.80x, stretch 2.0x; CPU efficiency ${effHttpProxy})`)
-    const vsHaproxy = zdd.ratios['haproxy'] ?? null
-    if (vsHaproxy !== null) check(vsHaproxy >= 0.6, `zdd-proxy req/s ${ratio(vsHaproxy)} haproxy, 1 thread (stretch >= 0.60x)`)
+    const effMinimal = zdd.cpuEfficiency['minimal-undici'] ?? null
+    const effHttpProxy = zdd.cpuEfficiency['http-proxy'] ?? null
+    check(effMinimal === null ? null : effMinimal >= 0.9, `zdd-proxy CPU efficiency ${ratio(effMinimal)} minimal-undici's, new clients (target >= 0.90x; req/s ${ratio(zdd.ratios['minimal-undici'] ?? null)})`)
+    check(effHttpProxy === null ? null : effHttpProxy >= 1.8, `zdd-proxy CPU efficiency ${ratio(effHttpProxy)} http-proxy's (target >= 1.80x; req/s ${ratio(zdd.ratios['http-proxy'] ?? null)})`)
     const vsBaseline = zdd.ratios['zdd-baseline'] ?? null
     if (vsBaseline !== null) {
       lines.push(`[ i ] zdd-proxy vs zdd-baseline, same rounds: req/s ${ratio(vsBaseline)}, CPU efficiency ${ratio(zdd.cpuEfficiency['zdd-baseline'])}`)
@@ -107,30 +107,28 @@ export function acceptanceLines(throughput?: readonly ContenderSummary[], rate?:
     check(growth === null ? null : growth <= Math.max(5, first * 0.05), `zdd-proxy RSS growth over the last 3 rounds ${growth === null ? '-' : growth.toFixed(1)} MiB (no growth: <= max(5 MiB, 5%))`)
   }
   const zddRate = rate && find(rate, 'zdd-proxy')
-  if (zddRate !== undefined && rate !== undefined) {
-    const haproxy = find(rate, 'haproxy')
-    const limit = haproxy?.addedP99Ms ?? 1
-    const limitText = haproxy === undefined ? '1 ms' : `haproxy's ${added(haproxy.addedP99Ms)} ms`
-    check(zddRate.addedP99Ms === null ? null : zddRate.addedP99Ms <= limit, `zdd-proxy added p99 ${added(zddRate.addedP99Ms)} ms at a fixed rate (target <= ${limitText}; p50 ${added(zddRate.addedP50Ms)} ms)`)
-    // The Node yardstick's tail, for judging zdd-proxy's against what any undici proxy adds here.
-    const minimal = find(rate, 'minimal-undici')
-    if (minimal !== undefined) lines.push(`[ i ] minimal-undici, same rounds: added p99 ${added(minimal.addedP99Ms)} ms, p50 ${added(minimal.addedP50Ms)} ms`)
+  const minimalRate = rate && find(rate, 'minimal-undici')
+  if (zddRate !== undefined) {
+    const ownP99 = zddRate.addedP99Ms
+    const minimalP99 = minimalRate?.addedP99Ms ?? null
+    const limit = minimalP99 === null ? 1 : Math.min(1, minimalP99 + 0.25)
+    const limitText = minimalP99 === null ? '1 ms' : `minimal-undici's ${added(minimalP99)} + 0.25 ms, at most 1 ms`
+    check(ownP99 === null ? null : ownP99 <= limit, `zdd-proxy added p99 ${added(ownP99)} ms at a fixed rate (target <= ${limitText}; p50 ${added(zddRate.addedP50Ms)} ms)`)
   }
   if (scaling !== undefined) {
     const reference = scaling.summaries[0]
     const big = scaling.summaries.find((s) => s.name === '2g x 1000')
     const kept = reference !== undefined && big !== undefined ? (big.ratios[reference.name] ?? null) : null
     if (reference !== undefined && big !== undefined) {
-      check(kept === null ? null : kept >= 0.9, `2 groups x 1000 instances: ${ratio(kept)} req/s of 2 x 1 (target >= 0.90x; CPU efficiency ${ratio(big.cpuEfficiency[reference.name] ?? null)})`)
+      lines.push(`[ i ] 2 groups x 1000 instances: ${ratio(kept)} req/s of 2 x 1 (CPU efficiency ${ratio(big.cpuEfficiency[reference.name] ?? null)})`)
     }
     const controls = scaling.summaries.filter((s) => s.name.startsWith('minimal-undici'))
     if (controls.length === 2) {
       const [few, many] = controls as [ContenderSummary, ContenderSummary]
       const control = many.ratios[few.name] ?? null
       lines.push(`[ i ] control, same rounds: ${many.name} ${ratio(control)} req/s of ${few.name} (CPU efficiency ${ratio(many.cpuEfficiency[few.name] ?? null)})`)
-      if (kept !== null && control !== null && control > 0) {
-        lines.push(`[ i ] 2 groups x 1000 instances keep ${ratio(kept / control)} of what the control keeps over as many upstreams`)
-      }
+      const share = kept !== null && control !== null && control > 0 ? kept / control : null
+      check(share === null ? null : share >= 0.9, `2 groups x 1000 instances keep ${ratio(share)} of what the control keeps over as many upstreams (target >= 0.90x)`)
     }
   }
   return lines

@@ -172,7 +172,7 @@ async function main(): Promise<void> {
   if (scaling !== undefined) out.push('', `Scaling: route selection in ns/op; end to end ${options.connections} connections, ${options.scalingSeconds} s runs`, scalingTables(scaling))
   if (microResults !== undefined) out.push('', 'Micro-benchmarks (this process, idle machine parts)', microTable(microResults))
   const acceptance = acceptanceLines(throughput?.summaries, rate?.summaries, scaling)
-  if (acceptance.length > 0) out.push('', 'Acceptance (issue 6)', ...acceptance)
+  if (acceptance.length > 0) out.push('', 'Hot-path targets', ...acceptance)
   out.push('', `results: ${file}`)
   process.stdout.write(`${out.join('\n')}\n`)
 }

@@ -9,6 +9,7 @@ import type { OutcomeSink } from '../../upstream/outcomes.js'
 import type { DetachedPool } from '../../upstream/pools.js'
 import type { StatsRegistry } from '../../upstream/stats.js'
 import { isFromWorker, layoutOf, WORKER_ENV, type FromWorker, type ListeningMessage, type SnapshotMessage, type ToWorker } from '../messages.js'
+import { RespawnBackoff } from './backoff.js'
 import { WorkerFacts } from './facts.js'
 import { RemoteDrains } from './remote-drains.js'
 
@@ -17,9 +18,6 @@ const WORKER_ENTRY = fileURLToPath(new URL('../worker/entry.js', import.meta.url
 const START_TIMEOUT_MS = 30_000
 /** A stopping worker gets its grace time plus this before SIGKILL. */
 const STOP_MARGIN_MS = 5_000
-/** Backoff before replacing a worker that died: doubles per death in the last minute, capped. */
-const RESPAWN_BASE_MS = 100
-const RESPAWN_MAX_MS = 10_000
 
 interface WorkerRecord {
   readonly worker: Worker
@@ -54,7 +52,7 @@ export class WorkerPool implements DataSide {
   readonly #records = new Map<number, WorkerRecord>()
   readonly #facts: WorkerFacts
   readonly #drains: RemoteDrains
-  readonly #deaths: number[] = []
+  readonly #backoff = new RespawnBackoff()
   readonly #respawns = new Set<NodeJS.Timeout>()
   #snapshot: SnapshotMessage | undefined
   #servicesText = ''
@@ -268,12 +266,9 @@ export class WorkerPool implements DataSide {
     return count
   }
 
-  /** Forks a replacement after a backoff that doubles with each death in the last minute; returns it. */
+  /** Forks a replacement after the backoff; returns the delay. */
   #replace(): number {
-    const now = Date.now()
-    this.#deaths.push(now)
-    while (this.#deaths[0]! < now - 60_000) this.#deaths.shift()
-    const delayMs = Math.min(RESPAWN_MAX_MS, RESPAWN_BASE_MS * 2 ** (this.#deaths.length - 1))
+    const delayMs = this.#backoff.next(Date.now())
     const timer = setTimeout(() => {
       this.#respawns.delete(timer)
       if (!this.#stopping) this.#fork()

@@ -1,6 +1,4 @@
-import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DnsConfig, GroupConfig } from '../../../src/config/types.js'
 import { formatAddress } from '../../../src/discovery/types.js'
@@ -9,9 +7,6 @@ import { mesosRecords, startDnsmasq, type Dnsmasq } from '../../helpers/dnsmasq.
 import { stopAll } from '../../helpers/processes.js'
 
 const root = new URL('../../../', import.meta.url)
-// The lab's app definitions live beside the repo (../shared/seed-lab), not in it: a checkout
-// without them skips the comparison, as test/unit/config/marathon.test.ts does.
-const seedLabPresent = existsSync(fileURLToPath(new URL('../shared/seed-lab/blue-green/', root)))
 const readJson = async (path: string, base = root) => JSON.parse(await readFile(new URL(path, base), 'utf8')) as Record<string, unknown>
 
 /** Mesos-DNS's name for a Marathon app: the id's path segments reversed, joined by '-' (`/zdd/blue` → `blue-zdd`). */
@@ -32,11 +27,11 @@ afterAll(async () => {
 })
 
 describe('config/mesos-dns.example.json', () => {
-  it.skipIf(!seedLabPresent)("has one SRV group per lab app, named as Mesos-DNS would, with the app's health checks", async () => {
+  it("has one SRV group per lab app, named as Mesos-DNS would, with the app's health checks", async () => {
     const example = (await readJson('config/mesos-dns.example.json')) as unknown as Example
     const service = example.services[0]!
     for (const file of ['blue.json', 'green.json']) {
-      const app = await readJson(`../shared/seed-lab/blue-green/${file}`)
+      const app = await readJson(`test/fixtures/seed-lab/blue-green/${file}`)
       const srv = `_${mesosDnsName(app.id as string)}._tcp.marathon.mesos`
       expect(service.groups.map((group) => group.srv)).toContain(srv)
       expect(service.healthChecks).toEqual(app.healthChecks)

@@ -1,10 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { parseConfig } from '../../../src/validation/config.js'
 
-// test/unit/config/ → up four levels is the folder holding the repo, where ../shared/seed-lab lives.
-const seedLab = new URL('../../../../shared/seed-lab/', import.meta.url)
+// The lab's own Marathon app definitions (see PROVENANCE.txt there).
+const seedLab = new URL('../../fixtures/seed-lab/', import.meta.url)
 const seedFiles = [
   'default/base-health.json',
   'default/base-ready.json',
@@ -21,7 +20,7 @@ function withChecks(blocks: { healthChecks?: unknown; readinessChecks?: unknown 
   return { services: [{ name: 's', groups: [{ name: 'a', instances: ['127.0.0.1:9001'] }], ...blocks }] }
 }
 
-describe.skipIf(!existsSync(fileURLToPath(seedLab)))('Marathon blocks from ../shared/seed-lab parse as pasted', () => {
+describe("Marathon blocks from the lab's app definitions parse as pasted", () => {
   for (const file of seedFiles) {
     it(file, () => {
       const app = JSON.parse(readFileSync(new URL(file, seedLab), 'utf8')) as Record<string, unknown>
