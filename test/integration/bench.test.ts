@@ -96,7 +96,11 @@ describe('bench --quick', () => {
           if (!names.includes(name)) expect(record.notices.join('\n')).toContain(`${name}: skipped`)
         }
         expect(stdout).toContain('Throughput')
-        expect(stdout).toContain('Acceptance (issue 6)')
+        // One target line per mode that ran, each with its verdict.
+        expect(stdout).toContain('Hot-path targets')
+        expect(stdout).toMatch(/^\[(ok |NO |\? )\] zdd-proxy CPU efficiency \S+ minimal-undici's/m)
+        expect(stdout).toMatch(/^\[(ok |NO |\? )\] zdd-proxy added p99 /m)
+        expect(stdout).toMatch(/^\[(ok |NO |\? )\] 2 groups x 1000 instances keep /m)
 
         expect(record.processes.length).toBeGreaterThanOrEqual(6)
         const left = record.processes.filter(stillRunning)
