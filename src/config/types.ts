@@ -90,7 +90,22 @@ export interface ReadinessCheckConfig {
 export interface TimeoutsConfig {
   readonly connectMs: number
   readonly headersMs: number
+  /** An upstream response body that sends nothing for this long is cut. */
   readonly idleMs: number
+  /** A request waiting for a free connection to its instance longer than this gets another instance or a 503. */
+  readonly queueMs: number
+  /** A client that reads nothing of its response for this long is closed, and its upstream connection freed. */
+  readonly sendMs: number
+}
+
+/** What one instance takes at most from one proxy process (a worker counts as its own process). */
+export interface LimitsConfig {
+  /** Upstream connections to one instance (requests sent at once). */
+  readonly connectionsPerInstance: number
+  /** Requests waiting for one of those connections; beyond it a request goes elsewhere or gets a 503. */
+  readonly queuePerInstance: number
+  /** Request bodies up to this size are read whole before an upstream connection is taken (0: never). */
+  readonly requestBufferBytes: number
 }
 
 /** Passive outlier ejection: the data plane reports outcomes, the health module ejects. */
@@ -104,6 +119,8 @@ export interface OutlierDetectionConfig {
   readonly maxEjectionSeconds: number
   /** At most this share of a group's instances is ejected at a time (panic guard). */
   readonly maxEjectionPercent: number
+  /** An ejected instance whose active health check passes is back at once. */
+  readonly unejectOnPassingCheck: boolean
 }
 
 /** Methods that may be retried after the request was sent (reset or timeout before any response byte). */
@@ -128,6 +145,12 @@ export interface ServiceConfig {
   /** Retries allowed as a percentage of the service's requests (sliding 10 s window). */
   readonly retryBudgetPercent: number
   readonly outlierDetection: OutlierDetectionConfig
+  /**
+   * A request whose group has no live instance, or whose connect failed with no other instance of
+   * the group left, goes to another group by weight (the client keeps its sticky key).
+   */
+  readonly redispatch: boolean
+  readonly limits: LimitsConfig
   /** A newly live instance's share ramps up linearly over this time; 0 turns it off. */
   readonly slowStartSeconds: number
   readonly timeouts: TimeoutsConfig

@@ -122,7 +122,7 @@ export class HealthMonitor implements OutcomeSink {
     const record = this.#records.get(id)
     if (record === undefined || record.health !== 'healthy') return
     if (!failuresEject(kind, inARow, record.service.outlierDetection)) return
-    this.#tryEject(record, `${inARow} failed attempt${inARow > 1 ? 's' : ''} in a row (last: ${kind})`)
+    this.#tryEject(record, `${inARow} failed attempt${inARow > 1 ? 's' : ''} in a row (last: ${kind})`, kind === 'connect')
   }
 
   /** A 5xx answer: enough of them in a row eject a healthy instance at once. */
@@ -163,7 +163,7 @@ export class HealthMonitor implements OutcomeSink {
 
   #onHealth(record: HealthRecord, index: number, outcome: CheckOutcome, detail: string): void {
     const check = record.service.healthChecks[index]!
-    const facts = applyCheckOutcome(record.facts, index, outcome, check, this.#now())
+    const facts = applyCheckOutcome(record.facts, index, outcome, check, this.#now(), record.service.outlierDetection.unejectOnPassingCheck)
     const failures = facts.checks[index]!.failures
     const reason =
       outcome === 'pass'
@@ -184,7 +184,7 @@ export class HealthMonitor implements OutcomeSink {
     }
   }
 
-  #tryEject(record: HealthRecord, why: string): void {
+  #tryEject(record: HealthRecord, why: string, refusesConnections = false): void {
     const rule = record.service.outlierDetection
     const siblings = this.#byService.get(record.service.name) ?? []
     const census = groupCensus(
@@ -192,7 +192,7 @@ export class HealthMonitor implements OutcomeSink {
       record.instance.group,
       this.ports.instances.weightsOf(record.service.name),
     )
-    if (!ejectionAllowed(census.ejected, census.size, census.otherGroupsLive, rule)) {
+    if (!ejectionAllowed(census, rule, refusesConnections)) {
       if (!record.guardLogged) {
         record.guardLogged = true
         this.logger.warn(

@@ -43,18 +43,16 @@ function maxEjectionMs(rule: OutlierDetectionConfig): number {
  * The panic guard: one more ejection is allowed while at most maxEjectionPercent of the group's
  * instances would be ejected. Rounding down would never let a small group (one instance) lose its
  * only failing instance; that one ejection is allowed when other groups of the service (weight
- * above 0) still have live instances to take its share. A service's last live instances are
- * never ejected: their failures then show as errors, which beats answering 503 for all.
+ * above 0) still have live instances to take its share. An instance that refuses connections is
+ * always let go while another instance, in its group or another, can serve: keeping it in only
+ * turns its share into errors. Otherwise a service's last live instances are never ejected: their
+ * failures then show as errors, which beats answering 503 for all.
  */
-export function ejectionAllowed(
-  ejectedNow: number,
-  groupSize: number,
-  otherGroupsLive: boolean,
-  rule: OutlierDetectionConfig,
-): boolean {
+export function ejectionAllowed(census: GroupCensus, rule: OutlierDetectionConfig, refusesConnections = false): boolean {
   if (rule.maxEjectionPercent <= 0) return false
-  if (ejectedNow + 1 <= Math.floor((groupSize * rule.maxEjectionPercent) / 100)) return true
-  return ejectedNow === 0 && otherGroupsLive
+  if (refusesConnections && (census.healthy > 1 || census.otherGroupsLive)) return true
+  if (census.ejected + 1 <= Math.floor((census.size * rule.maxEjectionPercent) / 100)) return true
+  return census.ejected === 0 && census.otherGroupsLive
 }
 
 /** What the panic guard needs to know about one group of a service. */
@@ -62,6 +60,8 @@ export interface GroupCensus {
   /** Instances of the group, draining ones left out. */
   readonly size: number
   readonly ejected: number
+  /** Healthy instances of the group (the one being judged among them). */
+  readonly healthy: number
   /** Another group with weight above 0 has a healthy instance. */
   readonly otherGroupsLive: boolean
 }
@@ -74,15 +74,17 @@ export function groupCensus(
 ): GroupCensus {
   let size = 0
   let ejected = 0
+  let healthy = 0
   let otherGroupsLive = false
   for (const instance of instances) {
     if (instance.health === 'draining') continue
     if (instance.group === group) {
       size++
       if (instance.health === 'ejected') ejected++
+      else if (instance.health === 'healthy') healthy++
     } else if (instance.health === 'healthy' && (weights[instance.group] ?? 0) > 0) {
       otherGroupsLive = true
     }
   }
-  return { size, ejected, otherGroupsLive }
+  return { size, ejected, healthy, otherGroupsLive }
 }

@@ -80,10 +80,12 @@ export function isLive(state: HealthState): boolean {
 }
 
 /**
- * Applies one health check outcome (Marathon's rules): a pass clears the failures and, after an
- * ejection whose time is over, ends it; a failure before the first pass and inside the grace
- * period does not count; `maxConsecutiveFailures` counted failures make the instance unhealthy
- * (0 is read as 1: Marathon's 0 means "never kill", but a failing instance must not get traffic).
+ * Applies one health check outcome (Marathon's rules): a pass clears the failures and ends an
+ * ejection whose time is over; with `unejectOnPass` (Envoy's
+ * `successful_active_health_check_uneject_host`) it ends a running ejection too. A failure before
+ * the first pass and inside the grace period does not count; `maxConsecutiveFailures` counted
+ * failures make the instance unhealthy (0 is read as 1: Marathon's 0 means "never kill", but a
+ * failing instance must not get traffic).
  */
 export function applyCheckOutcome(
   facts: InstanceFacts,
@@ -91,14 +93,20 @@ export function applyCheckOutcome(
   outcome: CheckOutcome,
   rule: CheckRule,
   nowMs: number,
+  unejectOnPass = false,
 ): InstanceFacts {
   const check = facts.checks[index]
   if (check === undefined || outcome === 'ignored') return facts
   let next: CheckFacts
   let awaitingPass = facts.awaitingPass
+  let ejection: Pick<InstanceFacts, 'ejectedUntilMs' | 'lastEjectionEndMs'> = facts
   if (outcome === 'pass') {
     next = { passedOnce: true, failures: 0, failing: false }
     if (facts.ejectedUntilMs === undefined) awaitingPass = false
+    else if (unejectOnPass) {
+      awaitingPass = false
+      ejection = { ejectedUntilMs: undefined, lastEjectionEndMs: nowMs }
+    }
   } else {
     if (!check.passedOnce && nowMs < facts.firstSeenMs + rule.gracePeriodSeconds * 1000) return facts
     const failures = check.failures + 1
@@ -106,7 +114,7 @@ export function applyCheckOutcome(
   }
   const checks = facts.checks.slice()
   checks[index] = next
-  return { ...facts, checks, awaitingPass }
+  return { ...facts, checks, awaitingPass, ejectedUntilMs: ejection.ejectedUntilMs, lastEjectionEndMs: ejection.lastEjectionEndMs }
 }
 
 /** Readiness passed; it stays passed (Marathon checks readiness only while an instance starts). */

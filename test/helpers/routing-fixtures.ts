@@ -28,12 +28,14 @@ export function serviceConfig(groupNames: readonly string[], name = 'svc'): Serv
     healthChecks: [],
     readinessChecks: [],
     retries: 2,
-    timeouts: { connectMs: 2000, headersMs: 30_000, idleMs: 60_000 },
+    timeouts: { connectMs: 2000, headersMs: 30_000, idleMs: 60_000, queueMs: 5000, sendMs: 60_000 },
     exposeGroupHeader: true,
     drainSeconds: 30,
     retryMethods: ['GET', 'HEAD', 'OPTIONS'],
     retryBudgetPercent: 20,
-    outlierDetection: { consecutiveFailures: 1, consecutive5xx: 5, baseEjectionSeconds: 30, maxEjectionSeconds: 300, maxEjectionPercent: 50 },
+    outlierDetection: { consecutiveFailures: 1, consecutive5xx: 5, baseEjectionSeconds: 30, maxEjectionSeconds: 300, maxEjectionPercent: 50, unejectOnPassingCheck: true },
+    redispatch: true,
+    limits: { connectionsPerInstance: 256, queuePerInstance: 256, requestBufferBytes: 65536 },
     slowStartSeconds: 0,
   }
 }

@@ -156,7 +156,8 @@ describe('HealthMonitor', () => {
     t.fail(A1)
     expect(t.live('a')).toEqual([A2])
     expect(t.events.at(-1)).toMatchObject({ instance: A1, from: 'healthy', to: 'ejected', reason: '1 failed attempt in a row (last: connect); ejected for 2 s' })
-    t.fail(A2)
+    // A2 times out: the panic guard keeps the group's last healthy instance in.
+    t.fail(A2, 'timeout')
     expect(t.live('a')).toEqual([A2])
     await vi.advanceTimersByTimeAsync(2_250)
     expect(t.live('a')).toEqual([A1, A2])
@@ -165,6 +166,20 @@ describe('HealthMonitor', () => {
     expect(t.events.at(-1)?.reason).toBe('1 failed attempt in a row (last: timeout); ejected for 4 s')
     t.fail(A2, 'other')
     expect(t.state(A2)).toBe('healthy')
+  })
+
+  it('lets an instance that refuses connections go while another can serve, whatever the guard says', async () => {
+    const t = setup({ outlierDetection: fast })
+    monitor = t.monitor
+    await vi.advanceTimersByTimeAsync(0)
+    t.fail(A1, 'timeout')
+    t.fail(A2)
+    // Group a is empty now; group b takes its share (with redispatch, its clients too).
+    expect(t.live('a')).toEqual([])
+    expect(t.events.at(-1)).toMatchObject({ instance: A2, to: 'ejected', reason: '1 failed attempt in a row (last: connect); ejected for 2 s' })
+    // The service's last healthy instance stays, refusing or not: nothing else could serve.
+    t.fail(B1)
+    expect(t.live('b')).toEqual([B1])
   })
 
   it("ejects a group's only instance only while other groups take its share", async () => {
@@ -188,6 +203,28 @@ describe('HealthMonitor', () => {
     t.monitor.answered5xx(t.instance(A1).id, 5)
     expect(t.events.at(-1)).toMatchObject({ instance: A1, to: 'ejected', reason: '5 5xx responses in a row; ejected for 2 s' })
     expect(t.live('a')).toEqual([A2])
+  })
+
+  it('an ejected instance whose health check passes is back at once (unejectOnPassingCheck, the default)', async () => {
+    const t = setup({ healthChecks: [check], outlierDetection: { ...fast, baseEjectionSeconds: 30 } })
+    monitor = t.monitor
+    await vi.advanceTimersByTimeAsync(0)
+    t.fail(A1, 'timeout')
+    expect(t.state(A1)).toBe('ejected')
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(t.changes(A1)).toEqual(['starting>healthy', 'healthy>ejected', 'ejected>healthy'])
+    expect(t.live('a')).toEqual([A1, A2])
+  })
+
+  it('with unejectOnPassingCheck off, an ejection runs its time despite passing checks', async () => {
+    const t = setup({ healthChecks: [check], outlierDetection: { ...fast, baseEjectionSeconds: 30, unejectOnPassingCheck: false } })
+    monitor = t.monitor
+    await vi.advanceTimersByTimeAsync(0)
+    t.fail(A1, 'timeout')
+    await vi.advanceTimersByTimeAsync(29_000)
+    expect(t.state(A1)).toBe('ejected')
+    await vi.advanceTimersByTimeAsync(2_000)
+    expect(t.state(A1)).toBe('healthy')
   })
 
   it('with active checks, an ejected instance returns only after a check passes', async () => {

@@ -9,6 +9,7 @@ const rule: OutlierDetectionConfig = {
   baseEjectionSeconds: 30,
   maxEjectionSeconds: 300,
   maxEjectionPercent: 50,
+  unejectOnPassingCheck: true,
 }
 
 describe('passive outlier rules', () => {
@@ -39,7 +40,8 @@ describe('passive outlier rules', () => {
     expect(countedEjections(ended, 10 + 300_001, rule)).toBe(0)
   })
 
-  const guard: { desc: string; ejected: number; size: number; otherLive: boolean; percent?: number; allowed: boolean }[] = [
+  // `healthy` counts the instance being judged; the others have failed or are ejected.
+  const guard: { desc: string; ejected: number; size: number; healthy?: number; otherLive: boolean; percent?: number; refusing?: boolean; allowed: boolean }[] = [
     { desc: '1 of 2', ejected: 0, size: 2, otherLive: false, allowed: true },
     { desc: '2 of 2', ejected: 1, size: 2, otherLive: true, allowed: false },
     { desc: '2 of 4', ejected: 1, size: 4, otherLive: false, allowed: true },
@@ -49,10 +51,17 @@ describe('passive outlier rules', () => {
     { desc: 'lone instance, nothing else live', ejected: 0, size: 1, otherLive: false, allowed: false },
     { desc: 'maxEjectionPercent 0', ejected: 0, size: 4, otherLive: true, percent: 0, allowed: false },
     { desc: 'maxEjectionPercent 100: all', ejected: 3, size: 4, otherLive: false, percent: 100, allowed: true },
+    // A refusing instance goes whenever another can serve, whatever the share already ejected.
+    { desc: 'refusing, its sibling ejected, another group live', ejected: 1, size: 2, healthy: 1, otherLive: true, refusing: true, allowed: true },
+    { desc: 'refusing, a healthy sibling left', ejected: 2, size: 4, healthy: 2, otherLive: false, refusing: true, allowed: true },
+    { desc: 'refusing, but nothing else can serve', ejected: 1, size: 2, healthy: 1, otherLive: false, refusing: true, allowed: false },
+    { desc: 'refusing, maxEjectionPercent 0 (ejection off)', ejected: 0, size: 2, healthy: 2, otherLive: true, percent: 0, refusing: true, allowed: false },
+    { desc: 'not refusing, its sibling ejected, another group live', ejected: 1, size: 2, healthy: 1, otherLive: true, allowed: false },
   ]
-  for (const { desc, ejected, size, otherLive, percent, allowed } of guard) {
+  for (const { desc, ejected, size, healthy, otherLive, percent, refusing, allowed } of guard) {
     it(`panic guard: ${desc}`, () => {
-      expect(ejectionAllowed(ejected, size, otherLive, { ...rule, maxEjectionPercent: percent ?? 50 })).toBe(allowed)
+      const census = { size, ejected, healthy: healthy ?? size - ejected, otherGroupsLive: otherLive }
+      expect(ejectionAllowed(census, { ...rule, maxEjectionPercent: percent ?? 50 }, refusing)).toBe(allowed)
     })
   }
 
@@ -64,8 +73,8 @@ describe('passive outlier rules', () => {
       { group: 'b', health: 'healthy' as const },
       { group: 'c', health: 'unhealthy' as const },
     ]
-    expect(groupCensus(instances, 'a', { a: 1, b: 1, c: 1 })).toEqual({ size: 2, ejected: 1, otherGroupsLive: true })
-    expect(groupCensus(instances, 'a', { a: 1, b: 0, c: 1 })).toEqual({ size: 2, ejected: 1, otherGroupsLive: false })
-    expect(groupCensus(instances, 'c', { a: 1 })).toEqual({ size: 1, ejected: 0, otherGroupsLive: true })
+    expect(groupCensus(instances, 'a', { a: 1, b: 1, c: 1 })).toEqual({ size: 2, ejected: 1, healthy: 1, otherGroupsLive: true })
+    expect(groupCensus(instances, 'a', { a: 1, b: 0, c: 1 })).toEqual({ size: 2, ejected: 1, healthy: 1, otherGroupsLive: false })
+    expect(groupCensus(instances, 'c', { a: 1 })).toEqual({ size: 1, ejected: 0, healthy: 0, otherGroupsLive: true })
   })
 })

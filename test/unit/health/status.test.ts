@@ -66,6 +66,16 @@ describe('instance state machine', () => {
       expect(back.lastEjectionEndMs).toBe(1100)
     })
 
+    it('with unejectOnPass, a passing check ends a running ejection at once; a failing one does not', () => {
+      let facts = run(initialFacts(0, false, 1), [['pass', 1]])
+      facts = eject(facts, 10, 30_000)
+      facts = applyCheckOutcome(facts, 0, 'fail', rule, 500, true)
+      expect(deriveState(facts)).toBe('ejected')
+      facts = applyCheckOutcome(facts, 0, 'pass', rule, 1000, true)
+      expect(deriveState(facts)).toBe('healthy')
+      expect(facts).toMatchObject({ ejectedUntilMs: undefined, lastEjectionEndMs: 1000, ejections: 1 })
+    })
+
     it('with active checks, ends at the first pass after its time', () => {
       let facts = run(initialFacts(0, false, 1), [['pass', 1]])
       facts = eject(facts, 10, 1000)
