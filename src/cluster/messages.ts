@@ -73,6 +73,8 @@ export interface GroupReport {
   readonly durationCount: number
   readonly upstreamErrors: FailureCounts
   readonly retries: number
+  /** Requests redispatched to another group since the last report, by that group's name. */
+  readonly redispatched: Readonly<Record<string, number>>
 }
 
 /** Requests still queued or running on the worker's pool of detach `id`; `closed` once it is empty and closed. */

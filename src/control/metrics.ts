@@ -103,6 +103,19 @@ export function createMetrics(plane: ControlPlane, stats: StatsRegistry, stateRe
     },
   })
 
+  new Counter<'service' | 'from' | 'to'>({
+    name: 'zdd_redispatched_total',
+    help: 'Requests a group could not take (no live instance, or none accepting connections), by the group that took them',
+    labelNames: ['service', 'from', 'to'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const group of stats.all()) {
+        for (const [to, count] of group.redispatchedTo) this.inc({ service: group.service, from: group.group, to }, count)
+      }
+    },
+  })
+
   new Gauge<GroupLabels | 'state'>({
     name: 'zdd_instances',
     help: 'Instances known per service, group and state',

@@ -12,7 +12,8 @@ export const ProxyErrors = Object.freeze({
   badRequest: { status: 400, code: 'bad_request' },
   uriTooLong: { status: 414, code: 'uri_too_long' },
   headersTooLarge: { status: 431, code: 'headers_too_large' },
-  shuttingDown: { status: 503, code: 'shutting_down' },
+  /** Every instance that could take the request is at its connection and queue limits. */
+  overloaded: { status: 503, code: 'overloaded' },
 } as const)
 
 export type ProxyError = (typeof ProxyErrors)[keyof typeof ProxyErrors]
@@ -31,17 +32,22 @@ export function errorForFailure(kind: FailureKind): ProxyError {
   }
 }
 
-/** Sends `{"error":{"code","message"}}`, or destroys the connection if the response already began. */
-export function sendError(res: ServerResponse, error: ProxyError, message: string): void {
+/**
+ * Sends `{"error":{"code","message"}}` (with `Retry-After` when given, in seconds), or destroys the
+ * connection if the response already began.
+ */
+export function sendError(res: ServerResponse, error: ProxyError, message: string, retryAfterSeconds?: number): void {
   if (res.headersSent) {
     res.destroy()
     return
   }
   const body = JSON.stringify({ error: { code: error.code, message } })
-  res.writeHead(error.status, {
+  const headers: Record<string, string | number> = {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
-  })
+  }
+  if (retryAfterSeconds !== undefined) headers['retry-after'] = retryAfterSeconds
+  res.writeHead(error.status, headers)
   res.end(body)
 }

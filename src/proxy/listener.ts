@@ -3,17 +3,19 @@ import type { BlockList, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { pickInstance } from '../routing/pick.js'
 import { hashString } from '../routing/rendezvous.js'
-import { chooseGroup } from '../routing/select.js'
+import { chooseGroup, homeGroup } from '../routing/select.js'
 import type { SnapshotSource } from '../routing/snapshot.js'
-import type { GroupRoute, RouteTable } from '../routing/types.js'
+import type { GroupRoute, RouteTable, ServiceRoute } from '../routing/types.js'
 import type { Logger } from '../support/log.js'
 import type { Instance } from '../upstream/instance.js'
 import { answerClientError, isTrusted, peerAddressOf, toOriginForm, trustList } from './client.js'
 import { newClientId } from './client-id.js'
 import { ProxyErrors, sendError } from './errors.js'
-import { abortExchangesOf, CURRENT_EXCHANGE, Exchange, type ClientSocket } from './forward.js'
+import { Exchange, type Route } from './forward.js'
 import { buildUpstreamHeaders, readCookie } from './headers.js'
+import { countRedispatch } from './next-attempt.js'
 import type { ServicePlan } from './plan.js'
+import { followConnection } from './turns.js'
 import { forwardUpgrade } from './upgrade.js'
 
 const MAX_TARGET_LENGTH = 8 * 1024
@@ -36,8 +38,10 @@ export interface ListenerOptions {
  */
 interface Decision {
   plan: ServicePlan | undefined
+  service: ServiceRoute<Instance> | undefined
   group: GroupRoute<Instance> | undefined
   instance: Instance | undefined
+  keyHash: number
   extraHeaders: string[] | undefined
 }
 
@@ -50,7 +54,7 @@ export class ProxyListener {
   readonly #single: ServicePlan | undefined
   readonly #vhosts = new Map<string, ServicePlan>()
   readonly #trusted: BlockList | undefined
-  readonly #decision: Decision = { plan: undefined, group: undefined, instance: undefined, extraHeaders: undefined }
+  readonly #decision: Decision = { plan: undefined, service: undefined, group: undefined, instance: undefined, keyHash: 0, extraHeaders: undefined }
 
   constructor(readonly options: ListenerOptions) {
     this.#single = options.plans.length === 1 ? options.plans[0] : undefined
@@ -68,10 +72,7 @@ export class ProxyListener {
       },
       (req, res) => this.#handle(req, res),
     )
-    this.server.on('connection', (socket: ClientSocket) => {
-      socket[CURRENT_EXCHANGE] = null
-      socket.once('close', abortExchangesOf)
-    })
+    this.server.on('connection', followConnection)
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#handleUpgrade(req, socket, head))
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerClientError(error, socket))
   }
@@ -149,14 +150,27 @@ export class ProxyListener {
       sendError(res, ProxyErrors.noLiveInstance, `service ${plan.name} has no live instance`)
       return false
     }
+    // Some group with a weight has no live instance: was it this key's? (Skipped while all are up.)
+    if (service.weighted.length !== service.candidates.length && group.name !== overrideName) {
+      const home = homeGroup(service, keyHash)
+      if (home !== undefined && home !== group && home.instances.length === 0) {
+        if (!plan.redispatch) {
+          sendError(res, ProxyErrors.noLiveInstance, `group ${home.name} of service ${plan.name} has no live instance`)
+          return false
+        }
+        countRedispatch(plan, home.name, group.name)
+      }
+    }
     if (plan.exposeGroupHeader) {
       if (extraHeaders === undefined) extraHeaders = ['x-zdd-group', group.name]
       else extraHeaders.push('x-zdd-group', group.name)
     }
     const decision = this.#decision
     decision.plan = plan
+    decision.service = service
     decision.group = group
     decision.instance = instance
+    decision.keyHash = keyHash
     decision.extraHeaders = extraHeaders
     return true
   }
@@ -175,14 +189,14 @@ export class ProxyListener {
       return
     }
     if (!this.#decide(req, res)) return
-    const { plan, group, instance, extraHeaders } = this.#decision
     const peer = peerAddressOf(req.socket)
     const headers = buildUpstreamHeaders(req, peer, isTrusted(this.#trusted, peer))
     if (headers === undefined) {
       sendError(res, ProxyErrors.badRequest, 'more than one Host header')
       return
     }
-    new Exchange(req, res, plan!, group!, headers, extraHeaders).start(instance!)
+    // The decision is complete here (#decide returned true): its fields are all set.
+    new Exchange(req, res, this.#decision as Route, headers).start()
   }
 
   #handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {

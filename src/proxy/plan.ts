@@ -25,6 +25,16 @@ export interface ServicePlan {
   readonly exposeGroupHeader: boolean
   /** Extra attempts on another instance of the group. */
   readonly retries: number
+  /** A request that cannot be served by its group goes to another one. */
+  readonly redispatch: boolean
+  /** When the current redispatch episode of each group ends (performance.now() ms), for logging once per episode. */
+  readonly redispatchEpisodes: Map<string, number>
+  /** Bodies up to this size are read whole before a connection is taken. */
+  readonly requestBufferBytes: number
+  /** How long a request may wait for a connection slot. */
+  readonly queueMs: number
+  /** How long a client may read nothing before it is closed. */
+  readonly sendMs: number
   readonly retry: RetryPolicy
   /** Traffic counters by group name. */
   readonly stats: ReadonlyMap<string, GroupStats>
@@ -53,6 +63,11 @@ export function planFor(config: ServiceConfig, parts: PlanParts): ServicePlan {
     overrideCookiePrefix: config.override.cookie === '' ? '' : `${config.override.cookie}=`,
     exposeGroupHeader: config.exposeGroupHeader,
     retries: config.retries,
+    redispatch: config.redispatch,
+    redispatchEpisodes: new Map(),
+    requestBufferBytes: config.limits.requestBufferBytes,
+    queueMs: config.timeouts.queueMs,
+    sendMs: config.timeouts.sendMs,
     retry: parts.retry.of(config.name),
     stats: parts.stats.forService(config.name),
     outcomes: parts.outcomes,

@@ -55,14 +55,14 @@ export interface RendezvousCandidate {
 
 /**
  * Index of the candidate that owns keyHash, or -1 when no candidate has a positive weight.
- * Candidates with weight 0 never win.
+ * Candidates with weight 0 never win, nor does `skip` (a group a request is leaving).
  */
-export function rendezvousIndex(keyHash: number, candidates: readonly RendezvousCandidate[]): number {
+export function rendezvousIndex(keyHash: number, candidates: readonly RendezvousCandidate[], skip?: RendezvousCandidate): number {
   let best = -1
   let bestScore = 0
   for (let i = 0; i < candidates.length; i++) {
     const candidate = candidates[i]!
-    if (!(candidate.weight > 0)) continue
+    if (!(candidate.weight > 0) || candidate === skip) continue
     const score = candidate.weight / -Math.log(pairUniform(keyHash, candidate.hash))
     if (best < 0 || score > bestScore) {
       bestScore = score

@@ -21,3 +21,22 @@ export function chooseGroup<I>(
   const index = rendezvousIndex(keyHash, candidates)
   return index < 0 ? undefined : candidates[index]
 }
+
+/**
+ * The group a key belongs to by weight alone, live instances or not (its "home"): where the request
+ * would go if every group were up. Undefined when no group has a weight above 0.
+ */
+export function homeGroup<I>(service: ServiceRoute<I>, keyHash: number): GroupRoute<I> | undefined {
+  const index = rendezvousIndex(keyHash, service.weighted)
+  return index < 0 ? undefined : service.weighted[index]
+}
+
+/**
+ * Where a request leaving `from` (no live instance there any more, or none that accepts a
+ * connection) goes: the key's group among the other groups with live instances, by weight, so
+ * keys spread over them as their weights say and each returns home when `from` recovers.
+ */
+export function redispatchGroup<I>(service: ServiceRoute<I>, keyHash: number, from: GroupRoute<I>): GroupRoute<I> | undefined {
+  const index = rendezvousIndex(keyHash, service.candidates, from)
+  return index < 0 ? undefined : service.candidates[index]
+}

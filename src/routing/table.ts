@@ -28,6 +28,7 @@ export function buildServiceRoute<I>(
     groups: Object.freeze(groups),
     groupsByName: new Map(groups.map((group) => [group.name, group])),
     candidates: Object.freeze(groups.filter((group) => group.share > 0)),
+    weighted: Object.freeze(groups.filter((group) => group.weight > 0)),
   })
 }
 

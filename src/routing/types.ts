@@ -28,6 +28,8 @@ export interface ServiceRoute<I> {
   readonly groupsByName: ReadonlyMap<string, GroupRoute<I>>
   /** Groups that take new traffic: weight > 0 and at least one live instance. */
   readonly candidates: readonly GroupRoute<I>[]
+  /** Groups with weight > 0, live instances or not: a key's home group is chosen among them. */
+  readonly weighted: readonly GroupRoute<I>[]
 }
 
 /**

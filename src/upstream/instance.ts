@@ -6,6 +6,7 @@
 import type { Pool } from 'undici'
 import type { InstanceSpec } from '../routing/spec.js'
 import type { Pickable } from '../routing/types.js'
+import type { ConnectionSlots } from './slots.js'
 
 /** An instance's id: minted by the control plane when discovery reports the instance, never reused. */
 export type InstanceId = number
@@ -22,7 +23,7 @@ export interface KnownInstance extends InstanceSpec {
  * Written by the data plane only: `proxy/` counts load and outcomes, InstancePools swaps the pool.
  */
 export class Instance implements Pickable {
-  /** Requests dispatched and not yet finished; read by instance choice (P2C). */
+  /** Requests assigned to the instance and not yet finished, sent or waiting for a connection; read by P2C. */
   inflight = 0
   /** Left every snapshot: it only finishes what it has. */
   draining = false
@@ -39,6 +40,8 @@ export class Instance implements Pickable {
     readonly port: number,
     /** Replaced by a fresh pool when a cut-over detaches the old one (InstancePools.detach). */
     public pool: Pool,
+    /** How many requests may be sent at once, and the queue for the rest (pool protection). */
+    readonly slots: ConnectionSlots,
   ) {}
 
   /** Forgets failure streaks that no longer say anything (the instance entered or left rotation). */

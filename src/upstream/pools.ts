@@ -1,7 +1,8 @@
 import { Pool } from 'undici'
-import type { ServiceConfig, TimeoutsConfig } from '../config/types.js'
+import type { LimitsConfig, ServiceConfig, TimeoutsConfig } from '../config/types.js'
 import type { InstanceSpec } from '../routing/spec.js'
 import { Instance, type InstanceId } from './instance.js'
+import { ConnectionSlots } from './slots.js'
 
 /** Connections of an instance that a cut-over detached: what still runs on them, when they are closed, how to cut them. */
 export interface DetachedPool {
@@ -18,12 +19,13 @@ const NOTHING_DETACHED: DetachedPool = Object.freeze({ closed: Promise.resolve()
 
 interface ServicePools {
   readonly timeouts: TimeoutsConfig
+  readonly limits: LimitsConfig
   readonly drainMs: number
 }
 
 /**
  * One data plane's connection pools: an Instance with its undici Pool (keep-alive, no pipelining)
- * per instance id. `retain()` gets the instances of every new snapshot; an instance no longer named
+ * and its connection slots per instance id. `retain()` gets the instances of every new snapshot; an instance no longer named
  * drains: no new requests, running ones complete, idle connections close, and what still runs after
  * its service's drainSeconds is destroyed.
  */
@@ -35,7 +37,7 @@ export class InstancePools {
 
   constructor(services: readonly ServiceConfig[]) {
     this.#services = new Map(
-      services.map((service) => [service.name, { timeouts: service.timeouts, drainMs: service.drainSeconds * 1000 }]),
+      services.map((service) => [service.name, { timeouts: service.timeouts, limits: service.limits, drainMs: service.drainSeconds * 1000 }]),
     )
   }
 
@@ -43,7 +45,9 @@ export class InstancePools {
   acquire(service: string, spec: InstanceSpec): Instance {
     let instance = this.#instances.get(spec.id)
     if (instance === undefined) {
-      instance = new Instance(spec.id, service, spec.address, spec.host, spec.port, this.#newPool(service, spec.address))
+      const { limits, timeouts } = this.#services.get(service)!
+      const slots = new ConnectionSlots(limits.connectionsPerInstance, limits.queuePerInstance, timeouts.queueMs)
+      instance = new Instance(spec.id, service, spec.address, spec.host, spec.port, this.#newPool(service, spec.address), slots)
       this.#instances.set(spec.id, instance)
     }
     return instance
@@ -60,9 +64,10 @@ export class InstancePools {
   }
 
   #newPool(service: string, address: string): Pool {
-    const { timeouts } = this.#services.get(service)!
+    const { timeouts, limits } = this.#services.get(service)!
     return new Pool(`http://${address}`, {
-      connections: 256,
+      // As many as the slots let through, so requests wait in our queue (bounded), not undici's.
+      connections: limits.connectionsPerInstance,
       pipelining: 1,
       connectTimeout: timeouts.connectMs,
       headersTimeout: timeouts.headersMs,

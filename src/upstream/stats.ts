@@ -19,6 +19,8 @@ export class GroupStats {
   durationCount = 0
   readonly upstreamErrors: Record<FailureKind, number> = { connect: 0, reset: 0, timeout: 0, other: 0 }
   retries = 0
+  /** Requests this group could not take, by the group that took them instead (redispatch). */
+  readonly redispatchedTo = new Map<string, number>()
 
   constructor(
     readonly service: string,
@@ -27,6 +29,10 @@ export class GroupStats {
 
   recordStatus(status: number): void {
     if (status >= 100 && status < 600) this.responsesByStatus[status]!++
+  }
+
+  recordRedispatch(to: string, count = 1): void {
+    this.redispatchedTo.set(to, (this.redispatchedTo.get(to) ?? 0) + count)
   }
 
   recordDuration(seconds: number): void {

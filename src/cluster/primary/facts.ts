@@ -129,6 +129,7 @@ export class WorkerFacts {
     stats.durationCount += report.durationCount
     addFailures(stats.upstreamErrors, report.upstreamErrors)
     stats.retries += report.retries
+    for (const [to, count] of Object.entries(report.redispatched)) stats.recordRedispatch(to, count)
   }
 }
 

@@ -20,6 +20,7 @@ interface GroupMark {
   durationCount: number
   readonly upstreamErrors: Record<FailureKind, number>
   retries: number
+  readonly redispatched: Map<string, number>
 }
 
 interface DetachedEntry {
@@ -48,6 +49,7 @@ export class ReportBuilder {
         durationCount: group.durationCount,
         upstreamErrors: { ...group.upstreamErrors },
         retries: group.retries,
+        redispatched: new Map(group.redispatchedTo),
       })
     }
   }
@@ -88,7 +90,8 @@ export class ReportBuilder {
     const reports: GroupReport[] = []
     for (const mark of this.#groups) {
       const stats = mark.stats
-      if (stats.durationCount === mark.durationCount && sameStatuses(stats, mark) && sameErrors(stats, mark) && stats.retries === mark.retries) continue
+      const redispatched = redispatchDeltas(stats, mark)
+      if (stats.durationCount === mark.durationCount && sameStatuses(stats, mark) && sameErrors(stats, mark) && stats.retries === mark.retries && redispatched === undefined) continue
       reports.push({
         service: stats.service,
         group: stats.group,
@@ -98,6 +101,7 @@ export class ReportBuilder {
         durationCount: stats.durationCount - mark.durationCount,
         upstreamErrors: errorDeltas(stats, mark),
         retries: stats.retries - mark.retries,
+        redispatched: redispatched ?? {},
       })
       mark.durationSum = stats.durationSum
       mark.durationCount = stats.durationCount
@@ -151,3 +155,16 @@ function errorDeltas(stats: GroupStats, mark: GroupMark): FailureCounts {
   }
   return deltas
 }
+
+/** Redispatches per target group since the last report (undefined when none); updates the mark. */
+function redispatchDeltas(stats: GroupStats, mark: GroupMark): Record<string, number> | undefined {
+  let deltas: Record<string, number> | undefined
+  for (const [to, count] of stats.redispatchedTo) {
+    const delta = count - (mark.redispatched.get(to) ?? 0)
+    if (delta === 0) continue
+    ;(deltas ??= {})[to] = delta
+    mark.redispatched.set(to, count)
+  }
+  return deltas
+}
+

@@ -8,7 +8,13 @@ import { InstancePools } from '../../../src/upstream/pools.js'
 import { startBackend, type TestBackend } from '../../helpers/backend.js'
 
 const SERVICES = ['drained', 'deadline', 'superseded'].map(
-  (name) => ({ name, drainSeconds: 30, timeouts: { connectMs: 1_000, headersMs: 10_000, idleMs: 10_000 } }) as ServiceConfig,
+  (name) =>
+    ({
+      name,
+      drainSeconds: 30,
+      timeouts: { connectMs: 1_000, headersMs: 10_000, idleMs: 10_000, queueMs: 1_000, sendMs: 10_000 },
+      limits: { connectionsPerInstance: 16, queuePerInstance: 16, requestBufferBytes: 0 },
+    }) as ServiceConfig,
 )
 
 describe('DrainTracker with real connection pools', () => {

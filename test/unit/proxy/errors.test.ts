@@ -16,7 +16,7 @@ describe('ProxyErrors', () => {
     { name: 'badRequest', status: 400, code: 'bad_request' },
     { name: 'uriTooLong', status: 414, code: 'uri_too_long' },
     { name: 'headersTooLarge', status: 431, code: 'headers_too_large' },
-    { name: 'shuttingDown', status: 503, code: 'shutting_down' },
+    { name: 'overloaded', status: 503, code: 'overloaded' },
   ])('$name is $status $code', ({ name, status, code }) => {
     expect(ProxyErrors[name]).toEqual({ status, code })
   })
@@ -85,6 +85,13 @@ describe('sendError', () => {
       'cache-control': 'no-store',
     })
     expect(JSON.parse(body)).toEqual({ error: { code: error.code, message } })
+  })
+
+  it('says when to retry with Retry-After when asked to', () => {
+    const res = new FakeResponse(false)
+    sendError(res.asResponse(), ProxyErrors.overloaded, 'every instance of group a is at its limits', 1)
+    expect(res.heads[0]!.status).toBe(503)
+    expect(res.heads[0]!.headers['retry-after']).toBe(1)
   })
 
   it('destroys the response instead once its headers were sent', () => {

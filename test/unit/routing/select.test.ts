@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { serviceConfig } from '../../helpers/routing-fixtures.js'
 import { hashString } from '../../../src/routing/rendezvous.js'
-import { chooseGroup } from '../../../src/routing/select.js'
+import { chooseGroup, homeGroup, redispatchGroup } from '../../../src/routing/select.js'
 import { buildRouteTable, buildServiceRoute } from '../../../src/routing/table.js'
 import type { ServiceRoute } from '../../../src/routing/types.js'
 
@@ -176,3 +176,51 @@ describe('chooseGroup', () => {
     expect(Math.abs(canary / keys.length - 4 / 7)).toBeLessThanOrEqual(0.02)
   })
 })
+
+describe('homeGroup and redispatchGroup', () => {
+  const weights = { '0.9': 60, '1.0': 30, canary: 10 }
+  const keys = keyHashes(20_000)
+
+  it("a key's home is where chooseGroup sends it while every group is live", () => {
+    const up = route(weights, { '0.9': 2, '1.0': 2, canary: 1 })
+    for (const key of keys) expect(homeGroup(up, key)).toBe(chooseGroup(up, undefined, key))
+  })
+
+  it("with its home group down, a key goes where chooseGroup sends it, and only keys of that group move", () => {
+    const up = route(weights, { '0.9': 2, '1.0': 2, canary: 1 })
+    const down = route(weights, { '0.9': 2, canary: 1 })
+    let moved = 0
+    for (const key of keys) {
+      const home = homeGroup(down, key)!
+      const now = chooseGroup(down, undefined, key)!
+      if (home.name !== '1.0') {
+        // Keys of the live groups stay where they were.
+        expect(now.name).toBe(home.name)
+        continue
+      }
+      moved++
+      // The request that found 1.0 empty (or refusing) is redispatched exactly where new requests of
+      // that key go now, and back home once 1.0 is up again.
+      expect(redispatchGroup(down, key, home)).toBe(now)
+      expect(redispatchGroup(up, key, up.groupsByName.get('1.0')!)!.name).toBe(now.name)
+      expect(chooseGroup(up, undefined, key)!.name).toBe('1.0')
+    }
+    expect(moved).toBeGreaterThan(0)
+  })
+
+  it('spreads the redispatched keys over the other groups by their weights', () => {
+    const up = route(weights, { '0.9': 2, '1.0': 2, canary: 1 })
+    const from = up.groupsByName.get('1.0')!
+    const counts = new Map<string, number>()
+    for (const key of keys) {
+      const to = redispatchGroup(up, key, from)!
+      expect(to).not.toBe(from)
+      counts.set(to.name, (counts.get(to.name) ?? 0) + 1)
+    }
+    // 60 : 10 over 20 000 fixed keys (the same every run): the 0.9 share is 6/7, binomial sd 0.25 %.
+    expect(Math.abs(counts.get('0.9')! / keys.length - 6 / 7)).toBeLessThan(0.03)
+    const alone = route({ '1.0': 1 }, { '1.0': 1 })
+    expect(redispatchGroup(alone, keys[0]!, alone.groupsByName.get('1.0')!)).toBeUndefined()
+  })
+})
+

@@ -1,0 +1,99 @@
+/**
+ * Where a request goes after an attempt failed or its instance had no room: the rules, apart
+ * from the exchange that follows them.
+ */
+import { performance } from 'node:perf_hooks'
+import { pickInstance } from '../routing/pick.js'
+import { redispatchGroup } from '../routing/select.js'
+import type { GroupRoute, ServiceRoute } from '../routing/types.js'
+import type { Instance } from '../upstream/instance.js'
+import type { FailureKind } from '../upstream/outcomes.js'
+import type { ServicePlan } from './plan.js'
+import type { RetryPolicy } from './retry.js'
+
+/** Redispatches less than this far apart belong to one episode, logged once. */
+const EPISODE_GAP_MS = 10_000
+
+/** What a failed attempt's next step depends on. */
+export interface FailedAttempt {
+  readonly kind: FailureKind
+  readonly failed: Instance
+  readonly group: GroupRoute<Instance>
+  readonly retriesLeft: number
+  /** The body can be sent again (none, a buffer, or a request stream not read yet). */
+  readonly replayable: boolean
+  readonly hasBody: boolean
+  /** A retry after a reset or timeout already happened (there is at most one). */
+  readonly retriedAfterSend: boolean
+  readonly method: string
+  readonly policy: RetryPolicy
+}
+
+/**
+ * The next step after a failed attempt: another instance of the group (a retry), `'redispatch'`
+ * (another group), or undefined (answer the error). A failed connect sent nothing, so any method
+ * may go again while its body can be replayed; with no retry left or no other instance in the
+ * group it is redispatched. After a reset or timeout only the service's retry methods, without a
+ * body, once; they are never redispatched (the instance may have acted on them). Every retry spends
+ * from the retry budget.
+ */
+export function nextAttempt(attempt: FailedAttempt): Instance | 'redispatch' | undefined {
+  if (attempt.kind === 'connect') {
+    if (!attempt.replayable) return undefined
+  } else if (attempt.hasBody || attempt.retriedAfterSend || !attempt.policy.retriesAfterSend(attempt.method)) {
+    return undefined
+  }
+  const next = attempt.retriesLeft > 0 ? otherInstance(attempt.group.instances, attempt.failed) : undefined
+  if (next !== undefined && attempt.policy.budget.tryAcquire()) return next
+  return attempt.kind === 'connect' ? 'redispatch' : undefined
+}
+
+/** P2C among the instances other than `failed`; the scan covers lists that repeat it (slow start). */
+function otherInstance(instances: readonly Instance[], failed: Instance): Instance | undefined {
+  const picked = pickInstance(instances, Math.random, failed)
+  if (picked !== failed) return picked
+  const start = Math.floor(Math.random() * instances.length)
+  for (let i = 0; i < instances.length; i++) {
+    const candidate = instances[(start + i) % instances.length]!
+    if (candidate !== failed) return candidate
+  }
+  return undefined
+}
+
+/** An instance of the list (not `full`, not draining) with a free connection slot, scanning from a random start. */
+export function roomyInstance(instances: readonly Instance[], full: Instance | undefined): Instance | undefined {
+  const start = Math.floor(Math.random() * instances.length)
+  for (let i = 0; i < instances.length; i++) {
+    const candidate = instances[(start + i) % instances.length]!
+    if (candidate !== full && !candidate.draining && candidate.slots.free) return candidate
+  }
+  return undefined
+}
+
+/** Where a request leaving `from` goes: the key's group among the others by weight, and an instance there. */
+export function redispatch(
+  plan: ServicePlan,
+  service: ServiceRoute<Instance>,
+  keyHash: number,
+  from: GroupRoute<Instance>,
+): { group: GroupRoute<Instance>; instance: Instance } | undefined {
+  const group = redispatchGroup(service, keyHash, from)
+  const instance = group === undefined ? undefined : pickInstance(group.instances, Math.random)
+  if (group === undefined || instance === undefined) return undefined
+  countRedispatch(plan, from.name, group.name)
+  return { group, instance }
+}
+
+/** Counts a redispatch for `zdd_redispatched_total`, and logs the first of an episode. */
+export function countRedispatch(plan: ServicePlan, from: string, to: string): void {
+  plan.stats.get(from)!.recordRedispatch(to)
+  const now = performance.now()
+  const episodeEnd = plan.redispatchEpisodes.get(from)
+  if (episodeEnd === undefined || now > episodeEnd) {
+    plan.logger.warn(
+      { event: 'redispatch', service: plan.name, from, to },
+      `group ${from} cannot take its requests: redispatching them to other groups (logged once per episode)`,
+    )
+  }
+  plan.redispatchEpisodes.set(from, now + EPISODE_GAP_MS)
+}
