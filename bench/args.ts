@@ -8,7 +8,7 @@ import { hideBin } from 'yargs/helpers'
 import type { BackendKind } from './backends.js'
 import { CONTENDER_NAMES, type ContenderName } from './contenders.js'
 
-export type Mode = 'throughput' | 'rate' | 'scaling' | 'micro'
+export type Mode = 'throughput' | 'rate' | 'scaling' | 'micro' | 'soak'
 
 export interface BenchOptions {
   readonly modes: readonly Mode[]
@@ -34,6 +34,9 @@ export interface BenchOptions {
   readonly baselineCli: string | undefined
   /** Folder for zdd-proxy CPU profiles, when profiling. */
   readonly profileDir: string | undefined
+  /** Minutes of the soak, and its fixed rate (req/s). */
+  readonly soakMinutes: number
+  readonly soakRate: number
 }
 
 const DEFAULT_OUT = fileURLToPath(new URL('../../bench/results', import.meta.url))
@@ -57,6 +60,8 @@ export async function parseArgs(argv = hideBin(process.argv)): Promise<BenchOpti
     .option('rate', { type: 'number', describe: 'fixed-rate latency mode at N req/s (added latency vs direct); default 1000' })
     .option('scaling', { type: 'boolean', describe: 'scaling mode (instances per group, groups)' })
     .option('micro', { type: 'boolean', describe: 'micro-benchmarks of the hot-path functions' })
+    .option('soak', { type: 'number', describe: 'soak mode: MINUTES at a fixed rate with instance churn; RSS, descriptors, CLOSE_WAIT per minute' })
+    .option('soak-rate', { type: 'number', default: 300, describe: 'req/s of the soak' })
     .option('duration', { alias: 'd', type: 'number', describe: 'seconds per measured run (default 10; quick 1)' })
     .option('connections', { alias: 'c', type: 'number', default: 64, describe: 'autocannon connections' })
     .option('rounds', { alias: 'r', type: 'number', default: 3, describe: 'interleaved rounds (medians over them)' })
@@ -87,6 +92,7 @@ export async function parseArgs(argv = hideBin(process.argv)): Promise<BenchOpti
   if (args.rate !== undefined || argv.some((word) => word === '--rate' || word.startsWith('--rate='))) chosen.push('rate')
   if (args.scaling) chosen.push('scaling')
   if (args.micro) chosen.push('micro')
+  if (args.soak !== undefined) chosen.push('soak')
   const modes: Mode[] = chosen.length > 0 ? chosen : ['throughput', 'rate', 'scaling', 'micro']
   // zdd-baseline runs only when asked for with --baseline.
   const defaults = CONTENDER_NAMES.filter((name) => name !== 'zdd-baseline' || args.baseline !== undefined)
@@ -133,6 +139,8 @@ export async function parseArgs(argv = hideBin(process.argv)): Promise<BenchOpti
       : undefined,
     outDir: args.out,
     profileDir: args.profile === undefined ? undefined : resolve(args.profile),
+    soakMinutes: Math.max(1, Math.round(positive(args.soak, 'soak') ?? 1)),
+    soakRate: positive(args['soak-rate'], 'soak-rate')!,
     baselineCli: args.baseline === undefined ? undefined : baselineCli(resolve(args.baseline)),
   }
 }

@@ -15,7 +15,9 @@ import { runMicro, type MicroResult } from './micro.js'
 import { acceptanceLines, microTable, rateTable, scalingTables, throughputTable } from './report.js'
 import { runRounds, type LoadShape } from './rounds.js'
 import { FULL_LAYOUTS, portsNeeded, QUICK_LAYOUTS, runScaling, type ScalingResult } from './scaling.js'
+import { runSoak, soakVerdict, type SoakResult } from './soak.js'
 import { summarise, type ContenderSummary, type Sample } from './summary.js'
+import { renderTable } from './table.js'
 
 const REFERENCES = ['direct', 'http-proxy', 'minimal-undici', 'haproxy', 'nginx', 'zdd-baseline']
 
@@ -99,6 +101,7 @@ async function main(): Promise<void> {
   let rate: ModeResult | undefined
   let scaling: ScalingResult | undefined
   let microResults: MicroResult[] | undefined
+  let soak: SoakResult | undefined
   try {
     if (options.modes.includes('throughput') || options.modes.includes('rate')) {
       // Two ports of one process, so zdd-proxy's two groups are two instances of the same backend.
@@ -139,6 +142,12 @@ async function main(): Promise<void> {
       progress('micro-benchmarks')
       microResults = runMicro(micro)
     }
+    if (options.modes.includes('soak')) {
+      // The soak's backends are its own simpleservice instances; this one only fills the context.
+      const backend = await startBackend('fixed', 1)
+      soak = await runSoak(options.soakMinutes, options.soakRate, context(options, backend, scratch), progress)
+      await backend.child.stop()
+    }
   } finally {
     progress('stopping')
     await stopAllChildren()
@@ -156,6 +165,7 @@ async function main(): Promise<void> {
     rate,
     scaling,
     micro: microResults,
+    soak,
     processes: startedPids,
   }
   mkdirSync(options.outDir, { recursive: true })
@@ -171,6 +181,11 @@ async function main(): Promise<void> {
   if (rate !== undefined) out.push('', `Fixed rate: ${options.rate} req/s open loop, ${options.rateSeconds} s runs; added = contender - direct in the same round, median`, rateTable(rate.summaries))
   if (scaling !== undefined) out.push('', `Scaling: route selection in ns/op; end to end ${options.connections} connections, ${options.scalingSeconds} s runs`, scalingTables(scaling))
   if (microResults !== undefined) out.push('', 'Micro-benchmarks (this process, idle machine parts)', microTable(microResults))
+  if (soak !== undefined) {
+    const rows = soak.minutes.map((row) => [String(row.minute), String(row.requests), String(row.non2xx), String(row.errors), row.rssMiB.toFixed(1), String(row.fds), String(row.closeWait)])
+    out.push('', `Soak: ${soak.rate} req/s for ${soak.minutes.length} min, an instance killed or terminated every 20 s and back 5 s later`, renderTable(['minute', 'requests', 'non2xx', 'errors', 'RSS MiB', 'fds', 'CLOSE_WAIT'], rows))
+    out.push('', 'Soak verdict', ...soakVerdict(soak), `churn: ${soak.churn.join('; ')}`)
+  }
   const acceptance = acceptanceLines(throughput?.summaries, rate?.summaries, scaling)
   if (acceptance.length > 0) out.push('', 'Hot-path targets', ...acceptance)
   out.push('', `results: ${file}`)

@@ -1,0 +1,135 @@
+/**
+ * `--soak MINUTES`: zdd-proxy in front of four simpleservice instances (0.9 ×2, 1.0 ×2, 80/20, health
+ * checks every second) at a fixed rate for MINUTES, while the instances churn: every 20 s one of
+ * them is killed (SIGKILL or SIGTERM, in turn) and started again on its port 5 s later. Each minute
+ * records the requests that failed, the proxy's RSS, its open file descriptors and its sockets in
+ * CLOSE_WAIT (a connection the peer closed and the proxy never did: a leak).
+ */
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { CLI } from './backends.js'
+import { spawnChild, type Child } from './children.js'
+import { startZdd, type ContenderContext } from './contenders.js'
+import { runPaced } from './paced.js'
+
+/** One minute of the soak. */
+export interface SoakMinute {
+  readonly minute: number
+  readonly requests: number
+  readonly non2xx: number
+  readonly errors: number
+  /** At the minute's end. */
+  readonly rssMiB: number
+  readonly fds: number
+  readonly closeWait: number
+}
+
+export interface SoakResult {
+  readonly rate: number
+  readonly minutes: readonly SoakMinute[]
+  /** What the churn did, in order, with the second it happened. */
+  readonly churn: readonly string[]
+}
+
+const CHURN_EVERY_MS = 20_000
+const DOWN_FOR_MS = 5_000
+
+async function startInstance(version: string, port: number): Promise<{ child: Child; port: number }> {
+  const { child, match } = await spawnChild(`simpleservice ${version}`, process.execPath, [CLI, 'simpleservice'], {
+    ready: /listening on port (\d+)/,
+    env: { PORT0: String(port), HOST: '127.0.0.1', SIMPLE_SERVICE_VERSION: version, SIMPLE_SERVICE_QUIET: '1' },
+  })
+  return { child, port: Number(match![1]) }
+}
+
+/** Open file descriptors of `pid`, and how many of its TCP sockets are in CLOSE_WAIT. */
+export function descriptorsOf(pid: number): { fds: number; closeWait: number } {
+  const inodes = new Set<string>()
+  let fds = 0
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    fds++
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`)
+      if (target.startsWith('socket:[')) inodes.add(target.slice(8, -1))
+    } catch {
+      // Closed between the listing and the read.
+    }
+  }
+  let closeWait = 0
+  for (const table of [`/proc/${pid}/net/tcp`, `/proc/${pid}/net/tcp6`]) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/)
+      // st 08 = CLOSE_WAIT; field 9 is the socket's inode.
+      if (fields[3] === '08' && inodes.has(fields[9] ?? '')) closeWait++
+    }
+  }
+  return { fds, closeWait }
+}
+
+export async function runSoak(minutes: number, rate: number, ctx: ContenderContext, progress: (message: string) => void): Promise<SoakResult> {
+  const versions = ['0.9', '0.9', '1.0', '1.0']
+  const instances = await Promise.all(versions.map((version) => startInstance(version, 0)))
+  const addresses = instances.map((instance) => `127.0.0.1:${instance.port}`)
+  const proxy = await startZdd('zdd-proxy (soak)', [
+    { name: '0.9', instances: addresses.slice(0, 2) },
+    { name: '1.0', instances: addresses.slice(2) },
+  ], ctx, {
+    service: {
+      healthChecks: [{ protocol: 'HTTP', path: '/health', gracePeriodSeconds: 0, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 2, delaySeconds: 0 }],
+      retries: 2,
+      timeouts: { connectMs: 1_000, headersMs: 2_000, idleMs: 10_000 },
+    },
+  })
+  const churn: string[] = []
+  const startedAt = Date.now()
+  let next = 0
+  let stopping = false
+  const churning = (async () => {
+    while (!stopping) {
+      await new Promise((resolve) => setTimeout(resolve, CHURN_EVERY_MS))
+      if (stopping) break
+      const index = next++ % instances.length
+      const victim = instances[index]!
+      const signal = next % 2 === 0 ? 'SIGTERM' : 'SIGKILL'
+      churn.push(`${Math.round((Date.now() - startedAt) / 1000)} s: ${signal} ${versions[index]} on port ${victim.port}`)
+      victim.child.process.kill(signal)
+      await new Promise((resolve) => victim.child.process.once('exit', resolve))
+      await new Promise((resolve) => setTimeout(resolve, DOWN_FOR_MS))
+      instances[index] = await startInstance(versions[index]!, victim.port)
+    }
+  })()
+  const pid = proxy.pids()[0]!
+  const rows: SoakMinute[] = []
+  try {
+    for (let minute = 1; minute <= minutes; minute++) {
+      progress(`soak minute ${minute} of ${minutes}`)
+      const result = await runPaced({ url: proxy.url, rate, seconds: 60, connections: 64 })
+      const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
+      rows.push({ minute, requests: result.requests, non2xx: result.non2xx, errors: result.errors, rssMiB: rss, ...descriptorsOf(pid) })
+    }
+  } finally {
+    stopping = true
+    await churning
+    await proxy.stop()
+    await Promise.all(instances.map((instance) => instance.child.stop()))
+  }
+  return { rate, minutes: rows, churn }
+}
+
+/** The soak's verdict lines: no failed request, RSS and descriptors flat (≤ 5 % over the run after the first minute). */
+export function soakVerdict(result: SoakResult): string[] {
+  const rows = result.minutes
+  const lines: string[] = []
+  const check = (ok: boolean, text: string) => lines.push(`${ok ? '[ok ]' : '[NO ]'} ${text}`)
+  const failed = rows.reduce((sum, row) => sum + row.non2xx + row.errors, 0)
+  check(failed === 0, `${failed} failed requests of ${rows.reduce((sum, row) => sum + row.requests, 0)}`)
+  if (rows.length >= 2) {
+    // The first minute warms up (JIT, pools, heap growth); growth is read from then on.
+    const first = rows[0]!
+    const last = rows.at(-1)!
+    const growth = (from: number, to: number) => (from > 0 ? (to - from) / from : 0)
+    check(growth(first.rssMiB, last.rssMiB) <= 0.05, `RSS ${first.rssMiB.toFixed(0)} → ${last.rssMiB.toFixed(0)} MiB (flat: growth <= 5 %)`)
+    check(growth(first.fds, last.fds) <= 0.05 || last.fds - first.fds <= 2, `open descriptors ${first.fds} → ${last.fds} (flat: growth <= 5 %)`)
+  }
+  check(rows.every((row) => row.closeWait === 0), `sockets in CLOSE_WAIT at each minute's end: ${rows.map((row) => row.closeWait).join(' ')}`)
+  return lines
+}
