@@ -27,6 +27,7 @@ const addressOf = (instance: Started) => `127.0.0.1:${portOf(instance)}`
 /** 0.9 and 1.0, two instances each, Marathon checks every second (two failures: unhealthy), two retries. */
 function config(addresses: readonly string[], weights: Record<string, number>) {
   return {
+    admin: { host: '127.0.0.1', port: 0 },
     services: [
       {
         name: 'simpleservice',
@@ -121,7 +122,11 @@ describe('instances and groups failing under 300 GET/s', () => {
     expect(backAt! - returnedAt).toBeLessThanOrEqual(3_000)
     const records = await load
     expect(failuresOf(records)).toEqual([])
-    // Redispatches were counted and logged once for the episode, not per request.
+    // Redispatches were counted, and logged once for the episode, not per request.
+    const adminPort = /"event":"admin_listening"[^\n]*"port":(\d+)/.exec(proxy.output())![1]
+    const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text()
+    const redispatched = /^zdd_redispatched_total\{service="simpleservice",from="1\.0",to="0\.9"\} (\d+)$/m.exec(metrics)
+    expect(Number(redispatched?.[1] ?? 0)).toBeGreaterThan(100)
     expect(proxy.output().match(/"event":"redispatch"/g)?.length ?? 0).toBeGreaterThanOrEqual(1)
     expect(proxy.output().match(/"event":"redispatch"/g)?.length ?? 0).toBeLessThanOrEqual(3)
   })

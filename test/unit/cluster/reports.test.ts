@@ -97,6 +97,7 @@ describe('worker reports applied in the primary', () => {
     a.recordDuration(3)
     a.upstreamErrors.reset++
     a.retries++
+    a.recordRedispatch('b', 2)
     facts.apply(1, one.reports.build()!)
     a.recordStatus(200)
     a.recordDuration(0.002)
@@ -109,6 +110,7 @@ describe('worker reports applied in the primary', () => {
     expect(seen.durationCount).toBe(3)
     expect(seen.upstreamErrors.reset).toBe(1)
     expect(seen.retries).toBe(1)
+    expect(seen.redispatchedTo).toEqual(new Map([['b', 2]]))
     expect(facts.stats.forService('svc').get('b')!.durationCount).toBe(0)
   })
 
