@@ -59,12 +59,12 @@ function demoConfig(base: Config, args: DemoArgs, instances: ReadonlyMap<string,
   if (service === undefined || others.length > 0) throw new CliError('the demo expects one service in the default config')
   return {
     ...base,
-    admin: { ...base.admin, host: '127.0.0.1', port: args['admin-port'] },
+    admin: { maxEventStreams: 64, ...base.admin, host: '127.0.0.1', port: args['admin-port'] },
     state: { store: 'file', path: statePath },
     services: [
       {
         ...service,
-        listen: { host: '127.0.0.1', port: args.port },
+        listen: { ...service.listen, host: '127.0.0.1', port: args.port },
         groups: service.groups.map((group) => ({
           name: group.name,
           instances: (instances.get(group.name) ?? []).map((instancePort) => `127.0.0.1:${instancePort}`),

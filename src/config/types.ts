@@ -17,6 +17,10 @@ export interface AdminConfig {
   readonly port: number
   /** Bearer token for mutations; absent means none (then only loopback binds are allowed). */
   readonly token?: string
+  /** Bearer token reads need (the admin token works too); absent: reads are open. */
+  readonly readToken?: string
+  /** Event streams (`/v1/events`) open at once; more get 503. */
+  readonly maxEventStreams: number
 }
 
 export interface StateConfig {
@@ -35,6 +39,8 @@ export interface DnsConfig {
 export interface ListenConfig {
   readonly host: string
   readonly port: number
+  /** Client connections open at once; more are refused. */
+  readonly maxConnections: number
 }
 
 export interface GroupConfig {
@@ -54,10 +60,14 @@ export interface StickyConfig {
 }
 
 export interface OverrideConfig {
-  /** Request header naming a group; empty string disables it. */
+  /** Request header naming a group; empty string (the default) disables it. */
   readonly header: string
-  /** Cookie naming a group; empty string disables it. */
+  /** Cookie naming a group (`GROUP` or `GROUP:SECRET`); empty string (the default) disables it. */
   readonly cookie: string
+  /** `weighted`: only groups with weight > 0; `any`: weight-0 groups too (dark launches). */
+  readonly allow: 'weighted' | 'any'
+  /** When set, an override counts only with this secret (header `x-zdd-override-secret`, or the cookie's `:SECRET`). */
+  readonly secret?: string
 }
 
 /** Marathon's healthChecks block, as in an app definition. */

@@ -27,11 +27,12 @@ export interface DataPlaneOptions {
   readonly logger: Logger
 }
 
-/** Services grouped by the address they listen on: one listener each. */
+/** Services grouped by the address they listen on: one listener each. Port 0 is never shared. */
 function byListenAddress(services: readonly ServiceConfig[]): ServiceConfig[][] {
   const groups = new Map<string, ServiceConfig[]>()
   for (const service of services) {
-    const key = `${service.listen.host}|${service.listen.port}`
+    // As the config rules say: each port-0 service gets a port of its own.
+    const key = service.listen.port === 0 ? `service|${service.name}` : `${service.listen.host}|${service.listen.port}`
     const list = groups.get(key)
     if (list === undefined) groups.set(key, [service])
     else list.push(service)
@@ -92,6 +93,8 @@ export class DataPlane {
         const listener = new ProxyListener({
           host,
           port: wanted,
+          // Services sharing a port share its connections: the smallest limit holds for all.
+          maxConnections: Math.min(...services.map((service) => service.listen.maxConnections)),
           plans: services.map((service) => planFor(service, this.#parts)),
           table: this.#table,
           trustedProxies: this.#config.trustedProxies,

@@ -10,6 +10,7 @@ export const ProxyErrors = Object.freeze({
   upstreamError: { status: 502, code: 'upstream_error' },
   upstreamTimeout: { status: 504, code: 'upstream_timeout' },
   badRequest: { status: 400, code: 'bad_request' },
+  methodNotAllowed: { status: 405, code: 'method_not_allowed' },
   uriTooLong: { status: 414, code: 'uri_too_long' },
   headersTooLarge: { status: 431, code: 'headers_too_large' },
   /** Every instance that could take the request is at its connection and queue limits. */
@@ -32,11 +33,31 @@ export function errorForFailure(kind: FailureKind): ProxyError {
   }
 }
 
+/** What a client is told about a failed attempt: no instance, no address (those are in the log). */
+export function clientMessageFor(kind: FailureKind): string {
+  switch (kind) {
+    case 'connect':
+      return 'the service could not be reached'
+    case 'timeout':
+      return 'the service did not answer in time'
+    case 'reset':
+      return 'the connection to the service broke'
+    default:
+      return 'the service sent an answer that could not be passed on'
+  }
+}
+
+/** What an error answer may add: `Retry-After` (seconds) and the request's id. */
+export interface ErrorExtras {
+  readonly retryAfterSeconds?: number
+  readonly requestId?: string
+}
+
 /**
- * Sends `{"error":{"code","message"}}` (with `Retry-After` when given, in seconds), or destroys the
- * connection if the response already began.
+ * Sends `{"error":{"code","message"}}`, or destroys the connection if the response already began.
+ * Messages name no instance and no address: those go to the log, under the request id.
  */
-export function sendError(res: ServerResponse, error: ProxyError, message: string, retryAfterSeconds?: number): void {
+export function sendError(res: ServerResponse, error: ProxyError, message: string, extras?: ErrorExtras): void {
   if (res.headersSent) {
     res.destroy()
     return
@@ -47,7 +68,8 @@ export function sendError(res: ServerResponse, error: ProxyError, message: strin
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
   }
-  if (retryAfterSeconds !== undefined) headers['retry-after'] = retryAfterSeconds
+  if (extras?.retryAfterSeconds !== undefined) headers['retry-after'] = extras.retryAfterSeconds
+  if (extras?.requestId !== undefined) headers['x-request-id'] = extras.requestId
   res.writeHead(error.status, headers)
   res.end(body)
 }

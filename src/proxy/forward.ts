@@ -5,29 +5,20 @@ import type { Dispatcher } from 'undici'
 import type { GroupRoute, ServiceRoute } from '../routing/types.js'
 import type { Instance } from '../upstream/instance.js'
 import { classifyFailure, type FailureKind } from '../upstream/outcomes.js'
-import type { SlotWaiter } from '../upstream/slots.js'
 import type { GroupStats } from '../upstream/stats.js'
 import { bodyReplayable, hasBody, readBody, type RequestBody } from './body.js'
-import { errorForFailure, ProxyErrors, sendError, type ProxyError } from './errors.js'
+import { clientMessageFor, errorForFailure, ProxyErrors, sendError, type ProxyError } from './errors.js'
+import { isRefusedInterim, sendThroughNodeHttp, type FallbackHandler } from './fallback.js'
+import { InstanceClaim } from './claim.js'
 import { buildResponseHeaders } from './headers.js'
 import { nextAttempt, redispatch, roomyInstance } from './next-attempt.js'
+import type { Route } from './decide.js'
 import type { ServicePlan } from './plan.js'
 import { endTurn, takeTurn, type Turn } from './turns.js'
 
 const CLIENT_CLOSED = new Error('client closed the connection')
 const CLIENT_STALLED = new Error('client read nothing for the send timeout')
-
-/** Where a request goes, as the listener decided it from the snapshot the request read. */
-export interface Route {
-  readonly plan: ServicePlan
-  readonly service: ServiceRoute<Instance>
-  readonly group: GroupRoute<Instance>
-  readonly instance: Instance
-  /** The sticky key's hash (random without one): redispatch keeps the key's choice by weight. */
-  readonly keyHash: number
-  /** Flat header list added to the response (Set-Cookie, x-zdd-group), or undefined. */
-  readonly extraHeaders: string[] | undefined
-}
+const BAD_STATUS = Object.assign(new Error('status outside 100-599'), { code: 'ZDD_BAD_STATUS' })
 
 /**
  * One client request on its way upstream: the undici dispatch handler for every attempt.
@@ -39,22 +30,21 @@ export interface Route {
  * (redispatch). Once response bytes went out, a failure destroys the client connection so a
  * truncated response never looks whole; a client that reads nothing for `sendMs` is closed.
  */
-export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter, Turn {
+export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandler, Turn, FallbackHandler {
   readonly plan: ServicePlan
   readonly service: ServiceRoute<Instance>
   readonly keyHash: number
   readonly extraResponseHeaders: string[] | undefined
+  readonly newClient: boolean
   #group: GroupRoute<Instance>
   #stats: GroupStats
-  #instance: Instance
   #controller: Dispatcher.DispatchController | null = null
-  /** Counted in the instance's inflight; `#sending`: also holds one of its connection slots. */
-  #assigned = false
-  #sending = false
   #responseStarted = false
-  #clientClosed = false
+  /** The client has its whole answer already (204/304): what undici still reports is ignored. */
+  #answered = false
   #retriedAfterSend = false
   #redispatched = false
+  #fellBack = false
   #retriesLeft: number
   #body: RequestBody = null
   #sendTimer: NodeJS.Timeout | undefined
@@ -67,13 +57,15 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter, Turn {
     readonly res: ServerResponse,
     route: Route,
     readonly upstreamHeaders: string[],
+    readonly requestId: string,
   ) {
+    super(route.instance)
     this.plan = route.plan
     this.service = route.service
     this.keyHash = route.keyHash
     this.extraResponseHeaders = route.extraHeaders
+    this.newClient = route.newClient
     this.#group = route.group
-    this.#instance = route.instance
     this.#stats = route.plan.stats.get(route.group.name)!
     this.#retriesLeft = route.plan.retries
     this.#socket = req.socket
@@ -85,76 +77,34 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter, Turn {
   }
 
   begin(): void {
-    if (!hasBody(this.req)) this.#assign(this.#instance)
+    if (!hasBody(this.req)) this.assign(this.instance)
     else {
       readBody(this.req, this.plan.requestBufferBytes, (body) => {
         this.#body = body
-        if (!this.#clientClosed) this.#assign(this.#instance)
+        if (!this.clientGone) this.assign(this.instance)
       })
     }
   }
 
-  /** Takes a connection slot of `instance`, waits for one, or goes elsewhere when it has no room. */
-  #assign(instance: Instance): void {
-    // A request that waited for its turn may find its instance gone since.
-    if (instance.draining) instance = roomyInstance(this.#group.instances, undefined) ?? instance
-    this.#instance = instance
-    this.#assigned = true
-    instance.inflight++
-    const slot = instance.slots.acquire(this)
-    if (slot === 'now') this.#send()
-    else if (slot === 'full') this.#overflow('at its connection and queue limits')
-  }
-
-  admitted(): void {
-    if (this.#clientClosed) {
-      this.#sending = true
-      this.#endAttempt()
-      return
-    }
-    this.#send()
-  }
-
-  expired(): void {
-    this.#overflow(`no free connection within ${this.plan.queueMs} ms`)
+  protected pickAnother(): Instance | undefined {
+    return roomyInstance(this.#group.instances, undefined)
   }
 
   /** The instance has no room: another one of the group with room, another group, or a 503. */
-  #overflow(why: string): void {
-    const full = this.#instance
-    this.#unassign()
+  protected overflow(full: Instance, why: string): void {
     const other = roomyInstance(this.#group.instances, full)
-    if (other !== undefined) return this.#assign(other)
+    if (other !== undefined) return this.assign(other)
     const to = this.#redispatchTarget()
-    if (to !== undefined) return this.#assign(to)
-    this.#answer(ProxyErrors.overloaded, `every instance of group ${this.#group.name} is busy: ${why}`, 1)
+    if (to !== undefined) return this.assign(to)
+    this.plan.logger.warn({ event: 'overloaded', service: this.plan.name, group: this.#group.name, requestId: this.requestId, why }, 'every instance of the group is busy')
+    this.#answer(ProxyErrors.overloaded, `every instance of group ${this.#group.name} is busy; retry later`, 1)
   }
 
-  #send(): void {
-    this.#sending = true
-    const instance = this.#instance
-    instance.pool.dispatch(
+  protected send(): void {
+    this.instance.pool.dispatch(
       { path: this.req.url!, method: this.req.method as Dispatcher.HttpMethod, headers: this.upstreamHeaders, body: this.#body },
       this,
     )
-  }
-
-  /** The attempt is over: its slot goes to the next waiter, its load off the instance. */
-  #endAttempt(): void {
-    if (!this.#assigned) return
-    const instance = this.#instance
-    this.#unassign()
-    if (this.#sending) {
-      this.#sending = false
-      instance.slots.release()
-    }
-  }
-
-  #unassign(): void {
-    if (!this.#assigned) return
-    this.#assigned = false
-    this.#instance.inflight--
-    if (!this.#sending) this.#instance.slots.cancel(this)
   }
 
   /** The exchange is over: the next request on its client connection may begin. */
@@ -166,58 +116,79 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter, Turn {
   /** The client's connection closed: an attempt still running is aborted, nothing is retried. */
   clientClosed(): void {
     if (this.res.writableFinished) return
-    this.#clientClosed = true
+    this.clientGone = true
     clearTimeout(this.#sendTimer)
     if (this.#controller !== null && !this.#controller.aborted) this.#controller.abort(CLIENT_CLOSED)
-    else if (!this.#sending) this.#unassign()
+    else if (!this.sending) this.unassign()
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller
-    if (this.#clientClosed) controller.abort(CLIENT_CLOSED)
+    if (this.clientGone) controller.abort(CLIENT_CLOSED)
   }
 
-  onResponseStart(
-    _controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: IncomingHttpHeaders,
-    statusMessage?: string,
-  ): void {
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
     if (statusCode < 200) return // 1xx: we don't relay interim responses.
+    // Not HTTP: a proxy must not pass it on (Envoy answers 502).
+    if (statusCode > 599) return controller.abort(BAD_STATUS)
     this.#responseStarted = true
-    const instance = this.#instance
-    instance.failuresInARow = 0
-    if (statusCode < 500) instance.fivexxInARow = 0
-    else this.plan.outcomes.answered5xx(instance.id, ++instance.fivexxInARow)
-    this.#stats.recordStatus(statusCode)
-    const list = buildResponseHeaders(headers, this.extraResponseHeaders)
+    this.#countAnswer(statusCode)
+    const list = buildResponseHeaders(headers, this.extraResponseHeaders, this.newClient)
+    if (statusCode === 204 || statusCode === 304) return this.#answerBodiless(statusCode, statusMessage, list)
     if (statusMessage) this.res.writeHead(statusCode, statusMessage, list)
     else this.res.writeHead(statusCode, list)
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (!this.res.write(chunk)) {
-      controller.pause()
-      this.#sendTimer ??= setTimeout(this.#stalled, this.plan.sendMs)
-      this.res.once('drain', () => {
-        clearTimeout(this.#sendTimer)
-        this.#sendTimer = undefined
-        controller.resume()
-      })
+  #countAnswer(statusCode: number): void {
+    const instance = this.instance
+    instance.failuresInARow = 0
+    if (statusCode < 500) instance.fivexxInARow = 0
+    else this.plan.outcomes.answered5xx(instance.id, ++instance.fivexxInARow)
+    this.#stats.recordStatus(statusCode)
+  }
+
+  /**
+   * 204 and 304 never have a body, whatever Content-Length they carry (RFC 9110 §8.6 allows it on
+   * a 304; a 204 must not send it). The client's answer is complete now; undici, which expects the
+   * announced bytes, then reports a length mismatch that says nothing about the instance.
+   */
+  #answerBodiless(statusCode: number, statusMessage: string | undefined, list: string[]): void {
+    if (statusCode === 204) {
+      for (let i = 0; i < list.length; i += 2) if (list[i]!.toLowerCase() === 'content-length') list.splice(i, 2)
     }
+    this.#answered = true
+    if (statusMessage) this.res.writeHead(statusCode, statusMessage, list)
+    else this.res.writeHead(statusCode, list)
+    this.res.end()
+    this.#stats.recordDuration((performance.now() - this.#startedAt) / 1000)
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#answered || this.res.write(chunk)) return
+    controller.pause()
+    this.#sendTimer ??= setTimeout(Exchange.#stalled, this.plan.sendMs, this)
+    this.res.once('drain', () => {
+      clearTimeout(this.#sendTimer)
+      this.#sendTimer = undefined
+      controller.resume()
+    })
   }
 
   /** The client read nothing for `sendMs`: close it and free the upstream connection. */
-  readonly #stalled = (): void => {
-    this.#sendTimer = undefined
-    this.plan.logger.warn({ event: 'client_stalled', service: this.plan.name, group: this.#group.name, sendMs: this.plan.sendMs }, 'client stopped reading: closed')
-    this.#clientClosed = true
-    if (this.#controller !== null && !this.#controller.aborted) this.#controller.abort(CLIENT_STALLED)
-    this.res.destroy()
+  static #stalled(exchange: Exchange): void {
+    exchange.#sendTimer = undefined
+    exchange.plan.logger.warn(
+      { event: 'client_stalled', service: exchange.plan.name, group: exchange.#group.name, requestId: exchange.requestId, sendMs: exchange.plan.sendMs },
+      'client stopped reading: closed',
+    )
+    exchange.clientGone = true
+    if (exchange.#controller !== null && !exchange.#controller.aborted) exchange.#controller.abort(CLIENT_STALLED)
+    exchange.res.destroy()
   }
 
   onResponseEnd(): void {
-    this.#endAttempt()
+    this.release()
+    if (this.#answered) return this.#finish()
     this.res.end()
     this.#stats.recordDuration((performance.now() - this.#startedAt) / 1000)
     // A client still behind on reading keeps its send timer: it must read the rest in time too.
@@ -226,18 +197,28 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter, Turn {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    const failed = this.#instance
-    this.#endAttempt()
+    this.#failed(error)
+  }
+
+  #failed(error: Error): void {
+    const failed = this.instance
     this.#controller = null
-    if (this.#clientClosed) {
-      this.#finish()
+    if (this.#answered || this.clientGone) {
+      this.release()
+      return this.#finish()
+    }
+    // Hold the slot through the fallback: it is the same request to the same instance.
+    if (!this.#responseStarted && !this.#fellBack && isRefusedInterim(error) && (this.#body === null || Buffer.isBuffer(this.#body))) {
+      this.#fellBack = true
+      sendThroughNodeHttp(failed, this.req.method!, this.req.url!, this.upstreamHeaders, this.#body, this.plan.headersMs, this)
       return
     }
-    const kind = classifyFailure(error)
+    this.release()
+    const kind = error === BAD_STATUS ? 'other' : classifyFailure(error)
     this.#stats.upstreamErrors[kind]++
     this.plan.outcomes.attemptFailed(failed.id, kind, ++failed.failuresInARow)
     this.plan.logger.warn(
-      { event: 'upstream_failure', service: this.plan.name, group: this.#group.name, instance: failed.address, kind, err: error.message },
+      { event: 'upstream_failure', service: this.plan.name, group: this.#group.name, instance: failed.address, requestId: this.requestId, kind, err: error.message },
       'upstream request failed',
     )
     if (this.#responseStarted) {
@@ -246,8 +227,33 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter, Turn {
       return
     }
     const next = this.#nextAttempt(kind, failed)
-    if (next !== undefined) return this.#assign(next)
-    this.#answer(errorForFailure(kind), `${kind} failure talking to ${this.#group.name} instance ${failed.address}`)
+    if (next !== undefined) return this.assign(next)
+    this.#answer(errorForFailure(kind), clientMessageFor(kind))
+  }
+
+  onFallbackResponse(response: IncomingMessage): void {
+    const statusCode = response.statusCode ?? 502
+    if (this.clientGone || statusCode > 599) {
+      response.destroy()
+      return this.onFallbackError(BAD_STATUS)
+    }
+    this.#responseStarted = true
+    this.#countAnswer(statusCode)
+    this.res.writeHead(statusCode, response.statusMessage, buildResponseHeaders(response.headers, this.extraResponseHeaders, this.newClient))
+    response.pipe(this.res, { end: false })
+    response.once('end', () => this.onResponseEnd())
+    response.once('error', (error) => this.onFallbackError(error))
+  }
+
+  onFallbackError(error: Error): void {
+    this.#fellBack = true
+    if (this.#responseStarted || this.clientGone) {
+      this.release()
+      this.#finish()
+      if (this.#responseStarted) this.res.destroy()
+      return
+    }
+    this.#failed(error)
   }
 
   #nextAttempt(kind: FailureKind, failed: Instance): Instance | undefined {
@@ -281,11 +287,11 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter, Turn {
     return to.instance
   }
 
-  /** The proxy's own answer (an error): counted like any response. */
+  /** The proxy's own answer (an error): counted like any response, named by the request id only. */
   #answer(error: ProxyError, message: string, retryAfterSeconds?: number): void {
     this.#finish()
     this.#stats.recordStatus(error.status)
     this.#stats.recordDuration((performance.now() - this.#startedAt) / 1000)
-    sendError(this.res, error, message, retryAfterSeconds)
+    sendError(this.res, error, `${message} (request id ${this.requestId})`, { retryAfterSeconds, requestId: this.requestId })
   }
 }

@@ -1,8 +1,10 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 
 /**
- * Request headers that never cross the proxy: hop-by-hop (RFC 9110 §7.6.1), `Expect` (we don't
- * relay 100-continue), the X-Forwarded-* we set ourselves, and headers undici refuses.
+ * Request headers that never cross the proxy as they came: hop-by-hop (RFC 9110 §7.6.1), `Expect`
+ * (we don't relay 100-continue), headers undici refuses, and what says who the client is or which
+ * request this is (X-Forwarded-*, Forwarded, X-Real-IP, X-Request-Id): the proxy sets those itself
+ * and takes a client's word for them only from a trusted proxy.
  */
 const DROPPED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   'connection',
@@ -18,6 +20,11 @@ const DROPPED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   'x-forwarded-for',
   'x-forwarded-proto',
   'x-forwarded-host',
+  'forwarded',
+  // An override's secret is for the proxy alone.
+  'x-zdd-override-secret',
+  'x-real-ip',
+  'x-request-id',
 ])
 
 const DROPPED_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
@@ -46,14 +53,17 @@ export function connectionTokens(connection: string | undefined): string[] | und
 
 /**
  * Builds the upstream request headers in one pass over the raw headers, as a flat
- * [name, value, …] list: hop-by-hop and Connection-named headers dropped, Host passed through,
- * X-Forwarded-For/-Proto/-Host set (extended only when the peer is a trusted proxy).
- * Returns undefined for requests with two Host headers.
+ * [name, value, …] list: hop-by-hop and Connection-named headers dropped, and names with `_` (a
+ * backend that folds `_` into `-` would read `X_Forwarded_For` as X-Forwarded-For); Host passed
+ * through; X-Forwarded-For/-Proto/-Host set, extended only when the peer is a trusted proxy, whose
+ * Forwarded and X-Real-IP pass too; `requestId` as X-Request-Id. Returns undefined for requests
+ * with two Host headers.
  */
 export function buildUpstreamHeaders(
   req: IncomingMessage,
   peerAddress: string,
   peerTrusted: boolean,
+  requestId: string,
 ): string[] | undefined {
   const raw = req.rawHeaders
   const named = connectionTokens(req.headers.connection)
@@ -75,29 +85,30 @@ export function buildUpstreamHeaders(
         if (lower === 'x-forwarded-for') priorFor = priorFor === undefined ? raw[i + 1] : `${priorFor}, ${raw[i + 1]}`
         else if (lower === 'x-forwarded-proto') priorProto ??= raw[i + 1]
         else if (lower === 'x-forwarded-host') priorHost ??= raw[i + 1]
+        else if (lower === 'forwarded' || lower === 'x-real-ip') out.push(name, raw[i + 1]!)
       }
       continue
-    } else if (named !== undefined && named.includes(lower)) {
+    } else if (lower.includes('_') || (named !== undefined && named.includes(lower))) {
       continue
     }
     out.push(name, raw[i + 1]!)
   }
-  out.push(
-    'x-forwarded-for',
-    priorFor === undefined ? peerAddress : `${priorFor}, ${peerAddress}`,
-    'x-forwarded-proto',
-    priorProto ?? 'http',
-    'x-forwarded-host',
-    priorHost ?? host,
-  )
+  out.push('x-forwarded-for', priorFor === undefined ? peerAddress : `${priorFor}, ${peerAddress}`, 'x-forwarded-proto', priorProto ?? 'http')
+  // An HTTP/1.0 request may come without Host: then there is nothing to say.
+  const forwardedHost = priorHost ?? host
+  if (forwardedHost !== '') out.push('x-forwarded-host', forwardedHost)
+  out.push('x-request-id', requestId)
   return out
 }
 
 /**
  * Response headers for the client as a flat list for `writeHead`: hop-by-hop and Connection-named
- * headers dropped, repeated headers (Set-Cookie) kept apart. `extra` is appended as is.
+ * headers dropped, repeated headers (Set-Cookie) kept apart. `extra` is appended as is. With
+ * `privateCache` (the answer sets a new client's sticky cookie) a shared cache must not keep it, or
+ * every client it serves would get that one id: `Cache-Control` gains `private` unless it already
+ * says `private` or `no-store` (HAProxy's `cookie … nocache`).
  */
-export function buildResponseHeaders(headers: IncomingHttpHeaders, extra: readonly string[] | undefined): string[] {
+export function buildResponseHeaders(headers: IncomingHttpHeaders, extra: readonly string[] | undefined, privateCache = false): string[] {
   // undici hands a repeated header over as an array, Connection included.
   const connection: string | string[] | undefined = headers.connection
   const named = connectionTokens(Array.isArray(connection) ? connection.join(',') : connection)
@@ -111,10 +122,34 @@ export function buildResponseHeaders(headers: IncomingHttpHeaders, extra: readon
     else for (let i = 0; i < value.length; i++) out.push(name, value[i]!)
   }
   if (extra !== undefined) for (let i = 0; i < extra.length; i++) out.push(extra[i]!)
+  if (privateCache) markPrivate(out)
   return out
 }
 
+function markPrivate(out: string[]): void {
+  for (let i = 0; i < out.length; i += 2) {
+    if (out[i] !== 'cache-control') continue
+    const value = out[i + 1]!
+    if (!/\b(?:private|no-store)\b/i.test(value)) out[i + 1] = `${value}, private`
+    return
+  }
+  out.push('cache-control', 'private')
+}
+
 /** The value of cookie `name` in a Cookie header, or undefined. `prefix` is `name=`. */
+/**
+ * Removes the cookie `prefix` (`name=`) from the Cookie headers of a flat header list, dropping a
+ * header left empty. For the override cookie when it carries a secret, which the backend must not see.
+ */
+export function removeCookie(headers: string[], prefix: string): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    if (headers[i]!.toLowerCase() !== 'cookie' || !headers[i + 1]!.includes(prefix)) continue
+    const kept = headers[i + 1]!.split(';').filter((pair) => !pair.trimStart().startsWith(prefix))
+    if (kept.length === 0) headers.splice(i, 2)
+    else headers[i + 1] = kept.map((pair) => pair.trim()).join('; ')
+  }
+}
+
 export function readCookie(cookieHeader: string | undefined, prefix: string): string | undefined {
   if (cookieHeader === undefined) return undefined
   let from = 0

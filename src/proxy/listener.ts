@@ -1,30 +1,28 @@
-import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http'
+import { createServer, ServerResponse, STATUS_CODES, type IncomingMessage, type Server } from 'node:http'
 import type { BlockList, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { pickInstance } from '../routing/pick.js'
-import { hashString } from '../routing/rendezvous.js'
-import { chooseGroup, homeGroup } from '../routing/select.js'
 import type { SnapshotSource } from '../routing/snapshot.js'
-import type { GroupRoute, RouteTable, ServiceRoute } from '../routing/types.js'
+import type { RouteTable } from '../routing/types.js'
 import type { Logger } from '../support/log.js'
 import type { Instance } from '../upstream/instance.js'
-import { answerClientError, isTrusted, peerAddressOf, toOriginForm, trustList } from './client.js'
-import { newClientId } from './client-id.js'
-import { ProxyErrors, sendError } from './errors.js'
-import { Exchange, type Route } from './forward.js'
-import { buildUpstreamHeaders, readCookie } from './headers.js'
-import { countRedispatch } from './next-attempt.js'
+import { answerClientError, isTrusted, peerAddressOf, toOriginForm, trustList, validHost } from './client.js'
+import { decide, emptyDecision, type Decision, type Refusal, type Route } from './decide.js'
+import { ProxyErrors, sendError, type ProxyError } from './errors.js'
+import { Exchange } from './forward.js'
+import { buildUpstreamHeaders, removeCookie } from './headers.js'
 import type { ServicePlan } from './plan.js'
+import { RequestIds } from './request-id.js'
 import { followConnection } from './turns.js'
 import { forwardUpgrade } from './upgrade.js'
 
 const MAX_TARGET_LENGTH = 8 * 1024
 const MAX_HEADER_COUNT = 100
-const TWO_POW_53 = 9007199254740992
 
 export interface ListenerOptions {
   readonly host: string
   readonly port: number
+  /** Client connections open at once; the listener refuses more. */
+  readonly maxConnections: number
   /** Plans of the services on this address; more than one means every one declares vhosts. */
   readonly plans: readonly ServicePlan[]
   readonly table: SnapshotSource<RouteTable<Instance>>
@@ -32,29 +30,21 @@ export interface ListenerOptions {
   readonly logger: Logger
 }
 
-/**
- * The routing decision for one request. One per listener, overwritten by every request: it is
- * read right after #decide returns, before anything else can run, so no request allocates one.
- */
-interface Decision {
-  plan: ServicePlan | undefined
-  service: ServiceRoute<Instance> | undefined
-  group: GroupRoute<Instance> | undefined
-  instance: Instance | undefined
-  keyHash: number
-  extraHeaders: string[] | undefined
-}
+/** What the checks of a request found wrong, or undefined. */
+type Problem = readonly [ProxyError, string] | undefined
 
 /**
- * One proxy listener: node:http server with sane limits, routing each request through the current
- * snapshot (service by vhost → group → instance) and forwarding it with an Exchange.
+ * One proxy listener: node:http server with sane limits. Every request (plain or WebSocket) passes
+ * the same checks, is routed through the current snapshot (service by vhost → group → instance,
+ * decide.ts) and forwarded with an Exchange (or as an upgrade).
  */
 export class ProxyListener {
   readonly server: Server
   readonly #single: ServicePlan | undefined
   readonly #vhosts = new Map<string, ServicePlan>()
   readonly #trusted: BlockList | undefined
-  readonly #decision: Decision = { plan: undefined, service: undefined, group: undefined, instance: undefined, keyHash: 0, extraHeaders: undefined }
+  readonly #requestIds = new RequestIds()
+  readonly #decision: Decision = emptyDecision()
 
   constructor(readonly options: ListenerOptions) {
     this.#single = options.plans.length === 1 ? options.plans[0] : undefined
@@ -72,8 +62,12 @@ export class ProxyListener {
       },
       (req, res) => this.#handle(req, res),
     )
+    this.server.maxConnections = options.maxConnections
     this.server.on('connection', followConnection)
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#handleUpgrade(req, socket, head))
+    this.server.on('connect', (_req: IncomingMessage, socket: Duplex) =>
+      answerRaw(socket, ProxyErrors.methodNotAllowed, 'CONNECT is not served: this is a reverse proxy'),
+    )
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerClientError(error, socket))
   }
 
@@ -99,129 +93,70 @@ export class ProxyListener {
     return this.#vhosts.get(name)
   }
 
-  /** Routes a request into #decision; on failure it has already answered and returns false. */
-  #decide(req: IncomingMessage, res: ServerResponse): boolean {
+  /** The checks every request passes before it is routed; the target loses its fragment here. */
+  #check(req: IncomingMessage): Problem {
+    let url = req.url!
+    if (url.length > MAX_TARGET_LENGTH) return [ProxyErrors.uriTooLong, `request target longer than ${MAX_TARGET_LENGTH} bytes`]
+    const hash = url.indexOf('#')
+    // A fragment names a part of a resource for the client; it is never sent (RFC 9110 §4.2.5).
+    if (hash >= 0) req.url = url = url.slice(0, hash)
+    if (url.charCodeAt(0) !== 47 /* / */ && !toOriginForm(req)) {
+      return [ProxyErrors.badRequest, 'request target must be a path or an absolute http URL with host[:port]']
+    }
+    if (req.rawHeaders.length > MAX_HEADER_COUNT * 2) return [ProxyErrors.headersTooLarge, `more than ${MAX_HEADER_COUNT} request headers`]
+    const host = req.headers.host
+    // HTTP/1.0 may omit Host; when present it must be one authority.
+    if ((host !== undefined || req.httpVersionMinor !== 0) && !validHost(host)) return [ProxyErrors.badRequest, 'Host must be one host[:port]']
+    return undefined
+  }
+
+  /** Checks and routes `req` into #decision; the refusal, when it cannot be served. */
+  #route(req: IncomingMessage, peer: string): Refusal | undefined {
+    const problem = this.#check(req)
+    if (problem !== undefined) return { error: problem[0], message: problem[1] }
     const plan = this.#planFor(req)
-    if (plan === undefined) {
-      sendError(res, ProxyErrors.unknownHost, `no service for host ${req.headers.host ?? ''}`)
-      return false
-    }
+    if (plan === undefined) return { error: ProxyErrors.unknownHost, message: `no service for host ${req.headers.host ?? ''}` }
     const service = this.options.table.current.servicesByName.get(plan.name)
-    if (service === undefined) {
-      sendError(res, ProxyErrors.noLiveInstance, `service ${plan.name} has no live instance`)
-      return false
-    }
-    let extraHeaders: string[] | undefined
-    let keyHash: number
-    switch (plan.stickyBy) {
-      case 'cookie': {
-        const id = readCookie(req.headers.cookie, plan.stickyCookiePrefix)
-        if (id !== undefined && id !== '') {
-          keyHash = hashString(id)
-        } else {
-          const fresh = newClientId()
-          keyHash = hashString(fresh)
-          extraHeaders = ['set-cookie', plan.stickyCookiePrefix + fresh + plan.stickyCookieAttributes]
-        }
-        break
-      }
-      case 'header': {
-        const id = req.headers[plan.stickyHeader]
-        keyHash = typeof id === 'string' && id !== '' ? hashString(id) : Math.random() * TWO_POW_53
-        break
-      }
-      case 'ip':
-        keyHash = hashString(peerAddressOf(req.socket))
-        break
-      default:
-        keyHash = Math.random() * TWO_POW_53
-    }
-    let overrideName: string | undefined
-    if (plan.overrideHeader !== '') {
-      const forced = req.headers[plan.overrideHeader]
-      if (typeof forced === 'string') overrideName = forced
-    }
-    if (overrideName === undefined && plan.overrideCookiePrefix !== '') {
-      overrideName = readCookie(req.headers.cookie, plan.overrideCookiePrefix)
-    }
-    const group = chooseGroup(service, overrideName, keyHash)
-    const instance = group === undefined ? undefined : pickInstance(group.instances, Math.random)
-    if (group === undefined || instance === undefined) {
-      sendError(res, ProxyErrors.noLiveInstance, `service ${plan.name} has no live instance`)
-      return false
-    }
-    // Some group with a weight has no live instance: was it this key's? (Skipped while all are up.)
-    if (service.weighted.length !== service.candidates.length && group.name !== overrideName) {
-      const home = homeGroup(service, keyHash)
-      if (home !== undefined && home !== group && home.instances.length === 0) {
-        if (!plan.redispatch) {
-          sendError(res, ProxyErrors.noLiveInstance, `group ${home.name} of service ${plan.name} has no live instance`)
-          return false
-        }
-        countRedispatch(plan, home.name, group.name)
-      }
-    }
-    if (plan.exposeGroupHeader) {
-      if (extraHeaders === undefined) extraHeaders = ['x-zdd-group', group.name]
-      else extraHeaders.push('x-zdd-group', group.name)
-    }
-    const decision = this.#decision
-    decision.plan = plan
-    decision.service = service
-    decision.group = group
-    decision.instance = instance
-    decision.keyHash = keyHash
-    decision.extraHeaders = extraHeaders
-    return true
+    if (service === undefined) return { error: ProxyErrors.noLiveInstance, message: `service ${plan.name} has no live instance` }
+    return decide(req, plan, service, peer, this.#trusted, this.#decision)
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
-    if (req.url!.length > MAX_TARGET_LENGTH) {
-      sendError(res, ProxyErrors.uriTooLong, `request target longer than ${MAX_TARGET_LENGTH} bytes`)
-      return
-    }
-    if (req.url!.charCodeAt(0) !== 47 /* / */ && !toOriginForm(req)) {
-      sendError(res, ProxyErrors.badRequest, 'request target must be a path or an absolute http URL')
-      return
-    }
-    if (req.rawHeaders.length > MAX_HEADER_COUNT * 2) {
-      sendError(res, ProxyErrors.headersTooLarge, `more than ${MAX_HEADER_COUNT} request headers`)
-      return
-    }
-    if (!this.#decide(req, res)) return
     const peer = peerAddressOf(req.socket)
-    const headers = buildUpstreamHeaders(req, peer, isTrusted(this.#trusted, peer))
-    if (headers === undefined) {
-      sendError(res, ProxyErrors.badRequest, 'more than one Host header')
-      return
-    }
-    // The decision is complete here (#decide returned true): its fields are all set.
-    new Exchange(req, res, this.#decision as Route, headers).start()
+    const trusted = isTrusted(this.#trusted, peer)
+    const requestId = this.#requestIds.of(req, trusted)
+    const refusal = this.#route(req, peer)
+    if (refusal !== undefined) return sendError(res, refusal.error, refusal.message, { requestId })
+    const headers = buildUpstreamHeaders(req, peer, trusted, requestId)
+    if (headers === undefined) return sendError(res, ProxyErrors.badRequest, 'more than one Host header', { requestId })
+    if (this.#decision.plan!.overrideSecretDigest !== undefined) withoutSecretCookie(headers, this.#decision.plan!)
+    // #route found a route: the decision's fields are all set for this request.
+    new Exchange(req, res, this.#decision as Route, headers, requestId).start()
   }
 
   #handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const protocol = (req.headers.upgrade ?? '').toLowerCase()
-    if (protocol === 'websocket') {
-      const res = new ServerResponse(req)
-      res.assignSocket(socket as Socket)
-      if (!this.#decide(req, res)) {
-        res.shouldKeepAlive = false
-        return
-      }
-      const { instance, extraHeaders } = this.#decision
-      res.detachSocket(socket as Socket)
-      const peer = peerAddressOf(req.socket)
-      const headers = buildUpstreamHeaders(req, peer, isTrusted(this.#trusted, peer))
-      if (headers === undefined) {
-        socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
-        return
-      }
-      forwardUpgrade(req, socket, head, instance!, headers, extraHeaders, this.options.logger)
-      return
+    if (protocol !== 'websocket') return this.#plainInstead(req, socket)
+    const peer = peerAddressOf(req.socket)
+    const trusted = isTrusted(this.#trusted, peer)
+    const requestId = this.#requestIds.of(req, trusted)
+    // The same checks as a plain request, and a WebSocket handshake is a GET (RFC 6455 §4.1).
+    const refusal: Refusal | undefined =
+      req.method === 'GET' ? this.#route(req, peer) : { error: ProxyErrors.methodNotAllowed, message: 'a WebSocket upgrade is a GET request' }
+    if (refusal !== undefined) {
+      return answerRaw(socket, refusal.error, refusal.message, requestId, refusal.error === ProxyErrors.methodNotAllowed ? 'allow: GET\r\n' : '')
     }
-    // Other upgrades (h2c): answer as a plain HTTP/1.1 request on this connection, then close it.
+    const headers = buildUpstreamHeaders(req, peer, trusted, requestId)
+    if (headers === undefined) return answerRaw(socket, ProxyErrors.badRequest, 'more than one Host header', requestId)
+    if (this.#decision.plan!.overrideSecretDigest !== undefined) withoutSecretCookie(headers, this.#decision.plan!)
+    const { instance, extraHeaders } = this.#decision
+    forwardUpgrade(req, socket, head, instance!, headers, extraHeaders, this.options.logger)
+  }
+
+  /** Other upgrades (h2c): answered as a plain HTTP/1.1 request on this connection, which then closes. */
+  #plainInstead(req: IncomingMessage, socket: Duplex): void {
     if ((req.headers['content-length'] ?? '0') !== '0' || req.headers['transfer-encoding'] !== undefined) {
-      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
+      answerRaw(socket, ProxyErrors.badRequest, 'an upgrade request with a body is not served')
       return
     }
     const res = new ServerResponse(req)
@@ -234,4 +169,20 @@ export class ProxyListener {
     req.push(null)
     this.#handle(req, res)
   }
+}
+
+/** The override cookie carries the secret (`GROUP:SECRET`): it stops here. */
+function withoutSecretCookie(headers: string[], plan: ServicePlan): void {
+  if (plan.overrideCookiePrefix !== '') removeCookie(headers, plan.overrideCookiePrefix)
+}
+
+/** A JSON error written straight to a socket that node:http no longer serves (upgrade, CONNECT), then closed. */
+function answerRaw(socket: Duplex, error: ProxyError, message: string, requestId?: string, extraHeaderLines = ''): void {
+  const body = JSON.stringify({ error: { code: error.code, message } })
+  const id = (requestId === undefined ? '' : `x-request-id: ${requestId}\r\n`) + extraHeaderLines
+  socket.on('error', () => socket.destroy())
+  socket.end(
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `cache-control: no-store\r\n${id}connection: close\r\n\r\n${body}`,
+  )
 }

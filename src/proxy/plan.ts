@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { ServiceConfig } from '../config/types.js'
 import type { Logger } from '../support/log.js'
 import type { OutcomeSink } from '../upstream/outcomes.js'
@@ -22,6 +23,8 @@ export interface ServicePlan {
   readonly stickyHeader: string
   readonly overrideHeader: string
   readonly overrideCookiePrefix: string
+  /** sha256 of the override secret, when one is configured. */
+  readonly overrideSecretDigest: Buffer | undefined
   readonly exposeGroupHeader: boolean
   /** Extra attempts on another instance of the group. */
   readonly retries: number
@@ -33,6 +36,8 @@ export interface ServicePlan {
   readonly requestBufferBytes: number
   /** How long a request may wait for a connection slot. */
   readonly queueMs: number
+  /** How long an instance may take to send its answer's head. */
+  readonly headersMs: number
   /** How long a client may read nothing before it is closed. */
   readonly sendMs: number
   readonly retry: RetryPolicy
@@ -61,12 +66,14 @@ export function planFor(config: ServiceConfig, parts: PlanParts): ServicePlan {
     stickyHeader: config.sticky.header.toLowerCase(),
     overrideHeader: config.override.header.toLowerCase(),
     overrideCookiePrefix: config.override.cookie === '' ? '' : `${config.override.cookie}=`,
+    overrideSecretDigest: config.override.secret === undefined ? undefined : createHash('sha256').update(config.override.secret, 'utf8').digest(),
     exposeGroupHeader: config.exposeGroupHeader,
     retries: config.retries,
     redispatch: config.redispatch,
     redispatchEpisodes: new Map(),
     requestBufferBytes: config.limits.requestBufferBytes,
     queueMs: config.timeouts.queueMs,
+    headersMs: config.timeouts.headersMs,
     sendMs: config.timeouts.sendMs,
     retry: parts.retry.of(config.name),
     stats: parts.stats.forService(config.name),

@@ -27,8 +27,10 @@ export function tableFromSpec(services: readonly ServiceConfig[], spec: Snapshot
   for (const service of services) {
     const weights: Record<string, number> = {}
     const instances = new Map<string, Instance[]>()
+    const draining = new Set<string>()
     for (const group of byName.get(service.name)?.groups ?? []) {
       weights[group.name] = group.weight
+      if (group.draining) draining.add(group.name)
       const list: Instance[] = []
       for (const spec of group.live) {
         const instance = pools.acquire(service.name, spec)
@@ -39,7 +41,7 @@ export function tableFromSpec(services: readonly ServiceConfig[], spec: Snapshot
       for (const spec of group.standby) inUse.add(pools.acquire(service.name, spec))
       instances.set(group.name, list)
     }
-    routes.push(buildServiceRoute(service, weights, instances))
+    routes.push(buildServiceRoute(service, weights, instances, draining))
   }
   return { table: buildRouteTable(spec.revision, routes), inUse, live }
 }

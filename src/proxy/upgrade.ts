@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
+import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import type { Logger } from '../support/log.js'
@@ -53,23 +53,29 @@ export function forwardUpgrade(
       socket.pipe(client)
       client.pipe(socket)
     },
-    onResponseStart(controller, statusCode: number) {
-      // The instance refused the upgrade: tell the client and close.
-      finish()
+    onResponseStart(_controller, statusCode: number, responseHeaders: IncomingHttpHeaders, statusMessage?: string) {
+      // The instance refused the upgrade (200, 401, 426…): relay its answer whole, then close.
       answered = true
-      client.end(`HTTP/1.1 ${statusCode} Upgrade Refused\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`)
-      controller.abort(new Error('upgrade refused'))
+      const list = buildResponseHeaders(responseHeaders, extraResponseHeaders)
+      let headText = `HTTP/1.1 ${statusCode} ${statusMessage || (STATUS_CODES[statusCode] ?? '')}\r\n`
+      for (let i = 0; i < list.length; i += 2) headText += `${list[i]}: ${list[i + 1]}\r\n`
+      client.write(`${headText}connection: close\r\n\r\n`)
     },
-    onResponseData() {},
+    onResponseData(_controller, chunk: Buffer) {
+      client.write(chunk)
+    },
     onResponseEnd() {
       finish()
+      client.end()
     },
     onResponseError(_controller, error: Error) {
       finish()
-      if (!answered && !client.destroyed) {
+      if (answered) client.destroy()
+      else if (!client.destroyed) {
         answered = true
         logger.warn({ event: 'upstream_failure', instance: instance.address, kind: 'upgrade', err: error.message })
-        client.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
+        const body = JSON.stringify({ error: { code: 'upstream_error', message: 'the service did not accept the upgrade' } })
+        client.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`)
       }
     },
   }

@@ -2,8 +2,9 @@ import { rendezvousIndex } from './rendezvous.js'
 import type { GroupRoute, ServiceRoute } from './types.js'
 
 /**
- * Group choice for one request: a valid override naming a group with live
- * instances wins; otherwise the key's group by weighted rendezvous over the candidates.
+ * Group choice for one request: a valid override wins (a group with live instances that no
+ * cut-over drains, with a weight above 0 unless the service allows any group); otherwise the
+ * key's group by weighted rendezvous over the candidates.
  * Callers without a sticky key pass a random 53-bit keyHash, which makes the choice a weighted
  * random one. Returns undefined when no group has a live instance.
  */
@@ -14,7 +15,7 @@ export function chooseGroup<I>(
 ): GroupRoute<I> | undefined {
   if (overrideName !== undefined) {
     const forced = service.groupsByName.get(overrideName)
-    if (forced !== undefined && forced.instances.length > 0) return forced
+    if (forced !== undefined && overridable(service, forced)) return forced
   }
   const candidates = service.candidates
   if (candidates.length === 1) return candidates[0]
@@ -40,3 +41,9 @@ export function redispatchGroup<I>(service: ServiceRoute<I>, keyHash: number, fr
   const index = rendezvousIndex(keyHash, service.candidates, from)
   return index < 0 ? undefined : service.candidates[index]
 }
+
+/** Whether an override may send a request to `group` (the caller checked the secret, if any). */
+export function overridable<I>(service: ServiceRoute<I>, group: GroupRoute<I>): boolean {
+  return group.instances.length > 0 && !group.draining && (group.weight > 0 || service.config.override.allow === 'any')
+}
+

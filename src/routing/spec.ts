@@ -25,6 +25,8 @@ export interface GroupSpec {
    * their connections, so an ejection does not cut the requests already running on them.
    */
   readonly standby: readonly InstanceSpec[]
+  /** A cut-over is draining the group: no override reaches it. */
+  readonly draining: boolean
 }
 
 export interface ServiceSpec {

@@ -2,14 +2,17 @@ import type { ServiceConfig } from '../config/types.js'
 import { hashString } from './rendezvous.js'
 import type { GroupRoute, RouteTable, ServiceRoute } from './types.js'
 
+const NONE: ReadonlySet<string> = new Set()
+
 /**
  * Builds a frozen ServiceRoute from desired weights and the live instances of each group.
- * Groups absent from `liveInstances` have none.
+ * Groups absent from `liveInstances` have none; `draining` names the groups a cut-over drains.
  */
 export function buildServiceRoute<I>(
   config: ServiceConfig,
   weights: Readonly<Record<string, number>>,
   liveInstances: ReadonlyMap<string, readonly I[]>,
+  draining: ReadonlySet<string> = NONE,
 ): ServiceRoute<I> {
   let candidateTotal = 0
   for (const group of config.groups) {
@@ -20,7 +23,7 @@ export function buildServiceRoute<I>(
     const weight = Object.hasOwn(weights, group.name) ? weights[group.name]! : 0
     const instances = Object.freeze([...(liveInstances.get(group.name) ?? [])])
     const share = weight > 0 && instances.length > 0 ? weight / candidateTotal : 0
-    return Object.freeze({ name: group.name, hash: hashString(group.name), weight, share, instances })
+    return Object.freeze({ name: group.name, hash: hashString(group.name), weight, share, instances, draining: draining.has(group.name) })
   })
   return Object.freeze({
     name: config.name,

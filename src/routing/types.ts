@@ -17,6 +17,8 @@ export interface GroupRoute<I> {
   readonly share: number
   /** Live instances only: healthy, ready, not draining, not ejected. */
   readonly instances: readonly I[]
+  /** A cut-over is draining this group: no override reaches it. */
+  readonly draining: boolean
 }
 
 /** A service inside a snapshot: everything a request needs, worked out in advance. */

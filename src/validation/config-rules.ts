@@ -98,6 +98,19 @@ export function checkAdmin(admin: { host: string; token?: string }, ctx: Context
   }
 }
 
+/**
+ * `allow: "any"` reaches groups no one releases traffic to (dark launches, the group a cut-over left),
+ * so it needs the secret; an override with nothing to read it from is a mistake.
+ */
+export function checkOverride(override: { header: string; cookie: string; allow: string; secret?: string }, ctx: Context): void {
+  if (override.allow === 'any' && override.secret === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['secret'], message: 'required when allow is "any": without it anyone could reach a group with weight 0' })
+  }
+  if (override.secret !== undefined && override.header === '' && override.cookie === '') {
+    ctx.addIssue({ code: 'custom', path: ['secret'], message: 'set header or cookie too: the secret guards an override' })
+  }
+}
+
 export function checkDns(dns: { refreshMinSeconds: number; refreshMaxSeconds: number }, ctx: Context): void {
   if (dns.refreshMinSeconds > dns.refreshMaxSeconds) {
     ctx.addIssue({

@@ -24,7 +24,7 @@ import {
   urlPath,
   vhost,
 } from './config-fields.js'
-import { checkAdmin, checkDns, checkGroup, checkServices, renameBackends, resolveService } from './config-rules.js'
+import { checkAdmin, checkDns, checkGroup, checkOverride, checkServices, renameBackends, resolveService } from './config-rules.js'
 import type { Config } from '../config/types.js'
 
 /**
@@ -74,7 +74,11 @@ const groupSchema = strict({
 
 const serviceSchema = strict({
   name,
-  listen: strict({ host: listenHost.default('0.0.0.0'), port: port.default(8080) }).prefault({}),
+  listen: strict({
+    host: listenHost.default('0.0.0.0'),
+    port: port.default(8080),
+    maxConnections: integer(1, 1_000_000).default(10_000),
+  }).prefault({}),
   vhosts: z.array(vhost).default(() => []),
   groups: z.array(groupSchema).min(1),
   // Checked against the group names in resolveService, which also fills in the default. Not a
@@ -86,9 +90,14 @@ const serviceSchema = strict({
     header: headerName.default('x-client-id'),
   }).prefault({}),
   override: strict({
-    header: optionalHeaderName.default('x-zdd-group'),
-    cookie: optionalCookieName.default('zdd_group'),
-  }).prefault({}),
+    // Off unless configured: an override lets a client choose a version.
+    header: optionalHeaderName.default(''),
+    cookie: optionalCookieName.default(''),
+    allow: z.enum(['weighted', 'any']).default('weighted'),
+    secret: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  })
+    .superRefine(checkOverride)
+    .prefault({}),
   healthChecks: z.array(healthCheckSchema).default(() => []),
   readinessChecks: z.array(readinessCheckSchema).default(() => []),
   retries: integer(0, 5).default(1),
@@ -124,6 +133,8 @@ const adminSchema = strict({
   host: listenHost.default('127.0.0.1'),
   port: port.default(9090),
   token: z.string().min(1).optional(),
+  readToken: z.string().min(1).optional(),
+  maxEventStreams: integer(0, 100_000).default(64),
 }).superRefine(checkAdmin)
 
 const stateSchema = strict({

@@ -19,12 +19,12 @@ export const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 export function serviceConfig(groupNames: readonly string[], name = 'svc'): ServiceConfig {
   return {
     name,
-    listen: { host: '127.0.0.1', port: 0 },
+    listen: { host: '127.0.0.1', port: 0, maxConnections: 10_000 },
     vhosts: [],
     groups: groupNames.map((group) => ({ name: group, instances: ['127.0.0.1:9000'] })),
     weights: {},
     sticky: { by: 'cookie', cookie: 'zdd_client', header: 'x-client-id' },
-    override: { header: 'x-zdd-group', cookie: 'zdd_group' },
+    override: { header: 'x-zdd-group', cookie: 'zdd_group', allow: 'weighted' },
     healthChecks: [],
     readinessChecks: [],
     retries: 2,

@@ -64,7 +64,7 @@ describe('parseConfig with ${VAR}', () => {
 
   it('expands before validation and coerces numeric strings in numeric fields', () => {
     const config = parseConfig(raw, { ...env, ADMIN_PORT: '0', ZDD_ADMIN_TOKEN: 't', EXPOSE: 'true' }, 'c.json')
-    expect(config.admin).toEqual({ host: '127.0.0.1', port: 0, token: 't' })
+    expect(config.admin).toEqual({ host: '127.0.0.1', port: 0, token: 't', maxEventStreams: 64 })
     expect(config.services[0]!.listen.port).toBe(9001)
     expect(config.services[0]!.groups[0]!.instances).toEqual(['127.0.0.1:9001'])
     expect(config.services[0]!.weights).toEqual({ a: 2.5, b: 1 })

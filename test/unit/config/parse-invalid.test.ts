@@ -45,6 +45,10 @@ const cases: Case[] = [
   { desc: 'unbracketed IPv6 instance', input: service({ groups: [{ name: 'a', instances: ['::1:9000'] }] }), expected: 'services[0].groups[0].instances[0]: must be host:port (IPv6 as [addr]:port)' },
   { desc: 'bad IPv6 in brackets', input: service({ groups: [{ name: 'a', instances: ['[zz]:9000'] }] }), expected: 'services[0].groups[0].instances[0]: "zz" is not an IPv6 address' },
   { desc: 'duplicate instance', input: service({ groups: [{ name: 'a', instances: ['h:1', 'H:1'] }] }), expected: 'services[0].groups[0].instances[1]: duplicate of instances[0]' },
+  { desc: 'override reaching any group without a secret', input: service({ override: { header: 'x-zdd-group', allow: 'any' } }), expected: 'services[0].override.secret: required when allow is "any": without it anyone could reach a group with weight 0' },
+  { desc: 'override secret with nothing to guard', input: service({ override: { secret: 'sixteen-chars-ok' } }), expected: 'services[0].override.secret: set header or cookie too: the secret guards an override' },
+  { desc: 'override secret too short', input: service({ override: { header: 'x-g', secret: 'short' } }), expected: 'services[0].override.secret: must be at least 16 characters' },
+  { desc: 'override allow of another kind', input: service({ override: { header: 'x-g', allow: 'all' } }), expected: 'services[0].override.allow: must be one of "weighted", "any"' },
   // `backends`, the older name of `instances`, is still read; errors name the key as written.
   { desc: 'group with srv and backends', input: service({ groups: [{ name: 'a', backends: ['127.0.0.1:9001'], srv: '_a._tcp.x' }] }), expected: 'services[0].groups[0]: set either srv or backends, not both' },
   { desc: 'duplicate in backends', input: service({ groups: [{ name: 'a', backends: ['h:1', 'H:1'] }] }), expected: 'services[0].groups[0].backends[1]: duplicate of backends[0]' },

@@ -17,12 +17,13 @@ describe('parseConfig: defaults', () => {
       services: [
         {
           name: 's',
-          listen: { host: '0.0.0.0', port: 8080 },
+          listen: { host: '0.0.0.0', port: 8080, maxConnections: 10_000 },
           vhosts: [],
           groups: [staticGroup],
           weights: { a: 1 },
           sticky: { by: 'cookie', cookie: 'zdd_client', header: 'x-client-id' },
-          override: { header: 'x-zdd-group', cookie: 'zdd_group' },
+          // Off unless configured.
+          override: { header: '', cookie: '', allow: 'weighted' },
           healthChecks: [],
           readinessChecks: [],
           retries: 1,
@@ -44,7 +45,7 @@ describe('parseConfig: defaults', () => {
   })
 
   const cases: { desc: string; input: Record<string, unknown>; expected: (c: ReturnType<typeof parseConfig>) => unknown; value: unknown }[] = [
-    { desc: 'admin block gets host and port', input: { admin: {} }, expected: (c) => c.admin, value: { host: '127.0.0.1', port: 9090 } },
+    { desc: 'admin block gets host, port and a cap on event streams', input: { admin: {} }, expected: (c) => c.admin, value: { host: '127.0.0.1', port: 9090, maxEventStreams: 64 } },
     { desc: 'state block gets store and path', input: { state: {} }, expected: (c) => c.state, value: { store: 'file', path: 'var/state.json' } },
     {
       desc: 'partial dns merges with defaults; servers get port 53',
@@ -59,10 +60,16 @@ describe('parseConfig: defaults', () => {
       value: { by: 'header', cookie: 'zdd_client', header: 'x-user' },
     },
     {
-      desc: 'empty override names disable them',
-      input: { services: [{ name: 's', groups: [staticGroup], override: { header: '' } }] },
+      desc: 'an override by header only, reaching weighted groups',
+      input: { services: [{ name: 's', groups: [staticGroup], override: { header: 'X-Zdd-Group' } }] },
       expected: (c) => c.services[0]!.override,
-      value: { header: '', cookie: 'zdd_group' },
+      value: { header: 'x-zdd-group', cookie: '', allow: 'weighted' },
+    },
+    {
+      desc: 'an override that reaches any group, with its secret',
+      input: { services: [{ name: 's', groups: [staticGroup], override: { cookie: 'zdd_group', allow: 'any', secret: 'sixteen-chars-ok' } }] },
+      expected: (c) => c.services[0]!.override,
+      value: { header: '', cookie: 'zdd_group', allow: 'any', secret: 'sixteen-chars-ok' },
     },
     {
       desc: 'equal default weights over all groups',
@@ -109,7 +116,7 @@ describe('parseConfig: defaults', () => {
       desc: 'admin on a non-loopback host with a token',
       input: { admin: { host: '0.0.0.0', token: 'secret' } },
       expected: (c) => c.admin,
-      value: { host: '0.0.0.0', port: 9090, token: 'secret' },
+      value: { host: '0.0.0.0', port: 9090, token: 'secret', maxEventStreams: 64 },
     },
   ]
   for (const { desc, input, expected, value } of cases) {

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import { BlockList, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { answerClientError, isTrusted, peerAddressOf, toOriginForm, trustList } from '../../../src/proxy/client.js'
+import { answerClientError, clientAddressOf, isTrusted, peerAddressOf, toOriginForm, trustList, validHost } from '../../../src/proxy/client.js'
 
 describe('trustList', () => {
   it('is undefined when no proxies are trusted', () => {
@@ -46,20 +46,30 @@ describe('isTrusted', () => {
 })
 
 describe('toOriginForm', () => {
-  const requestFor = (url: string): IncomingMessage => ({ url }) as unknown as IncomingMessage
+  const requestFor = (url: string, host = 'client.example'): IncomingMessage =>
+    ({ url, rawHeaders: ['Accept', '*/*', 'Host', host], headers: { accept: '*/*', host } }) as unknown as IncomingMessage
 
-  it.each<{ target: string; origin: string }>([
-    { target: 'http://host/a?b=1', origin: '/a?b=1' },
-    { target: 'HTTPS://h', origin: '/' },
-    { target: 'http://h', origin: '/' },
-    { target: 'http://h?x=1', origin: '/?x=1' },
-    { target: 'Http://h:8080/x/y?z=1&w=2', origin: '/x/y?z=1&w=2' },
-    { target: 'https://[::1]:8443/p', origin: '/p' },
-    { target: 'http://user:pw@h/p#fragment', origin: '/p' },
-  ])('rewrites $target to $origin', ({ target, origin }) => {
+  it.each<{ target: string; origin: string; authority: string }>([
+    { target: 'http://host/a?b=1', origin: '/a?b=1', authority: 'host' },
+    { target: 'HTTPS://h', origin: '/', authority: 'h' },
+    { target: 'http://h', origin: '/', authority: 'h' },
+    { target: 'http://h?x=1', origin: '/?x=1', authority: 'h' },
+    { target: 'Http://h:8080/x/y?z=1&w=2', origin: '/x/y?z=1&w=2', authority: 'h:8080' },
+    { target: 'https://[::1]:8443/p', origin: '/p', authority: '[::1]:8443' },
+    // As sent: the proxy does not normalise paths.
+    { target: 'http://h/a/../b', origin: '/a/../b', authority: 'h' },
+  ])('rewrites $target to $origin, with Host $authority (the target names the authority)', ({ target, origin, authority }) => {
     const req = requestFor(target)
     expect(toOriginForm(req)).toBe(true)
     expect(req.url).toBe(origin)
+    expect(req.headers.host).toBe(authority)
+    expect(req.rawHeaders).toEqual(['Accept', '*/*', 'Host', authority])
+  })
+
+  it('adds Host when the request had none (HTTP/1.0)', () => {
+    const req = { url: 'http://h/x', rawHeaders: [], headers: {} } as unknown as IncomingMessage
+    expect(toOriginForm(req)).toBe(true)
+    expect(req.rawHeaders).toEqual(['Host', 'h'])
   })
 
   it.each<{ desc: string; target: string }>([
@@ -73,10 +83,38 @@ describe('toOriginForm', () => {
     { desc: 'an unclosed IPv6 host', target: 'http://[::1/a' },
     { desc: 'a space in the host', target: 'http://exa mple/a' },
     { desc: 'a port out of range', target: 'http://h:99999/a' },
+    { desc: 'userinfo', target: 'http://user:pw@h/p' },
+    { desc: 'a list of hosts', target: 'http://a,b/p' },
   ])('refuses $desc and leaves req.url unchanged', ({ target }) => {
     const req = requestFor(target)
     expect(toOriginForm(req)).toBe(false)
     expect(req.url).toBe(target)
+  })
+})
+
+describe('validHost', () => {
+  it.each(['a.example', 'a.example:8080', 'localhost', '127.0.0.1:80', '[::1]', '[::1]:8443', 'under_score.example', 'x:65535'])('accepts %s', (host) => {
+    expect(validHost(host)).toBe(true)
+  })
+
+  it.each([undefined, '', 'a b@c', 'a.example, b.example', 'user@h', 'h:', 'h:99999', 'h:8o', '[zz]:80', '[::1', 'h/x', ':80'])('refuses %s', (host) => {
+    expect(validHost(host)).toBe(false)
+  })
+})
+
+describe('clientAddressOf', () => {
+  const trust = trustList(['10.0.0.0/8'])
+  const req = (xff?: string) => ({ headers: xff === undefined ? {} : { 'x-forwarded-for': xff } }) as unknown as IncomingMessage
+
+  it.each<{ desc: string; peer: string; xff?: string; client: string }>([
+    { desc: 'an untrusted peer is the client, whatever it claims', peer: '203.0.113.5', xff: '6.6.6.6', client: '203.0.113.5' },
+    { desc: 'behind a trusted proxy, the address it saw', peer: '10.0.0.2', xff: '198.51.100.7', client: '198.51.100.7' },
+    { desc: 'through two trusted proxies, the first untrusted from the right', peer: '10.0.0.2', xff: '6.6.6.6, 198.51.100.7, 10.0.0.9', client: '198.51.100.7' },
+    { desc: 'a trusted peer that says nothing', peer: '10.0.0.2', client: '10.0.0.2' },
+    { desc: 'a chain of trusted proxies only', peer: '10.0.0.2', xff: '10.1.1.1', client: '10.0.0.2' },
+    { desc: 'a garbled entry stops the walk', peer: '10.0.0.2', xff: '198.51.100.7, not-an-ip', client: 'not-an-ip' },
+  ])('$desc', ({ peer, xff, client }) => {
+    expect(clientAddressOf(req(xff), peer, trust)).toBe(client)
   })
 })
 

@@ -14,6 +14,7 @@ describe('ProxyErrors', () => {
     { name: 'upstreamError', status: 502, code: 'upstream_error' },
     { name: 'upstreamTimeout', status: 504, code: 'upstream_timeout' },
     { name: 'badRequest', status: 400, code: 'bad_request' },
+    { name: 'methodNotAllowed', status: 405, code: 'method_not_allowed' },
     { name: 'uriTooLong', status: 414, code: 'uri_too_long' },
     { name: 'headersTooLarge', status: 431, code: 'headers_too_large' },
     { name: 'overloaded', status: 503, code: 'overloaded' },
@@ -21,9 +22,9 @@ describe('ProxyErrors', () => {
     expect(ProxyErrors[name]).toEqual({ status, code })
   })
 
-  it('has ten errors, each with its own code', () => {
+  it('has eleven errors, each with its own code', () => {
     const codes = Object.values(ProxyErrors).map((error) => error.code)
-    expect(codes).toHaveLength(10)
+    expect(codes).toHaveLength(11)
     expect(new Set(codes).size, 'codes are unique').toBe(codes.length)
   })
 })
@@ -89,9 +90,10 @@ describe('sendError', () => {
 
   it('says when to retry with Retry-After when asked to', () => {
     const res = new FakeResponse(false)
-    sendError(res.asResponse(), ProxyErrors.overloaded, 'every instance of group a is at its limits', 1)
+    sendError(res.asResponse(), ProxyErrors.overloaded, 'every instance of group a is at its limits', { retryAfterSeconds: 1, requestId: 'r-7' })
     expect(res.heads[0]!.status).toBe(503)
     expect(res.heads[0]!.headers['retry-after']).toBe(1)
+    expect(res.heads[0]!.headers['x-request-id']).toBe('r-7')
   })
 
   it('destroys the response instead once its headers were sent', () => {

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import { describe, expect, it } from 'vitest'
-import { buildResponseHeaders, buildUpstreamHeaders, connectionTokens, readCookie } from '../../../src/proxy/headers.js'
+import { buildResponseHeaders, buildUpstreamHeaders, connectionTokens, readCookie, removeCookie } from '../../../src/proxy/headers.js'
 
 /**
  * The part of an IncomingMessage that buildUpstreamHeaders reads. `headers.connection` is derived
@@ -24,11 +24,15 @@ function pairs(list: readonly string[] | undefined): [string, string][] {
   return out
 }
 
-/** The three X-Forwarded-* pairs buildUpstreamHeaders appends. */
+/** The request id the tests hand buildUpstreamHeaders. */
+const RID = 'req-1'
+
+/** The pairs buildUpstreamHeaders appends: three X-Forwarded-* and the request id. */
 const forwarded = (xff: string, proto: string, host: string): [string, string][] => [
   ['x-forwarded-for', xff],
   ['x-forwarded-proto', proto],
   ['x-forwarded-host', host],
+  ['x-request-id', RID],
 ]
 
 const PEER = '192.0.2.7'
@@ -72,7 +76,7 @@ describe('buildUpstreamHeaders', () => {
     { name: 'HTTP2-Settings', value: 'AAMAAABkAAQCAAAAAAIAAAAA' },
   ])('drops the hop-by-hop header $name in any case', ({ name, value }) => {
     for (const spelled of [name, name.toLowerCase(), name.toUpperCase()]) {
-      const out = buildUpstreamHeaders(request(['Host', 'a.example', spelled, value, 'Accept', '*/*']), PEER, false)
+      const out = buildUpstreamHeaders(request(['Host', 'a.example', spelled, value, 'Accept', '*/*']), PEER, false, RID)
       expect(pairs(out), spelled).toEqual([['Host', 'a.example'], ['Accept', '*/*'], ...forwarded(PEER, 'http', 'a.example')])
     }
   })
@@ -89,16 +93,16 @@ describe('buildUpstreamHeaders', () => {
   ])('drops the headers named in Connection: $desc', ({ connection, kept }) => {
     const raw = ['Host', 'a.example', 'X-Foo', '1', 'X-Bar', '2', 'X-Baz', '3']
     for (const value of connection) raw.push('Connection', value)
-    const out = pairs(buildUpstreamHeaders(request(raw), PEER, false))
-    expect(out.map(([name]) => name)).toEqual(['Host', ...kept, 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'])
+    const out = pairs(buildUpstreamHeaders(request(raw), PEER, false, RID))
+    expect(out.map(([name]) => name)).toEqual(['Host', ...kept, 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id'])
   })
 
   it('passes Host and every other header through in order, with the names as the client spelled them', () => {
-    const raw = ['hOsT', 'A.Example:8080', 'X-Request-ID', 'abc', 'accept', 'text/html', 'Accept', 'application/json', 'Cookie', 'a=1']
-    const out = pairs(buildUpstreamHeaders(request(raw), PEER, false))
+    const raw = ['hOsT', 'A.Example:8080', 'X-Trace', 'abc', 'accept', 'text/html', 'Accept', 'application/json', 'Cookie', 'a=1']
+    const out = pairs(buildUpstreamHeaders(request(raw), PEER, false, RID))
     expect(out).toEqual([
       ['hOsT', 'A.Example:8080'],
-      ['X-Request-ID', 'abc'],
+      ['X-Trace', 'abc'],
       ['accept', 'text/html'],
       ['Accept', 'application/json'],
       ['Cookie', 'a=1'],
@@ -112,7 +116,7 @@ describe('buildUpstreamHeaders', () => {
     { desc: 'Host in two spellings', raw: ['host', 'a.example', 'HOST', 'b.example'], trusted: false },
     { desc: 'two Host headers from a trusted peer', raw: ['Host', 'a.example', 'Host', 'b.example'], trusted: true },
   ])('refuses $desc (undefined)', ({ raw, trusted }) => {
-    expect(buildUpstreamHeaders(request(raw), PEER, trusted)).toBeUndefined()
+    expect(buildUpstreamHeaders(request(raw), PEER, trusted, RID)).toBeUndefined()
   })
 
   const incoming = [
@@ -127,12 +131,12 @@ describe('buildUpstreamHeaders', () => {
   ]
 
   it('overwrites X-Forwarded-For/-Proto/-Host from an untrusted peer', () => {
-    const out = pairs(buildUpstreamHeaders(request(incoming), PEER, false))
+    const out = pairs(buildUpstreamHeaders(request(incoming), PEER, false, RID))
     expect(out).toEqual([['Host', 'a.example'], ['Accept', '*/*'], ...forwarded(PEER, 'http', 'a.example')])
   })
 
   it('extends them for a trusted peer: all X-Forwarded-For joined then the peer, the first proto and host', () => {
-    const out = pairs(buildUpstreamHeaders(request(incoming), PEER, true))
+    const out = pairs(buildUpstreamHeaders(request(incoming), PEER, true, RID))
     expect(out).toEqual([
       ['Host', 'a.example'],
       ['Accept', '*/*'],
@@ -162,29 +166,45 @@ describe('buildUpstreamHeaders', () => {
       expected: forwarded(PEER, 'http', 'public.example'),
     },
   ])('from a trusted peer with $desc, falls back to the peer, http and Host', ({ raw, expected }) => {
-    expect(pairs(buildUpstreamHeaders(request(raw), PEER, true))).toEqual([['Host', 'a.example'], ...expected])
+    expect(pairs(buildUpstreamHeaders(request(raw), PEER, true, RID))).toEqual([['Host', 'a.example'], ...expected])
   })
 
   it('puts the peer address into X-Forwarded-For as given (IPv6)', () => {
-    const out = pairs(buildUpstreamHeaders(request(['Host', 'a.example', 'X-Forwarded-For', '203.0.113.1']), '2001:db8::1', true))
-    expect(out.at(-3)).toEqual(['x-forwarded-for', '203.0.113.1, 2001:db8::1'])
+    const out = pairs(buildUpstreamHeaders(request(['Host', 'a.example', 'X-Forwarded-For', '203.0.113.1']), '2001:db8::1', true, RID))
+    expect(out.at(-4)).toEqual(['x-forwarded-for', '203.0.113.1, 2001:db8::1'])
   })
 
-  it('returns a flat list of strings with exactly one of each X-Forwarded-*, appended last', () => {
+  it('returns a flat list of strings with exactly one of each X-Forwarded-* and the request id, appended last', () => {
     const raw = ['X-Forwarded-Host', 'x', 'Host', 'a.example', 'X-Forwarded-For', 'y', 'Accept', '*/*', 'X-Forwarded-Proto', 'https']
     for (const trusted of [false, true]) {
-      const out = buildUpstreamHeaders(request(raw), PEER, trusted)!
+      const out = buildUpstreamHeaders(request(raw), PEER, trusted, RID)!
       expect(out.every((entry) => typeof entry === 'string'), 'all strings').toBe(true)
-      expect(out.length, 'Host, Accept and three X-Forwarded-*').toBe(10)
+      expect(out.length, 'Host, Accept, three X-Forwarded-* and the request id').toBe(12)
       const names = pairs(out).map(([name]) => name)
-      expect(names).toEqual(['Host', 'Accept', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'])
+      expect(names).toEqual(['Host', 'Accept', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id'])
     }
+  })
+
+  it.each<{ desc: string; raw: string[]; trusted: boolean; kept: string[] }>([
+    { desc: 'Forwarded and X-Real-IP from an untrusted peer are dropped', raw: ['Forwarded', 'for=6.6.6.6;proto=https', 'X-Real-IP', '6.6.6.6'], trusted: false, kept: [] },
+    { desc: 'Forwarded and X-Real-IP from a trusted proxy pass', raw: ['Forwarded', 'for=6.6.6.6', 'X-Real-IP', '6.6.6.6'], trusted: true, kept: ['Forwarded', 'X-Real-IP'] },
+    { desc: 'a client X-Request-Id is replaced (the caller passes the trusted one on)', raw: ['X-Request-Id', 'mine'], trusted: true, kept: [] },
+    { desc: 'names with an underscore are dropped (a backend may fold them into dashes)', raw: ['Transfer_Encoding', 'chunked', 'X_Forwarded_For', '6.6.6.6', 'X-Ok', '1'], trusted: false, kept: ['X-Ok'] },
+  ])('$desc', ({ raw, trusted, kept }) => {
+    const out = pairs(buildUpstreamHeaders(request(['Host', 'a.example', ...raw]), PEER, trusted, RID))
+    expect(out.map(([name]) => name).slice(1, -4)).toEqual(kept)
+    expect(out.at(-1)).toEqual(['x-request-id', RID])
+  })
+
+  it('leaves X-Forwarded-Host out when the request has no Host (HTTP/1.0)', () => {
+    const out = pairs(buildUpstreamHeaders(request(['Accept', '*/*']), PEER, false, RID))
+    expect(out.map(([name]) => name)).toEqual(['Accept', 'x-forwarded-for', 'x-forwarded-proto', 'x-request-id'])
   })
 
   it('does not change the request', () => {
     const raw = ['Host', 'a.example', 'Connection', 'X-Foo', 'X-Foo', '1', 'X-Forwarded-For', '203.0.113.1']
     const req = request(raw)
-    buildUpstreamHeaders(req, PEER, true)
+    buildUpstreamHeaders(req, PEER, true, RID)
     expect(req.rawHeaders).toEqual(['Host', 'a.example', 'Connection', 'X-Foo', 'X-Foo', '1', 'X-Forwarded-For', '203.0.113.1'])
   })
 })
@@ -295,5 +315,29 @@ describe('readCookie', () => {
     expect(readCookie(header, 'zdd_override=')).toBe('canary')
     expect(readCookie(header, 'zdd_client=')).toBe('abc')
     expect(readCookie(header, 'zdd=')).toBeUndefined()
+  })
+})
+
+describe('removeCookie', () => {
+  const strip = (headers: string[]) => {
+    const copy = [...headers]
+    removeCookie(copy, 'zdd_group=')
+    return copy
+  }
+
+  it('removes only the named cookie, from every Cookie header, keeping the others in order', () => {
+    expect(strip(['Host', 'h', 'Cookie', 'a=1; zdd_group=b:secret; c=3', 'cookie', 'zdd_group=x:y;d=4'])).toEqual([
+      'Host',
+      'h',
+      'Cookie',
+      'a=1; c=3',
+      'cookie',
+      'd=4',
+    ])
+  })
+
+  it('drops a Cookie header left empty, and leaves look-alike names alone', () => {
+    expect(strip(['cookie', 'zdd_group=b:secret', 'x', '1'])).toEqual(['x', '1'])
+    expect(strip(['cookie', 'xzdd_group=b; zdd_groupx=c'])).toEqual(['cookie', 'xzdd_group=b; zdd_groupx=c'])
   })
 })

@@ -3,6 +3,7 @@ import { serviceConfig } from '../../helpers/routing-fixtures.js'
 import { hashString } from '../../../src/routing/rendezvous.js'
 import { chooseGroup, homeGroup, redispatchGroup } from '../../../src/routing/select.js'
 import { buildRouteTable, buildServiceRoute } from '../../../src/routing/table.js'
+import type { ServiceConfig } from '../../../src/config/types.js'
 import type { ServiceRoute } from '../../../src/routing/types.js'
 
 interface Instance {
@@ -23,6 +24,11 @@ function live(counts: Readonly<Record<string, number>>): Map<string, Instance[]>
 const keyHashes = (count: number): number[] => Array.from({ length: count }, (_, i) => hashString(`user-${i}`))
 
 const GROUPS = ['0.9', '1.0', 'canary']
+
+/** The service config with its override policy set to `allow`. */
+function withOverride(config: ServiceConfig, allow: 'weighted' | 'any'): ServiceConfig {
+  return { ...config, override: { ...config.override, allow } }
+}
 
 function route(
   weights: Readonly<Record<string, number>>,
@@ -104,19 +110,33 @@ describe('buildRouteTable', () => {
 describe('chooseGroup', () => {
   const keys = keyHashes(20_000)
 
-  it('routes to the group an override names when it has live instances, even at weight 0', () => {
-    const built = route({ '0.9': 100, '1.0': 0, canary: 0 }, { '0.9': 1, '1.0': 1, canary: 1 })
+  it('routes to the group an override names when it has live instances and a weight', () => {
+    const built = route({ '0.9': 90, '1.0': 0, canary: 10 }, { '0.9': 1, '1.0': 1, canary: 1 })
+    for (const key of keys.slice(0, 1000)) expect(chooseGroup(built, 'canary', key)?.name).toBe('canary')
+  })
+
+  it('keeps an override out of a weight-0 group unless the service allows any group', () => {
+    const weights = { '0.9': 100, '1.0': 0, canary: 0 }
+    const counts = { '0.9': 1, '1.0': 1, canary: 1 }
+    const weighted = route(weights, counts)
+    const any = buildServiceRoute(withOverride(serviceConfig(GROUPS), 'any'), weights, live(counts))
     for (const key of keys.slice(0, 1000)) {
-      expect(chooseGroup(built, 'canary', key)?.name).toBe('canary')
-      expect(chooseGroup(built, '1.0', key)?.name).toBe('1.0')
+      expect(chooseGroup(weighted, '1.0', key)?.name).toBe('0.9')
+      expect(chooseGroup(any, '1.0', key)?.name).toBe('1.0')
     }
   })
 
-  it('honours an override when no group is a candidate', () => {
-    const built = route({ '0.9': 1, '1.0': 0 }, { '1.0': 1 })
+  it('honours an allowed override when no group is a candidate', () => {
+    const built = buildServiceRoute(withOverride(serviceConfig(GROUPS), 'any'), { '0.9': 1, '1.0': 0 }, live({ '1.0': 1 }))
     expect(built.candidates).toHaveLength(0)
     expect(chooseGroup(built, '1.0', keys[0]!)?.name).toBe('1.0')
     expect(chooseGroup(built, undefined, keys[0]!)).toBeUndefined()
+  })
+
+  it('never lets an override into a group a cut-over drains, even with allow "any"', () => {
+    const drained = buildServiceRoute(withOverride(serviceConfig(GROUPS), 'any'), { '0.9': 0, '1.0': 100 }, live({ '0.9': 1, '1.0': 1 }), new Set(['0.9']))
+    expect(drained.groupsByName.get('0.9')!.draining).toBe(true)
+    for (const key of keys.slice(0, 1000)) expect(chooseGroup(drained, '0.9', key)?.name).toBe('1.0')
   })
 
   it.each([
