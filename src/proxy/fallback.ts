@@ -1,8 +1,9 @@
 /**
  * The path for a backend that answers `100 Continue` unasked. RFC 9110 §15.2 says a client must
  * accept a 1xx it did not expect; undici instead drops the connection ("bad response"). So such a
- * request (when its body can be sent again) goes once more through node:http, which skips 1xx
- * answers, and its final answer is relayed. Rare by nature: no pool, one connection per request.
+ * request, when it is idempotent (the instance may have acted on it already) and its body can be
+ * sent again, goes once more through node:http, which skips 1xx answers, and its final answer is
+ * relayed. Rare by nature: no pool, one connection per request.
  */
 import { request, type IncomingMessage } from 'node:http'
 import type { Instance } from '../upstream/instance.js'
@@ -10,6 +11,14 @@ import type { Instance } from '../upstream/instance.js'
 /** undici's error for an interim answer it would not take. */
 export function isRefusedInterim(error: Error): boolean {
   return (error as { code?: unknown }).code === 'UND_ERR_SOCKET' && error.message === 'bad response'
+}
+
+/** Methods RFC 9110 §9.2.2 calls idempotent: sending one twice has the effect of sending it once. */
+const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
+
+/** Whether a request whose first answer undici refused may be sent to the instance again. */
+export function mayResend(method: string): boolean {
+  return IDEMPOTENT.has(method)
 }
 
 /** What the fallback reports back to its exchange. */

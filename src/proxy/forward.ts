@@ -8,7 +8,7 @@ import { classifyFailure, type FailureKind } from '../upstream/outcomes.js'
 import type { GroupStats } from '../upstream/stats.js'
 import { bodyReplayable, hasBody, readBody, type RequestBody } from './body.js'
 import { clientMessageFor, errorForFailure, ProxyErrors, sendError, type ProxyError } from './errors.js'
-import { isRefusedInterim, sendThroughNodeHttp, type FallbackHandler } from './fallback.js'
+import { isRefusedInterim, mayResend, sendThroughNodeHttp, type FallbackHandler } from './fallback.js'
 import { InstanceClaim } from './claim.js'
 import { buildResponseHeaders } from './headers.js'
 import { nextAttempt, redispatch, roomyInstance } from './next-attempt.js'
@@ -208,13 +208,15 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
       return this.#finish()
     }
     // Hold the slot through the fallback: it is the same request to the same instance.
-    if (!this.#responseStarted && !this.#fellBack && isRefusedInterim(error) && (this.#body === null || Buffer.isBuffer(this.#body))) {
+    const interim = isRefusedInterim(error)
+    if (interim && !this.#responseStarted && !this.#fellBack && mayResend(this.req.method!) && (this.#body === null || Buffer.isBuffer(this.#body))) {
       this.#fellBack = true
       sendThroughNodeHttp(failed, this.req.method!, this.req.url!, this.upstreamHeaders, this.#body, this.plan.headersMs, this)
       return
     }
     this.release()
-    const kind = error === BAD_STATUS ? 'other' : classifyFailure(error)
+    // A 1xx undici would not take says nothing about the instance's reachability.
+    const kind = error === BAD_STATUS || interim ? 'other' : classifyFailure(error)
     this.#stats.upstreamErrors[kind]++
     this.plan.outcomes.attemptFailed(failed.id, kind, ++failed.failuresInARow)
     this.plan.logger.warn(
