@@ -8,6 +8,7 @@ import { startDiscovery } from './control/discovery.js'
 import { ControlPlane } from './control/plane.js'
 import type { DataPlaneLink } from './control/ports.js'
 import { prepareControl } from './control/start.js'
+import { acceptsConnection } from './health/active.js'
 import { HealthMonitor } from './health/monitor.js'
 import { DataPlane, type ListeningService } from './proxy/data-plane.js'
 import type { SnapshotSpec } from './routing/spec.js'
@@ -51,6 +52,9 @@ export function localDataSide(config: Config, logger: Logger): DataSideFactory {
   return (outcomes) => new DataPlane(config, { outcomes, logger })
 }
 
+/** How long a cut-over waits for each target instance to accept a TCP connection. */
+const CUTOVER_PROBE_MS = 2_000
+
 /**
  * Starts the proxy: the control side (plane, health, saved state, discovery, admin API) in this
  * process, and the data side `makeDataSide` builds (by default, the data plane in this process too).
@@ -79,7 +83,7 @@ export async function startProxy(
   let adminPort: number | undefined
   try {
     // The saved desired state applies before any listener opens (an unusable state file stops the start).
-    control = await prepareControl(config, plane, dataSide, logger)
+    control = await prepareControl(config, plane, dataSide, (address) => acceptsConnection(address, CUTOVER_PROBE_MS), logger)
     discovery = startDiscovery(config, plane, logger)
     await discovery.firstAnswers
     health.markStarted()

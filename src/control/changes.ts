@@ -4,6 +4,7 @@ import { applyChange, historyOf, type Change, type DesiredState, type HistoryEnt
 import type { DrainStatus, DrainTracker } from './drain.js'
 import { HttpError } from './http-errors.js'
 import type { ControlPlane } from './plane.js'
+import type { ConnectProbe } from './ports.js'
 import { changeToUndo, cutoverWeights, drainedGroups, refuseCutover } from './change-rules.js'
 
 /** Options every mutation takes. */
@@ -42,6 +43,7 @@ export class ChangeController {
     private readonly store: StateStore | undefined,
     initial: DesiredState,
     readonly drains: DrainTracker,
+    private readonly acceptsConnection: ConnectProbe,
     private readonly logger: Logger,
   ) {
     this.#state = initial
@@ -76,10 +78,16 @@ export class ChangeController {
       }
       const known = this.plane.instancesOf(service, to).length
       // Distinct instances: a ramping one is listed fewer times than the others (slow start).
-      const live = new Set(this.plane.snapshot.current.servicesByName.get(service)?.groupsByName.get(to)?.instances).size
-      const refusal = refuseCutover({ group: to, known, live, minReady: options.minReady })
+      const live = [...new Set(this.plane.snapshot.current.servicesByName.get(service)?.groupsByName.get(to)?.instances)]
+      const refusal = refuseCutover({ group: to, known, live: live.length, minReady: options.minReady })
       if (refusal !== undefined) throw new HttpError('not_ready', `cannot cut over ${service} to ${to}: ${refusal}`)
       this.#guard(options)
+      // Live means checked, or unchecked when the group has no health checks: make sure something listens.
+      const accepting = await Promise.all(live.map((instance) => this.acceptsConnection(instance)))
+      if (!accepting.includes(true)) {
+        const tried = live.map((instance) => instance.address).join(', ')
+        throw new HttpError('not_ready', `cannot cut over ${service} to ${to}: no instance of group ${to} accepts a TCP connection (tried ${tried})`)
+      }
       const before = this.#state.services[service]?.weights ?? this.plane.weightsOf(service)
       const after = cutoverWeights(groups, to)
       const from = drainedGroups(before, after)

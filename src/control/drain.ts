@@ -49,6 +49,8 @@ export class DrainTracker {
     private readonly dataPlanes: Pick<DataPlaneLink, 'detach'>,
     private readonly events: EventBus,
     private readonly logger: Logger,
+    /** Told which groups of a service drain, so routing keeps overrides out of them. */
+    private readonly drainingGroups: (service: string, groups: readonly string[]) => void = () => {},
   ) {}
 
   /** Starts draining `instances` (the old groups' instances); any earlier drain of the service is superseded. */
@@ -69,6 +71,7 @@ export class DrainTracker {
     }
     this.#active.set(cutover.service, active)
     this.#last.set(cutover.service, active.status)
+    this.drainingGroups(cutover.service, cutover.from)
     void Promise.all(pools.map(({ closed }) => closed)).then(() => this.#finish(cutover.service, active, 'drained'))
     return active.status
   }
@@ -100,6 +103,7 @@ export class DrainTracker {
     if (this.#active.get(service) !== active) return
     this.#active.delete(service)
     clearTimeout(active.deadline)
+    this.drainingGroups(service, [])
     const stillRunning = runningOn(active.pools)
     if (outcome === 'deadline') {
       for (const pool of active.pools) pool.destroy()

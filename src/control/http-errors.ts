@@ -20,6 +20,7 @@ export const ADMIN_ERRORS = {
   unsupported_media_type: 415,
   persist_failed: 500,
   internal: 500,
+  too_many_streams: 503,
 } as const
 
 export type AdminErrorCode = keyof typeof ADMIN_ERRORS

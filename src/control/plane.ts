@@ -29,6 +29,8 @@ export interface InstanceVerdict {
   readonly weight: number
 }
 
+const NOT_DRAINING: ReadonlySet<string> = new Set()
+
 /** Until health has judged an instance: not live. */
 const UNJUDGED: InstanceVerdict = Object.freeze({ health: 'starting', live: false, weight: 1 })
 
@@ -72,6 +74,8 @@ export class ControlPlane {
   readonly #known = new Map<string, Map<string, readonly KnownInstance[]>>()
   readonly #byId = new Map<InstanceId, KnownInstance>()
   readonly #verdicts = new Map<InstanceId, InstanceVerdict>()
+  /** Groups a running cut-over drains, per service: no override may reach them. */
+  readonly #draining = new Map<string, ReadonlySet<string>>()
   readonly #specListeners = new Set<(spec: SnapshotSpec) => void>()
   readonly #knownListeners = new Set<(added: readonly KnownInstance[], removed: readonly KnownInstance[]) => void>()
   #spec: SnapshotSpec
@@ -168,6 +172,12 @@ export class ControlPlane {
     return (this.#verdicts.get(instance.id) ?? UNJUDGED).health
   }
 
+  /** The groups a cut-over of `service` drains now (empty when none); republishes. */
+  setDrainingGroups(service: string, groups: readonly string[]): void {
+    this.#draining.set(service, new Set(groups))
+    this.publish()
+  }
+
   /** The current spec; reading it applies a pending rebuild first. */
   get spec(): SnapshotSpec {
     if (this.#snapshot.pending) this.#flush()
@@ -208,6 +218,7 @@ export class ControlPlane {
     const weightOf = (instance: KnownInstance) => (this.#verdicts.get(instance.id) ?? UNJUDGED).weight
     for (const service of this.config.services) {
       const weights = this.weightsOf(service.name)
+      const draining = this.#draining.get(service.name) ?? NOT_DRAINING
       const liveByGroup = new Map<string, KnownInstance[]>()
       const groups: GroupSpec[] = []
       for (const group of service.groups) {
@@ -220,9 +231,10 @@ export class ControlPlane {
         // A ramping instance is listed fewer times than the others, so routing stays pure.
         const listed = expandBySlowStart(live, weightOf)
         liveByGroup.set(group.name, listed)
-        groups.push({ name: group.name, weight: Object.hasOwn(weights, group.name) ? weights[group.name]! : 0, live: listed, standby })
+        const weight = Object.hasOwn(weights, group.name) ? weights[group.name]! : 0
+        groups.push({ name: group.name, weight, live: listed, standby, draining: draining.has(group.name) })
       }
-      routes.push(buildServiceRoute(service, weights, liveByGroup))
+      routes.push(buildServiceRoute(service, weights, liveByGroup, draining))
       services.push({ name: service.name, groups })
     }
     return { table: buildRouteTable(revision, routes), spec: { revision, services } }

@@ -18,3 +18,9 @@ export interface DataPlaneLink {
    */
   detach(id: InstanceId): DetachedPool
 }
+
+/**
+ * Whether an instance accepts a TCP connection now. A cut-over asks it of its target group, so a
+ * group without health checks is not given all the traffic while nothing listens.
+ */
+export type ConnectProbe = (address: { readonly host: string; readonly port: number }) => Promise<boolean>

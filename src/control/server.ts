@@ -14,6 +14,8 @@ export interface AdminServerOptions {
   readonly port: number
   /** Bearer token required on every mutation; absent only on loopback. */
   readonly token?: string
+  /** Bearer token reads need (the mutation token works too); absent: reads are open. */
+  readonly readToken?: string
   readonly context: AdminContext
   readonly logger: Logger
 }
@@ -29,17 +31,24 @@ function hostnameOf(host: string): string {
   return colon < 0 ? host : host.slice(0, colon)
 }
 
+/** Probes an orchestrator sends without credentials; they reveal only readiness. */
+const PROBE_PATHS = new Set(['/healthz', '/readyz'])
+
 /**
  * The admin listener: JSON in and out, one error shape. Mutations need the Bearer token
  * (compared in constant time), `Content-Type: application/json` and, when the browser sends an
  * Origin, the same origin, so a web page cannot change weights through a user's browser.
+ * Reads need `readToken` (or the token) when one is set. Without any token, every request must
+ * name a loopback Host, so a DNS-rebinding page cannot read or change anything.
  */
 export class AdminServer {
   readonly server: Server
   readonly #tokenDigest: Buffer | undefined
+  readonly #readTokenDigest: Buffer | undefined
 
   constructor(readonly options: AdminServerOptions) {
     this.#tokenDigest = options.token === undefined ? undefined : digest(options.token)
+    this.#readTokenDigest = options.readToken === undefined ? undefined : digest(options.readToken)
     this.server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
       void this.#handle(req, res)
     })
@@ -84,6 +93,7 @@ export class AdminServer {
         throw new HttpError('method_not_allowed', `${req.method} is not allowed on ${url.pathname} (allowed: ${allow})`, { allow })
       }
       mutation = entry.mutation
+      if (!mutation && !PROBE_PATHS.has(url.pathname)) this.#checkReader(req)
       const params = (route.pattern.exec(url.pathname) ?? []).slice(1).map(decodeParam)
       let body: Record<string, unknown> = {}
       let ifMatch: number | undefined
@@ -106,22 +116,29 @@ export class AdminServer {
     }
   }
 
+  /** The read token (or the mutation token) when a read token is set; the Host rule without any token. */
+  #checkReader(req: IncomingMessage): void {
+    if (this.#readTokenDigest !== undefined) {
+      const presented = bearerDigest(req)
+      const accepted =
+        presented !== undefined &&
+        (timingSafeEqual(presented, this.#readTokenDigest) ||
+          (this.#tokenDigest !== undefined && timingSafeEqual(presented, this.#tokenDigest)))
+      if (!accepted) throw unauthorized('a valid "Authorization: Bearer <readToken>" header is required to read')
+    } else if (this.#tokenDigest === undefined) {
+      this.#checkHost(req)
+    }
+  }
+
   /** Token, then origin, then content type: who may mutate and from where. */
   #checkCaller(req: IncomingMessage): void {
     if (this.#tokenDigest !== undefined) {
-      const header = req.headers.authorization ?? ''
-      const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header)
-      if (match === null || !timingSafeEqual(digest(match[1]!), this.#tokenDigest)) {
-        throw new HttpError('unauthorized', 'a valid "Authorization: Bearer <token>" header is required', {
-          'www-authenticate': 'Bearer realm="zdd-proxy"',
-        })
+      const presented = bearerDigest(req)
+      if (presented === undefined || !timingSafeEqual(presented, this.#tokenDigest)) {
+        throw unauthorized('a valid "Authorization: Bearer <token>" header is required')
       }
     } else {
-      // Without a token, a DNS-rebinding page could reach a loopback listener under its own name.
-      const host = hostnameOf(req.headers.host ?? '')
-      if (!isLoopbackHost(host) && host !== this.options.host) {
-        throw new HttpError('forbidden_host', `Host "${host}" is not a loopback name; set admin.token to allow other names`)
-      }
+      this.#checkHost(req)
     }
     const origin = req.headers.origin
     if (origin !== undefined) {
@@ -139,6 +156,24 @@ export class AdminServer {
       throw new HttpError('unsupported_media_type', 'mutations take a JSON body: send Content-Type: application/json')
     }
   }
+
+  /** Without a token, a DNS-rebinding page could reach a loopback listener under its own name. */
+  #checkHost(req: IncomingMessage): void {
+    const host = hostnameOf(req.headers.host ?? '')
+    if (!isLoopbackHost(host) && host !== this.options.host) {
+      throw new HttpError('forbidden_host', `Host "${host}" is not a loopback name; set admin.token to allow other names`)
+    }
+  }
+}
+
+/** SHA-256 of the Bearer credential, so comparisons take the same time whatever its length. */
+function bearerDigest(req: IncomingMessage): Buffer | undefined {
+  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '')
+  return match === null ? undefined : digest(match[1]!)
+}
+
+function unauthorized(message: string): HttpError {
+  return new HttpError('unauthorized', message, { 'www-authenticate': 'Bearer realm="zdd-proxy"' })
 }
 
 function decodeParam(segment: string): string {

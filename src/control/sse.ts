@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { EventBus, ZddEvent } from '../support/events.js'
+import { HttpError } from './http-errors.js'
 
 /** A comment line every so often keeps idle proxies and load balancers from closing the stream. */
 const HEARTBEAT_MS = 15_000
@@ -9,14 +10,22 @@ const MAX_BUFFERED_BYTES = 1024 * 1024
 /**
  * Server-Sent Events like Marathon's event bus: `event: <eventType>` and `data: <json>` per event,
  * comment heartbeats, optional `?event_type=a&event_type=b` filter. Closing the connection
- * unsubscribes.
+ * unsubscribes. At most `maxStreams` are open at once: each holds a socket and a subscriber.
  */
 export class EventStream {
   readonly #clients = new Set<ServerResponse>()
 
-  constructor(private readonly events: EventBus) {}
+  constructor(
+    private readonly events: EventBus,
+    private readonly maxStreams: number,
+  ) {}
 
   open(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    if (req.method !== 'HEAD' && this.#clients.size >= this.maxStreams) {
+      throw new HttpError('too_many_streams', `${this.maxStreams} event streams are open already (admin.maxEventStreams)`, {
+        'retry-after': '5',
+      })
+    }
     const wanted = url.searchParams.getAll('event_type')
     const filter = wanted.length > 0 ? new Set(wanted) : undefined
     res.writeHead(200, {

@@ -7,7 +7,7 @@ import { ChangeController, configWeights } from './changes.js'
 import { DrainTracker } from './drain.js'
 import { createMetrics } from './metrics.js'
 import type { ControlPlane } from './plane.js'
-import type { DataPlaneLink } from './ports.js'
+import type { ConnectProbe, DataPlaneLink } from './ports.js'
 import { AdminServer } from './server.js'
 import { EventStream } from './sse.js'
 
@@ -25,7 +25,13 @@ export interface Control {
  * listener opens. Without `state` in the config the weights are the config's and read-only.
  * An unreadable, corrupt or mismatching state file throws a one-line StateError naming the file.
  */
-export async function prepareControl(config: Config, plane: ControlPlane, dataPlanes: DataPlaneLink, logger: Logger): Promise<Control> {
+export async function prepareControl(
+  config: Config,
+  plane: ControlPlane,
+  dataPlanes: DataPlaneLink,
+  acceptsConnection: ConnectProbe,
+  logger: Logger,
+): Promise<Control> {
   let store: StateStore | undefined
   let state = initialState(configWeights(plane))
   if (config.state !== undefined) {
@@ -48,26 +54,27 @@ export async function prepareControl(config: Config, plane: ControlPlane, dataPl
       saved === undefined ? `no saved state at ${fileStore.path}: using the config's weights` : `desired state loaded from ${fileStore.path}`,
     )
   }
-  const drains = new DrainTracker(dataPlanes, plane.events, logger)
-  const changes = new ChangeController(plane, store, state, drains, logger)
+  const drains = new DrainTracker(dataPlanes, plane.events, logger, (service, groups) => plane.setDrainingGroups(service, groups))
+  const changes = new ChangeController(plane, store, state, drains, acceptsConnection, logger)
   let server: AdminServer | undefined
 
   return {
     changes,
     async listen() {
       if (config.admin === undefined) return undefined
-      const { host, port, token } = config.admin
+      const { host, port, token, readToken, maxEventStreams } = config.admin
       server = new AdminServer({
         host,
         port,
         token,
+        readToken,
         logger,
         context: {
           plane,
           changes,
           dataPlanes,
           metrics: createMetrics(plane, dataPlanes.stats, () => changes.revision),
-          events: new EventStream(plane.events),
+          events: new EventStream(plane.events, maxEventStreams),
         },
       })
       const bound = await server.listen()

@@ -45,6 +45,12 @@ export function probe(target: ProbeTarget, signal?: AbortSignal): Promise<ProbeR
   return target.protocol === 'tcp' ? probeTcp(target, signal) : probeHttp(target, signal)
 }
 
+/** True when `address` accepts a TCP connection within `timeoutMs` (the connection is closed at once). */
+export async function acceptsConnection(address: InstanceAddress, timeoutMs: number): Promise<boolean> {
+  const result = await probeTcp({ protocol: 'tcp', host: address.host, port: address.port, path: '', timeoutMs }, undefined)
+  return result.kind === 'connected'
+}
+
 const ABORTED: ProbeResult = Object.freeze({ kind: 'error', reason: 'aborted' })
 
 function probeTcp(target: ProbeTarget, signal: AbortSignal | undefined): Promise<ProbeResult> {
