@@ -23,6 +23,8 @@ export interface Contender {
   pids(): number[]
   /** Sends a signal to the contender's main process (no-op for direct). */
   signal(signal: NodeJS.Signals): void
+  /** The end of the process's stdout and stderr (empty for direct). */
+  output(): string
   stop(): Promise<void>
 }
 
@@ -97,6 +99,7 @@ function running(name: string, child: Child, port: number, path: string): Conten
     url: `http://127.0.0.1:${port}${path}`,
     pids: () => child.tree(),
     signal: (signal) => void child.process.kill(signal),
+    output: () => child.output(),
     stop: () => child.stop(),
   }
 }
@@ -165,7 +168,7 @@ export async function startContender(name: ContenderName, ctx: ContenderContext)
   const target = backendAddress(backend)
   switch (name) {
     case 'direct':
-      return { name, url: `http://${target}${backend.path}`, pids: () => [], signal: () => {}, stop: async () => {} }
+      return { name, url: `http://${target}${backend.path}`, pids: () => [], signal: () => {}, output: () => '', stop: async () => {} }
     case 'zdd-proxy':
       return startZdd(name, standardGroups(backend), ctx)
     case 'zdd-baseline':

@@ -22,6 +22,17 @@ interface Tally {
   non2xx: number
   errors: number
   outstanding: number
+  /** Failed requests by what they saw: `status 502`, or the error's code. */
+  readonly failures: Map<string, number>
+}
+
+/** A paced run's result, with its failures by kind. */
+export interface PacedResult extends LoadResult {
+  readonly failures: Readonly<Record<string, number>>
+}
+
+function countFailure(tally: Tally, what: string): void {
+  tally.failures.set(what, (tally.failures.get(what) ?? 0) + 1)
 }
 
 /** One request's handler: records status and latency, drops the body. */
@@ -45,22 +56,26 @@ class Probe implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     this.tally.outstanding--
     this.tally.completed++
-    if (this.#status < 200 || this.#status >= 300) this.tally.non2xx++
+    if (this.#status < 200 || this.#status >= 300) {
+      this.tally.non2xx++
+      countFailure(this.tally, `status ${this.#status}`)
+    }
     this.histogram.recordMs(Number(process.hrtime.bigint() - this.#sentAt) / 1e6)
   }
 
-  onResponseError(): void {
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     this.tally.outstanding--
     this.tally.errors++
+    countFailure(this.tally, (error as { code?: string }).code ?? error.message)
   }
 }
 
 /** Sends `rate` requests per second for `seconds`, then waits (at most 10 s) for the answers. */
-export async function runPaced(load: PacedLoad): Promise<LoadResult> {
+export async function runPaced(load: PacedLoad): Promise<PacedResult> {
   const url = new URL(load.url)
   const pool = new Pool(url.origin, { connections: load.connections, pipelining: 1, headersTimeout: 10_000, bodyTimeout: 10_000 })
   const histogram = new MicroHistogram()
-  const tally: Tally = { completed: 0, non2xx: 0, errors: 0, outstanding: 0 }
+  const tally: Tally = { completed: 0, non2xx: 0, errors: 0, outstanding: 0, failures: new Map() }
   const total = Math.round(load.rate * load.seconds)
   const options: Dispatcher.DispatchOptions = { path: url.pathname + url.search, method: 'GET', headers: { host: url.host } }
   const started = process.hrtime.bigint()
@@ -84,5 +99,7 @@ export async function runPaced(load: PacedLoad): Promise<LoadResult> {
   const deadline = Date.now() + 10_000
   while (tally.outstanding > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
   await pool.destroy()
-  return toLoadResult(histogram, tally.completed, seconds, tally.non2xx, tally.errors + tally.outstanding)
+  if (tally.outstanding > 0) countFailure(tally, 'no answer within 10 s')
+  const result = toLoadResult(histogram, tally.completed, seconds, tally.non2xx, tally.errors + tally.outstanding)
+  return { ...result, failures: Object.fromEntries(tally.failures) }
 }
