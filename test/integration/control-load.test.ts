@@ -57,7 +57,8 @@ it(
       controlConfig(
         { a: [instances[0]!.address, instances[1]!.address], b: [instances[2]!.address, instances[3]!.address] },
         { a: 50, b: 50 },
-        { statePath: `${stateDir()}/state.json`, service: { drainSeconds: 10 } },
+        // The override header pins the long requests to the old group (weighted then, so reachable).
+        { statePath: `${stateDir()}/state.json`, service: { drainSeconds: 10, override: { header: 'x-zdd-group' } } },
       ),
     )
     const endpoint = `${proxy.url}/endpoint0`

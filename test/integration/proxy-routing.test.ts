@@ -55,13 +55,27 @@ describe('group choice', () => {
     await proxy.stop()
   })
 
-  it('forces the group named by the override header or cookie; ignores unknown names', async () => {
+  it('ignores override headers and cookies unless the config turns them on', async () => {
     const proxy = await startProxyProcess(config({ a: 100, b: 0 }))
-    expect((await get(`${proxy.url}/`, { 'x-zdd-group': 'b' })).group).toBe('b')
-    expect((await get(`${proxy.url}/`, { cookie: 'zdd_group=b' })).group).toBe('b')
     for (let i = 0; i < 10; i++) {
-      expect((await get(`${proxy.url}/`, { 'x-zdd-group': 'nope' })).group).toBe('a')
-      expect((await get(`${proxy.url}/`, { cookie: 'zdd_group=nope' })).group).toBe('a')
+      expect((await get(`${proxy.url}/`, { 'x-zdd-group': 'b' })).group).toBe('a')
+      expect((await get(`${proxy.url}/`, { cookie: 'zdd_group=b' })).group).toBe('a')
+    }
+    await proxy.stop()
+  })
+
+  it('forces a weighted group named by the configured override header or cookie; ignores unknown names', async () => {
+    const override = { override: { header: 'x-zdd-group', cookie: 'zdd_group' } }
+    const proxy = await startProxyProcess(serviceConfig({ a: [a.address], b: [b.address] }, { a: 99, b: 1 }, override))
+    for (let i = 0; i < 10; i++) {
+      expect((await get(`${proxy.url}/`, { 'x-zdd-group': 'b', cookie: `zdd_client=fixed-${i}` })).group).toBe('b')
+      expect((await get(`${proxy.url}/`, { cookie: `zdd_group=b; zdd_client=fixed-${i}` })).group).toBe('b')
+    }
+    // Unknown names fall back to the sticky choice: the same group as without any override.
+    for (let i = 0; i < 10; i++) {
+      const plain = (await get(`${proxy.url}/`, { cookie: `zdd_client=fixed-${i}` })).group
+      expect((await get(`${proxy.url}/`, { 'x-zdd-group': 'nope', cookie: `zdd_client=fixed-${i}` })).group).toBe(plain)
+      expect((await get(`${proxy.url}/`, { cookie: `zdd_group=nope; zdd_client=fixed-${i}` })).group).toBe(plain)
     }
     await proxy.stop()
   })
