@@ -8,6 +8,7 @@
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { canaryCheckCommand } from './canary-check.js'
+import { configSchemaCommand } from './config-schema.js'
 import { cutoverCommand } from './cutover.js'
 import { demoCommand } from './demo.js'
 import { CliError } from './errors.js'
@@ -33,6 +34,7 @@ try {
     .command(weightsCommand)
     .command(cutoverCommand)
     .command(rollbackCommand)
+    .command(configSchemaCommand)
     .demandCommand(1, 'a command is required (see --help)')
     .strict()
     .help()

@@ -153,12 +153,16 @@ const dnsSchema = strict({
 
 /** The whole file. Only `services` is required. */
 export const configSchema = strict({
+  // Names the JSON Schema for editors; the proxy ignores it.
+  $schema: z.string().optional(),
   admin: adminSchema.optional(),
   state: stateSchema.optional(),
   dns: dnsSchema,
   trustedProxies: z.array(addressOrCidr).default(() => []),
   services: z.array(serviceSchema).min(1),
-}).superRefine(checkServices)
+})
+  .superRefine(checkServices)
+  .transform(({ $schema: _schema, ...config }) => config)
 
 // Compile-time check: fails to type-check when the schema's output drifts from the Config contract.
 type Assignable<T extends U, U> = T
