@@ -19,8 +19,13 @@ export function benchWeights(names: readonly string[]): Record<string, number> {
  * listener (metrics) on an OS-picked loopback port. `serviceOverrides` replaces service fields
  * (feature A/B in side-by-side runs).
  */
-export function zddConfig(groups: readonly BenchGroup[], serviceOverrides: Readonly<Record<string, unknown>> = {}): unknown {
+export function zddConfig(
+  groups: readonly BenchGroup[],
+  serviceOverrides: Readonly<Record<string, unknown>> = {},
+  topOverrides: Readonly<Record<string, unknown>> = {},
+): unknown {
   return {
+    ...topOverrides,
     admin: { host: '127.0.0.1', port: 0 },
     services: [
       {

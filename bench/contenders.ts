@@ -110,13 +110,15 @@ export interface ZddVariant {
   readonly serveArgs?: readonly string[]
   readonly nodeFlags?: readonly string[]
   readonly service?: Readonly<Record<string, unknown>>
+  /** Fields merged into the config's top level (e.g. `accessLog`). */
+  readonly top?: Readonly<Record<string, unknown>>
 }
 
 /** Starts `zdd-proxy serve` on a generated config. */
 export async function startZdd(name: string, groups: readonly BenchGroup[], ctx: ContenderContext, variant: ZddVariant = {}): Promise<Contender> {
   const dir = mkdtempSync(join(ctx.scratch, 'zdd-'))
   const file = join(dir, 'config.json')
-  writeFileSync(file, JSON.stringify(zddConfig(groups, variant.service), null, 2))
+  writeFileSync(file, JSON.stringify(zddConfig(groups, variant.service, variant.top), null, 2))
   const cli = variant.cli ?? CLI
   const args = [...profileArgs(ctx), ...launchFlags(cli), ...(variant.nodeFlags ?? []), cli, 'serve', '--config', file, ...(variant.serveArgs ?? [])]
   const { child, match } = await spawnChild(name, process.execPath, args, {

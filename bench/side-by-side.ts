@@ -7,6 +7,7 @@
  *   node dist/bench/side-by-side.js [--runs 9] [--duration 4] [--pin 0] A B
  *   A, B: zdd | zdd:DIST (another build's dist/ folder) | minimal-undici | http-proxy
  *   --service-a / --service-b JSON   fields merged into that zdd's service (e.g. '{"sticky":{"by":"none"}}')
+ *   --config-a / --config-b JSON     fields merged into that zdd's config (e.g. '{"accessLog":{"path":"/tmp/b.log"}}')
  *   --node-a / --node-b FLAGS        node flags for that zdd (e.g. '--max-semi-space-size=8')
  *   --profile DIR                    both sides run under `node --cpu-prof`, profiles written to DIR
  *                                    (compare them per request: dist/bench/cpuprofile.js)
@@ -29,6 +30,7 @@ import { median } from './summary.js'
 interface Side {
   readonly spec: string
   readonly service: string | undefined
+  readonly config: string | undefined
   readonly node: string | undefined
 }
 
@@ -43,6 +45,7 @@ async function startSide(label: string, side: Side, ctx: ContenderContext): Prom
   return startZdd(`${label} ${side.spec}`, standardGroups(ctx.backend), ctx, {
     ...(match[1] === undefined ? {} : { cli: baselineCli(match[1]) }),
     ...(side.service === undefined ? {} : { service: JSON.parse(side.service) as Record<string, unknown> }),
+    ...(side.config === undefined ? {} : { top: JSON.parse(side.config) as Record<string, unknown> }),
     ...(side.node === undefined ? {} : { nodeFlags: side.node.split(' ').filter((flag) => flag !== '') }),
   })
 }
@@ -58,6 +61,8 @@ async function main(): Promise<void> {
     .option('pin', { type: 'string', default: '0', describe: 'CPU list both proxies share (empty: no pinning)' })
     .option('service-a', { type: 'string' })
     .option('service-b', { type: 'string' })
+    .option('config-a', { type: 'string' })
+    .option('config-b', { type: 'string' })
     .option('node-a', { type: 'string' })
     .option('node-b', { type: 'string' })
     .option('profile', { type: 'string', describe: 'folder for both sides\' CPU profiles' })
@@ -78,8 +83,8 @@ async function main(): Promise<void> {
       ...(args.pin === '' ? {} : { cpus: args.pin }),
       ...(args.profile === undefined ? {} : { profileDir: args.profile }),
     }
-    const a = await startSide('A', { spec: specA, service: args['service-a'], node: args['node-a'] }, ctx)
-    const b = await startSide('B', { spec: specB, service: args['service-b'], node: args['node-b'] }, ctx)
+    const a = await startSide('A', { spec: specA, service: args['service-a'], config: args['config-a'], node: args['node-a'] }, ctx)
+    const b = await startSide('B', { spec: specB, service: args['service-b'], config: args['config-b'], node: args['node-b'] }, ctx)
     // The bench config's sticky cookie, as a browser that was here before sends it back.
     const headers: Record<string, string> = args.returning ? { cookie: 'zdd_client=Rt0bench_1' } : {}
     const load = (contender: Contender, seconds: number) => runAutocannon({ url: contender.url, connections: args.connections, seconds, headers })
@@ -101,7 +106,7 @@ async function main(): Promise<void> {
     rmSync(scratch, { recursive: true, force: true })
   }
   const clients = args.returning ? 'returning clients (sticky cookie sent)' : 'new clients (no cookie)'
-  const summary = `${clients}; A = ${specA}${args['service-a'] ? ` ${args['service-a']}` : ''}${args['node-a'] ? ` (${args['node-a']})` : ''}; B = ${specB}${args['service-b'] ? ` ${args['service-b']}` : ''}${args['node-b'] ? ` (${args['node-b']})` : ''}\nmedian B/A CPU per request over ${ratios.length} runs: ${median(ratios).toFixed(3)} (B's efficiency ${(1 / median(ratios)).toFixed(3)}x A's)`
+  const summary = `${clients}; A = ${specA}${args['service-a'] ? ` ${args['service-a']}` : ''}${args['config-a'] ? ` ${args['config-a']}` : ''}${args['node-a'] ? ` (${args['node-a']})` : ''}; B = ${specB}${args['service-b'] ? ` ${args['service-b']}` : ''}${args['config-b'] ? ` ${args['config-b']}` : ''}${args['node-b'] ? ` (${args['node-b']})` : ''}\nmedian B/A CPU per request over ${ratios.length} runs: ${median(ratios).toFixed(3)} (B's efficiency ${(1 / median(ratios)).toFixed(3)}x A's)`
   process.stdout.write(`${summary}\n`)
   const out = fileURLToPath(new URL('../../bench/results', import.meta.url))
   mkdirSync(out, { recursive: true })

@@ -5,6 +5,8 @@
 
 export interface Config {
   readonly admin?: AdminConfig
+  /** One JSON line per request; absent: no access log. */
+  readonly accessLog?: AccessLogConfig
   readonly state?: StateConfig
   readonly dns: DnsConfig
   /** CIDRs (or single addresses) of proxies whose X-Forwarded-* headers we extend instead of overwrite. */
@@ -21,6 +23,13 @@ export interface AdminConfig {
   readonly readToken?: string
   /** Event streams (`/v1/events`) open at once; more get 503. */
   readonly maxEventStreams: number
+}
+
+export interface AccessLogConfig {
+  /** A file to append to, or `-` for stdout. */
+  readonly path: string
+  /** Share of requests logged, 0 to 1. */
+  readonly sample: number
 }
 
 export interface StateConfig {

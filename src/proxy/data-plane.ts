@@ -8,6 +8,7 @@ import type { Instance, InstanceId } from '../upstream/instance.js'
 import type { OutcomeSink } from '../upstream/outcomes.js'
 import { InstancePools, type DetachedPool } from '../upstream/pools.js'
 import { StatsRegistry } from '../upstream/stats.js'
+import { AccessLog } from './access-log.js'
 import { GentleClose } from './gentle-close.js'
 import { ProxyListener } from './listener.js'
 import { planFor, type PlanParts } from './plan.js'
@@ -61,6 +62,7 @@ export class DataPlane {
   readonly #parts: PlanParts
   readonly #table: SnapshotHolder<RouteTable<Instance>>
   readonly #closers: GentleClose[] = []
+  readonly #accessLog: AccessLog | undefined
   #live: ReadonlySet<Instance> = new Set()
   #stopping: Promise<void> | undefined
 
@@ -70,7 +72,8 @@ export class DataPlane {
     this.stats = new StatsRegistry(config)
     this.#pools = new InstancePools(config.services)
     this.#retry = new RetryPolicies(config.services, this.stats)
-    this.#parts = { stats: this.stats, retry: this.#retry, outcomes: options.outcomes, logger: options.logger }
+    this.#accessLog = config.accessLog === undefined ? undefined : new AccessLog(config.accessLog)
+    this.#parts = { stats: this.stats, retry: this.#retry, outcomes: options.outcomes, logger: options.logger, accessLog: this.#accessLog }
     this.#table = new SnapshotHolder(emptyTable(config.services))
   }
 
@@ -99,6 +102,7 @@ export class DataPlane {
           table: this.#table,
           trustedProxies: this.#config.trustedProxies,
           logger: this.#logger,
+          accessLog: this.#accessLog,
         })
         const closer = new GentleClose(listener.server)
         // In a cluster worker the primary owns the socket; every worker sees the port it bound.
@@ -137,6 +141,7 @@ export class DataPlane {
       await Promise.all(this.#closers.map((closer) => closer.close(graceMs)))
       this.#retry.stop()
       await this.#pools.closeAll(1_000)
+      await this.#accessLog?.close()
     })()
     return this.#stopping
   }

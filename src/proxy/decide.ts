@@ -15,6 +15,7 @@ import { newClientId } from './client-id.js'
 import { ProxyErrors, type ProxyError } from './errors.js'
 import { readCookie } from './headers.js'
 import { countRedispatch } from './next-attempt.js'
+import type { StickyKind } from './access-log.js'
 import type { ServicePlan } from './plan.js'
 
 const TWO_POW_53 = 9007199254740992
@@ -34,6 +35,7 @@ export interface Decision {
   extraHeaders: string[] | undefined
   /** The answer sets a new client's sticky cookie. */
   newClient: boolean
+  sticky: StickyKind
 }
 
 /** A decision once made: where the request goes, as the snapshot it read said. */
@@ -46,10 +48,21 @@ export interface Route {
   readonly keyHash: number
   readonly extraHeaders: string[] | undefined
   readonly newClient: boolean
+  /** How the group was chosen, for the access log. */
+  readonly sticky: StickyKind
 }
 
 export function emptyDecision(): Decision {
-  return { plan: undefined, service: undefined, group: undefined, instance: undefined, keyHash: 0, extraHeaders: undefined, newClient: false }
+  return {
+    plan: undefined,
+    service: undefined,
+    group: undefined,
+    instance: undefined,
+    keyHash: 0,
+    extraHeaders: undefined,
+    newClient: false,
+    sticky: 'none',
+  }
 }
 
 /** The refusal when no route exists: what to answer. */
@@ -70,12 +83,14 @@ export function decide(
   let extraHeaders: string[] | undefined
   let keyHash: number
   let newClient = false
+  let sticky: StickyKind = 'returning'
   switch (plan.stickyBy) {
     case 'cookie': {
       const id = readCookie(req.headers.cookie, plan.stickyCookiePrefix)
       if (id !== undefined && id !== '') {
         keyHash = hashString(id)
       } else {
+        sticky = 'new'
         const fresh = newClientId()
         keyHash = hashString(fresh)
         extraHeaders = ['set-cookie', plan.stickyCookiePrefix + fresh + plan.stickyCookieAttributes]
@@ -85,7 +100,11 @@ export function decide(
     }
     case 'header': {
       const id = req.headers[plan.stickyHeader]
-      keyHash = typeof id === 'string' && id !== '' ? hashString(id) : Math.random() * TWO_POW_53
+      if (typeof id === 'string' && id !== '') keyHash = hashString(id)
+      else {
+        keyHash = Math.random() * TWO_POW_53
+        sticky = 'none'
+      }
       break
     }
     case 'ip':
@@ -93,6 +112,7 @@ export function decide(
       break
     default:
       keyHash = Math.random() * TWO_POW_53
+      sticky = 'none'
   }
   const overrideName = plan.overrideHeader === '' && plan.overrideCookiePrefix === '' ? undefined : overrideOf(req, plan)
   const group = chooseGroup(service, overrideName, keyHash)
@@ -119,6 +139,7 @@ export function decide(
   decision.keyHash = keyHash
   decision.extraHeaders = extraHeaders
   decision.newClient = newClient
+  decision.sticky = overrideName !== undefined && group.name === overrideName ? 'override' : sticky
   return undefined
 }
 

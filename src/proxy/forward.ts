@@ -12,6 +12,7 @@ import { isRefusedInterim, mayResend, sendThroughNodeHttp, type FallbackHandler 
 import { InstanceClaim } from './claim.js'
 import { buildResponseHeaders } from './headers.js'
 import { nextAttempt, redispatch, roomyInstance } from './next-attempt.js'
+import type { StickyKind } from './access-log.js'
 import type { Route } from './decide.js'
 import type { ServicePlan } from './plan.js'
 import { endTurn, takeTurn, type Turn } from './turns.js'
@@ -36,6 +37,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
   readonly keyHash: number
   readonly extraResponseHeaders: string[] | undefined
   readonly newClient: boolean
+  readonly #sticky: StickyKind
   #group: GroupRoute<Instance>
   #stats: GroupStats
   #controller: Dispatcher.DispatchController | null = null
@@ -48,6 +50,8 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
   #retriesLeft: number
   #body: RequestBody = null
   #sendTimer: NodeJS.Timeout | undefined
+  /** Body bytes relayed to the client (the access log's bytesOut). */
+  #bytesOut = 0
   readonly #startedAt = performance.now()
   /** Kept: a request whose body went upstream as a stream loses its `socket` once that stream is done. */
   readonly #socket: Socket
@@ -58,6 +62,8 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     route: Route,
     readonly upstreamHeaders: string[],
     readonly requestId: string,
+    /** The client's address through trusted proxies; set only when the access log is on. */
+    readonly clientAddress = '',
   ) {
     super(route.instance)
     this.plan = route.plan
@@ -65,10 +71,12 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     this.keyHash = route.keyHash
     this.extraResponseHeaders = route.extraHeaders
     this.newClient = route.newClient
+    this.#sticky = route.sticky
     this.#group = route.group
     this.#stats = route.plan.stats.get(route.group.name)!
     this.#retriesLeft = route.plan.retries
     this.#socket = req.socket
+    if (this.plan.accessLog?.sampled()) res.once('close', () => this.#logAccess())
   }
 
   /** Queues the request on its client connection; it begins when the requests before it are over. */
@@ -164,7 +172,9 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.#answered || this.res.write(chunk)) return
+    if (this.#answered) return
+    this.#bytesOut += chunk.length
+    if (this.res.write(chunk)) return
     controller.pause()
     this.#sendTimer ??= setTimeout(Exchange.#stalled, this.plan.sendMs, this)
     this.res.once('drain', () => {
@@ -287,6 +297,31 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     this.#group = to.group
     this.#stats = this.plan.stats.get(to.group.name)!
     return to.instance
+  }
+
+  /** The request's access log line, once its answer is over (sent, or cut short). */
+  #logAccess(): void {
+    const body = this.#body
+    const declared = this.req.headers['content-length']
+    this.plan.accessLog!.write({
+      time: new Date().toISOString(),
+      requestId: this.requestId,
+      client: this.clientAddress,
+      method: this.req.method!,
+      path: this.req.url!,
+      status: this.res.headersSent ? this.res.statusCode : 499,
+      bytesIn: body === null ? 0 : Buffer.isBuffer(body) ? body.length : declared !== undefined ? Number(declared) : null,
+      bytesOut: this.#bytesOut,
+      durationMs: Math.round((performance.now() - this.#startedAt) * 1000) / 1000,
+      complete: this.res.writableFinished,
+      service: this.plan.name,
+      group: this.#group.name,
+      // The instance of the last attempt: the one that answered, or the one whose failure was answered.
+      instance: this.instance.address,
+      retries: this.plan.retries - this.#retriesLeft,
+      redispatched: this.#redispatched,
+      sticky: this.#sticky,
+    })
   }
 
   /** The proxy's own answer (an error): counted like any response, named by the request id only. */

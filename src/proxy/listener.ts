@@ -1,11 +1,13 @@
 import { createServer, ServerResponse, STATUS_CODES, type IncomingMessage, type Server } from 'node:http'
 import type { BlockList, Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import type { Duplex } from 'node:stream'
 import type { SnapshotSource } from '../routing/snapshot.js'
 import type { RouteTable } from '../routing/types.js'
 import type { Logger } from '../support/log.js'
 import type { Instance } from '../upstream/instance.js'
-import { answerClientError, isTrusted, peerAddressOf, toOriginForm, trustList, validHost } from './client.js'
+import { answerClientError, clientAddressOf, isTrusted, peerAddressOf, toOriginForm, trustList, validHost } from './client.js'
+import type { AccessLog } from './access-log.js'
 import { decide, emptyDecision, type Decision, type Refusal, type Route } from './decide.js'
 import { ProxyErrors, sendError, type ProxyError } from './errors.js'
 import { Exchange } from './forward.js'
@@ -28,6 +30,8 @@ export interface ListenerOptions {
   readonly table: SnapshotSource<RouteTable<Instance>>
   readonly trustedProxies: readonly string[]
   readonly logger: Logger
+  /** Where refused requests are logged, when the access log is on (exchanges log themselves). */
+  readonly accessLog?: AccessLog
 }
 
 /** What the checks of a request found wrong, or undefined. */
@@ -126,12 +130,43 @@ export class ProxyListener {
     const trusted = isTrusted(this.#trusted, peer)
     const requestId = this.#requestIds.of(req, trusted)
     const refusal = this.#route(req, peer)
-    if (refusal !== undefined) return sendError(res, refusal.error, refusal.message, { requestId })
+    if (refusal !== undefined) {
+      if (this.options.accessLog?.sampled()) this.#logRefusal(req, res, peer, requestId)
+      return sendError(res, refusal.error, refusal.message, { requestId })
+    }
     const headers = buildUpstreamHeaders(req, peer, trusted, requestId)
     if (headers === undefined) return sendError(res, ProxyErrors.badRequest, 'more than one Host header', { requestId })
     if (this.#decision.plan!.overrideSecretDigest !== undefined) withoutSecretCookie(headers, this.#decision.plan!)
     // #route found a route: the decision's fields are all set for this request.
-    new Exchange(req, res, this.#decision as Route, headers, requestId).start()
+    const route = this.#decision as Route
+    const client = route.plan.accessLog === undefined ? '' : clientAddressOf(req, peer, this.#trusted)
+    new Exchange(req, res, route, headers, requestId, client).start()
+  }
+
+  /** The access log line of a request the proxy answered itself, before any instance. */
+  #logRefusal(req: IncomingMessage, res: ServerResponse, peer: string, requestId: string): void {
+    const startedAt = performance.now()
+    const service = this.#planFor(req)?.name ?? ''
+    res.once('close', () => {
+      this.options.accessLog!.write({
+        time: new Date().toISOString(),
+        requestId,
+        client: clientAddressOf(req, peer, this.#trusted),
+        method: req.method ?? '',
+        path: req.url ?? '',
+        status: res.headersSent ? res.statusCode : 499,
+        bytesIn: null,
+        bytesOut: 0,
+        durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
+        complete: res.writableFinished,
+        service,
+        group: '',
+        instance: '',
+        retries: 0,
+        redispatched: false,
+        sticky: 'none',
+      })
+    })
   }
 
   #handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {

@@ -3,6 +3,7 @@ import type { ServiceConfig } from '../config/types.js'
 import type { Logger } from '../support/log.js'
 import type { OutcomeSink } from '../upstream/outcomes.js'
 import type { GroupStats, StatsRegistry } from '../upstream/stats.js'
+import type { AccessLog } from './access-log.js'
 import type { RetryPolicies, RetryPolicy } from './retry.js'
 
 const STICKY_COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -46,6 +47,8 @@ export interface ServicePlan {
   readonly outcomes: OutcomeSink
   /** Logs failed attempts (the data plane logs failures only). */
   readonly logger: Logger
+  /** Where each request's line goes, when the access log is on. */
+  readonly accessLog: AccessLog | undefined
 }
 
 /** What every plan of one data plane shares. */
@@ -54,6 +57,7 @@ export interface PlanParts {
   readonly retry: RetryPolicies
   readonly outcomes: OutcomeSink
   readonly logger: Logger
+  readonly accessLog: AccessLog | undefined
 }
 
 export function planFor(config: ServiceConfig, parts: PlanParts): ServicePlan {
@@ -79,5 +83,6 @@ export function planFor(config: ServiceConfig, parts: PlanParts): ServicePlan {
     stats: parts.stats.forService(config.name),
     outcomes: parts.outcomes,
     logger: parts.logger,
+    accessLog: parts.accessLog,
   }
 }

@@ -14,6 +14,11 @@ export const FIELD_DOCS: Readonly<Record<string, string>> = {
     'Bearer token reads must carry (the `token` works too), except `/healthz` and `/readyz`. Absent: reads are open (without any token, only to loopback Host names).',
   'admin.maxEventStreams': 'Event streams (`GET /v1/events`) open at once; one more is answered 503 `too_many_streams`.',
 
+  accessLog:
+    'One JSON line per request: time, requestId, client, method, path, status, bytesIn, bytesOut, durationMs, complete, service, group, instance, retries, redispatched, sticky. Written asynchronously, off the request\'s path. Absent: no access log.',
+  'accessLog.path': 'A file to append to (created with its directory), or `-` for stdout.',
+  'accessLog.sample': 'Share of requests logged, from 0 to 1 (each request drawn at random).',
+
   state: 'Where the desired state (weights, history, cut-overs) is kept so it survives a restart. Absent: the weights are the config\'s and read-only.',
   'state.store': 'The store: `file` (one JSON file, written atomically).',
   'state.path': 'The state file, relative to the working directory.',

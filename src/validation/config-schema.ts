@@ -137,6 +137,11 @@ const adminSchema = strict({
   maxEventStreams: integer(0, 100_000).default(64),
 }).superRefine(checkAdmin)
 
+const accessLogSchema = strict({
+  path: z.string().min(1).default('-'),
+  sample: numeric(z.number().min(0).max(1)).default(1),
+})
+
 const stateSchema = strict({
   store: z.literal('file').default('file'),
   path: z.string().min(1).default('var/state.json'),
@@ -156,6 +161,7 @@ export const configSchema = strict({
   // Names the JSON Schema for editors; the proxy ignores it.
   $schema: z.string().optional(),
   admin: adminSchema.optional(),
+  accessLog: accessLogSchema.optional(),
   state: stateSchema.optional(),
   dns: dnsSchema,
   trustedProxies: z.array(addressOrCidr).default(() => []),
