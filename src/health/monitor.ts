@@ -52,6 +52,14 @@ interface HealthRecord {
   readonly checks: InstanceChecks
   /** The panic guard's refusal was logged since the last transition. */
   guardLogged: boolean
+  /** Health checks (by index) that reported at least once, and whether readiness passed once. */
+  readonly reported: Set<number>
+  readiedOnce: boolean
+}
+
+/** An instance whose checks have all spoken once (one without checks is judged at once). */
+function judged(record: HealthRecord): boolean {
+  return record.reported.size >= record.service.healthChecks.length && (record.service.readinessChecks.length === 0 || record.readiedOnce)
 }
 
 /**
@@ -74,6 +82,8 @@ export class HealthMonitor implements OutcomeSink {
   #unsubscribe: (() => void) | undefined
   #startingUp = true
   #stopped = false
+  /** Callers of firstVerdicts() waiting for every known instance's first check results. */
+  readonly #judgedWaiters = new Set<() => void>()
 
   constructor(
     services: readonly ServiceConfig[],
@@ -149,9 +159,23 @@ export class HealthMonitor implements OutcomeSink {
     const facts = initialFacts(now, service.readinessChecks.length > 0, service.healthChecks.length)
     const checks = new InstanceChecks(instance, service, this.#checkEnvironment, {
       health: (index, outcome, detail) => this.#onHealth(record, index, outcome, detail),
-      ready: (name, detail) => this.#update(record, markReady(record.facts), `readiness check ${name} passed (${detail})`),
+      ready: (name, detail) => {
+        record.readiedOnce = true
+        this.#update(record, markReady(record.facts), `readiness check ${name} passed (${detail})`)
+        this.#wakeJudgedWaiters()
+      },
     })
-    const record: HealthRecord = { instance, service, facts, checks, health: 'starting', liveSinceMs: now, guardLogged: false }
+    const record: HealthRecord = {
+      instance,
+      service,
+      facts,
+      checks,
+      health: 'starting',
+      liveSinceMs: now,
+      guardLogged: false,
+      reported: new Set(),
+      readiedOnce: false,
+    }
     this.#records.set(instance.id, record)
     let siblings = this.#byService.get(service.name)
     if (siblings === undefined) this.#byService.set(service.name, (siblings = new Set()))
@@ -170,6 +194,50 @@ export class HealthMonitor implements OutcomeSink {
         ? `health check passed (${detail})`
         : `health check failed${failures > 1 ? ` ${failures} times in a row` : ''} (${detail})`
     this.#update(record, facts, reason)
+    record.reported.add(index)
+    this.#wakeJudgedWaiters()
+  }
+
+  /**
+   * Resolves once every group with weight has a live instance or has all its instances judged (each
+   * health check answered once, readiness passed once), or after `limitMs`: the proxy opens its
+   * listeners then, so its first requests do not find a group whose instances are up but unchecked
+   * (503). Names the instances still unjudged at the limit.
+   */
+  firstVerdicts(limitMs: number): Promise<readonly string[]> {
+    const waiting = () => this.#unjudgedInUnservedGroups()
+    if (waiting().length === 0) return Promise.resolve([])
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        this.#judgedWaiters.delete(check)
+        resolve(waiting().map((record) => record.instance.address))
+      }
+      const check = () => {
+        if (waiting().length === 0) done()
+      }
+      // Not unref'd: the start awaits this, and the checks' own timers are (they would let the process exit).
+      const timer = setTimeout(done, limitMs)
+      this.#judgedWaiters.add(check)
+    })
+  }
+
+  #unjudgedInUnservedGroups(): HealthRecord[] {
+    const waiting: HealthRecord[] = []
+    for (const [service, records] of this.#byService) {
+      const weights = this.ports.instances.weightsOf(service)
+      const served = new Set<string>()
+      for (const record of records) if (isLive(record.health)) served.add(record.instance.group)
+      for (const record of records) {
+        const group = record.instance.group
+        if ((weights[group] ?? 0) > 0 && !served.has(group) && !judged(record)) waiting.push(record)
+      }
+    }
+    return waiting
+  }
+
+  #wakeJudgedWaiters(): void {
+    for (const waiter of this.#judgedWaiters) waiter()
   }
 
   /** Ends ejections whose time is over. */
