@@ -27,6 +27,8 @@ export interface InstanceVerdict {
   readonly live: boolean
   /** Share of a full instance's traffic during slow start, in (0, 1]; 1 when not ramping. */
   readonly weight: number
+  /** Passive ejections health counts against the instance, when it says. */
+  readonly ejections?: number
 }
 
 /** Until health has judged an instance: not live. */
@@ -166,6 +168,11 @@ export class ControlPlane {
   /** The health of an instance, as status and metrics show it. */
   healthOf(instance: KnownInstance): string {
     return (this.#verdicts.get(instance.id) ?? UNJUDGED).health
+  }
+
+  /** Passive ejections of an instance, as health last counted them (status). */
+  ejectionsOf(instance: KnownInstance): number {
+    return this.#verdicts.get(instance.id)?.ejections ?? 0
   }
 
   /** The current spec; reading it applies a pending rebuild first. */
