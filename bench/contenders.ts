@@ -23,6 +23,8 @@ export interface Contender {
   pids(): number[]
   /** Sends a signal to the contender's main process (no-op for direct). */
   signal(signal: NodeJS.Signals): void
+  /** zdd-proxy's admin API, when the harness asked for it (`ZddVariant.admin`). */
+  readonly adminUrl?: string
   stop(): Promise<void>
 }
 
@@ -107,6 +109,8 @@ export interface ZddVariant {
   readonly serveArgs?: readonly string[]
   readonly nodeFlags?: readonly string[]
   readonly service?: Readonly<Record<string, unknown>>
+  /** Wait for the admin listener too, and give its URL (side-by-side --dashboard-b). */
+  readonly admin?: boolean
 }
 
 /** Starts `zdd-proxy serve` on a generated config. */
@@ -116,12 +120,12 @@ export async function startZdd(name: string, groups: readonly BenchGroup[], ctx:
   writeFileSync(file, JSON.stringify(zddConfig(groups, variant.service), null, 2))
   const cli = variant.cli ?? CLI
   const args = [...profileArgs(ctx), ...launchFlags(cli), ...(variant.nodeFlags ?? []), cli, 'serve', '--config', file, ...(variant.serveArgs ?? [])]
-  const { child, match } = await spawnChild(name, process.execPath, args, {
-    ready: /"event":"listening"[^\n]*"service":"bench"[^\n]*"port":(\d+)/,
-    timeoutMs: 30_000,
-    ...pinned(ctx),
-  })
-  return running(name, child, Number(match![1]), ctx.backend.path)
+  const listening = /"event":"listening"[^\n]*"service":"bench"[^\n]*"port":(\d+)/
+  // The admin listener opens after the proxy's: its line comes later.
+  const ready = variant.admin === true ? new RegExp(`${listening.source}[\\s\\S]*"event":"admin_listening"[^\\n]*"port":(\\d+)`) : listening
+  const { child, match } = await spawnChild(name, process.execPath, args, { ready, timeoutMs: 30_000, ...pinned(ctx) })
+  const contender = running(name, child, Number(match![1]), ctx.backend.path)
+  return variant.admin === true ? { ...contender, adminUrl: `http://127.0.0.1:${match![2]}` } : contender
 }
 
 /** True when this build's `serve` has a `--workers` option. */
