@@ -23,11 +23,13 @@ interface ChartSpec {
   lines(group: GroupSeriesWire): { label: string; values: readonly (number | null)[]; dash?: number[] }[]
   /** An axis tick or legend value. */
   format(value: number): string
+  /** Lowest top of the y axis, so a quiet chart does not magnify noise. */
+  readonly minTop: number
 }
 
 const SPECS: readonly ChartSpec[] = [
-  { title: 'Requests per second', lines: (g) => [{ label: g.name, values: g.rps }], format: (v) => rate(v) },
-  { title: 'Error rate', lines: (g) => [{ label: g.name, values: g.errorRate }], format: (v) => percent(v) },
+  { title: 'Requests per second', lines: (g) => [{ label: g.name, values: g.rps }], format: (v) => rate(v), minTop: 1 },
+  { title: 'Error rate', lines: (g) => [{ label: g.name, values: g.errorRate }], format: (v) => percent(v), minTop: 0.05 },
   {
     title: 'Latency (p99 solid, p50 dashed)',
     lines: (g) => [
@@ -35,6 +37,7 @@ const SPECS: readonly ChartSpec[] = [
       { label: `${g.name} p50`, values: g.p50, dash: [4, 4] },
     ],
     format: (v) => duration(v),
+    minTop: 0.01,
   },
 ]
 
@@ -87,12 +90,15 @@ export class ServiceCharts {
   }
 
   #create(chart: Chart, lines: { label: string; index: number; dash?: number[] }[], data: UPlot.AlignedData): UPlot {
-    const format = chart.spec.format
+    const { format, minTop } = chart.spec
     const options: UPlot.Options = {
       width: this.#width(),
       height: HEIGHT,
-      scales: { x: { time: true }, y: { range: (_self, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
-      axes: [{}, { size: 64, values: (_self, ticks) => ticks.map(format) }],
+      scales: { x: { time: true }, y: { range: (_self, _min, max) => [0, Math.max(minTop, max * 1.1)] } },
+      axes: [
+        { space: 70, values: (_self, ticks) => ticks.map((seconds) => clock(seconds * 1000)) },
+        { size: 64, values: (_self, ticks) => ticks.map(format) },
+      ],
       series: [
         {},
         ...lines.map((line) => ({
