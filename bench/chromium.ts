@@ -1,6 +1,6 @@
 /**
- * Debian's Chromium driven by playwright-core, for the dashboard tests. `.ci/run` installs the
- * `chromium` package; playwright-core never downloads a browser of its own.
+ * Debian's Chromium driven by playwright-core, for the dashboard test and the dashboard soak.
+ * `.ci/run` installs the `chromium` package; playwright-core never downloads a browser of its own.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'

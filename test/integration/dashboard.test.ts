@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { binomialBand } from '../helpers/binomial.js'
-import { launchChromium, type Browser } from '../helpers/chromium.js'
+import { launchChromium, type Browser } from '../../bench/chromium.js'
 import { runCli, startCli, stopAll, type Started } from '../helpers/processes.js'
 import { admin, agent } from './control-helpers.js'
 
