@@ -75,8 +75,9 @@ class GroupRing {
   /** Writes the deltas since the last call into `slot` (-1: only take the baseline). */
   record(slot: number): void {
     const { responses, answered5xx } = countResponses(this.stats.responsesByStatus)
-    const errors = this.stats.upstreamErrors
-    const failures = errors.connect + errors.reset + errors.timeout + errors.other
+    let failures = 0
+    // Every kind, whatever kinds the data plane counts.
+    for (const count of Object.values(this.stats.upstreamErrors)) failures += count
     const last = this.#last
     if (slot >= 0) {
       this.requests[slot] = responses - last.responses
