@@ -299,7 +299,7 @@ export class HealthMonitor implements OutcomeSink {
   #hand(record: HealthRecord): void {
     const live = isLive(record.health)
     const weight = live ? slowStartWeight(record.liveSinceMs, this.#now(), record.service.slowStartSeconds) : 1
-    this.ports.verdicts.setVerdict(record.instance.id, { health: record.health, live, weight })
+    this.ports.verdicts.setVerdict(record.instance.id, { health: record.health, live, weight, ejections: record.facts.ejections })
   }
 
   /** Hands on a new weight at each slow-start step, so the instance's share follows the ramp. */

@@ -277,6 +277,20 @@ describe('HealthMonitor', () => {
     expect(t.live('a')).toEqual([A1])
   })
 
+  it('hands on the ejections it counts with each verdict (status shows them)', async () => {
+    const t = setup({ outlierDetection: fast })
+    monitor = t.monitor
+    await vi.advanceTimersByTimeAsync(0)
+    expect(t.plane.ejectionsOf(t.instance(A1))).toBe(0)
+    t.fail(A1)
+    expect(t.plane.ejectionsOf(t.instance(A1))).toBe(1)
+    await vi.advanceTimersByTimeAsync(2_250)
+    expect(t.state(A1)).toBe('healthy')
+    t.fail(A1, 'timeout')
+    expect(t.plane.ejectionsOf(t.instance(A1))).toBe(2)
+    expect(t.plane.ejectionsOf(t.instance(A2))).toBe(0)
+  })
+
   it('names states for status and metrics, and stops checking on stop()', async () => {
     const t = setup({ healthChecks: [check] })
     monitor = t.monitor
