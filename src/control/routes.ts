@@ -2,6 +2,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Registry } from 'prom-client'
+import type { ClusterView } from './cluster.js'
 import type { ChangeController, ChangeResult, MutationOptions } from './changes.js'
 import { HttpError, sendJson } from './http-errors.js'
 import type { EventStream } from './sse.js'
@@ -11,6 +12,8 @@ import { notReadyReasons, serviceView, servicesView, type StatusSources } from '
 export interface AdminContext extends StatusSources {
   readonly metrics: Registry
   readonly events: EventStream
+  /** The store and the replicas sharing it (`GET /v1/cluster`). */
+  cluster(): ClusterView
 }
 
 /** One matched request. `body` is the parsed JSON object of a mutation, `{}` for reads. */
@@ -135,6 +138,7 @@ export const ROUTES: readonly Route[] = [
     pattern: /^\/v1\/services$/,
     methods: { GET: read((ctx, { res }) => sendJson(res, 200, servicesView(ctx))) },
   },
+  { pattern: /^\/v1\/cluster$/, methods: { GET: read((ctx, { res }) => sendJson(res, 200, ctx.cluster())) } },
   { pattern: /^\/v1\/services\/([^/]+)$/, methods: { GET: read(getService) } },
   { pattern: /^\/v1\/services\/([^/]+)\/weights$/, methods: { PUT: mutate(putWeights) } },
   { pattern: /^\/v1\/services\/([^/]+)\/cutover$/, methods: { POST: mutate(postCutover) } },

@@ -1,0 +1,414 @@
+import { hostname } from 'node:os'
+import { ConsecutiveBreaker, circuitBreaker, handleWhen, isBrokenCircuitError, retry } from 'cockatiel'
+import { Etcd3, GRPCDeadlineExceededError, isRecoverableError, type IKeyValue, type Lease, type Watcher } from 'etcd3'
+import type { Logger } from '../support/log.js'
+import { StandingWorker } from '../support/off-thread.js'
+import { Coalesced } from './coalesced.js'
+import { PENDING_REVISION, classifyKey, decodeDrain, decodeReplica, encodeState, etcdKeys, settleRevisions, type EtcdKeys } from './etcd-codec.js'
+import { FileStore } from './file-store.js'
+import { overlayConfig } from './merge.js'
+import type { DrainRecord, ReplicaRecord, SharedStore, SharedStoreListener, StateSource } from './shared.js'
+import { StateError, StoreUnavailableError, applyChange, type Change, type CommitOutcome, type DesiredState, type Weights } from './store.js'
+
+// zod-based; runs in a standing worker thread (see off-thread.ts for why).
+const PARSE_MODULE = new URL('../validation/state.js', import.meta.url)
+
+/** Reconnect delays: quick first, then doubling up to the cap. */
+const BACKOFF_FIRST_MS = 100
+const BACKOFF_MAX_MS = 5_000
+
+export interface EtcdStoreOptions {
+  readonly endpoints: readonly string[]
+  readonly prefix: string
+  readonly cachePath: string
+  readonly replicaId?: string
+  readonly leaseSeconds: number
+  readonly timeoutMs: number
+  /** Each configured service's weights and groups: what a state read from etcd is fitted to. */
+  readonly config: ReadonlyMap<string, { readonly weights: Weights; readonly groups: readonly string[] }>
+  readonly logger: Logger
+}
+
+/**
+ * The desired state in etcd, shared by every replica (layout: etcd-codec.ts). A change is a
+ * transaction that writes the whole state only if the key's mod_revision is still the one the
+ * change was computed on. Each replica watches the prefix and hands every newer state to its
+ * listener; when the watch is lost (etcd down, compaction) it reconnects with backoff and reloads
+ * the prefix in full. Membership and drain reports live under a lease, so a replica that is gone
+ * drops out by itself. The last applied state is cached in a file for starts while etcd is down.
+ */
+export class EtcdStore implements SharedStore {
+  readonly kind = 'etcd'
+  readonly replicaId: string
+  readonly description: string
+  readonly #options: EtcdStoreOptions
+  readonly #keys: EtcdKeys
+  readonly #client: Etcd3
+  readonly #parser = new StandingWorker(PARSE_MODULE, 'parseState', (thrown) => new Error(String(thrown.fields.problem ?? thrown.message)))
+  readonly #cache: FileStore
+  readonly #startedAt = new Date().toISOString()
+  readonly #replicas = new Map<string, ReplicaRecord>()
+  readonly #drains = new Map<string, DrainRecord>()
+  readonly #ownDrains = new Map<string, Omit<DrainRecord, 'replica'>>()
+  readonly #record: Coalesced
+  readonly #cacheWriter: Coalesced
+  #listener: SharedStoreListener | undefined
+  #connected = false
+  #source: StateSource = 'config'
+  #lastError: string | undefined
+  #storeRevision = 0
+  /** Events at or below this revision are already in what was loaded. */
+  #seen = 0
+  #applied: DesiredState | undefined
+  #lease: Lease | undefined
+  #watcher: Watcher | undefined
+  #queue: Promise<void> = Promise.resolve()
+  #reconnect: NodeJS.Timeout | undefined
+  #heartbeat: NodeJS.Timeout | undefined
+  #backoffMs = BACKOFF_FIRST_MS
+  #closed = false
+
+  constructor(options: EtcdStoreOptions) {
+    this.#options = options
+    this.replicaId = options.replicaId ?? `${hostname()}-${process.pid}`
+    this.#keys = etcdKeys(options.prefix)
+    this.description = `etcd ${options.endpoints.join(',')} ${this.#keys.state}`
+    this.#cache = new FileStore(options.cachePath)
+    this.#client = new Etcd3({
+      hosts: [...options.endpoints],
+      dialTimeout: options.timeoutMs,
+      // Streams (watch, keepalive) live long; every other call has the store's timeout.
+      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + options.timeoutMs }),
+      faultHandling: {
+        // One retry, on another member; a member failing three times in a row is skipped for a while.
+        global: retry(handleWhen(isRecoverableError), { maxAttempts: 1 }),
+        host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 500, breaker: new ConsecutiveBreaker(3) }),
+      },
+    })
+    this.#record = new Coalesced(() => this.#writeRecord())
+    this.#cacheWriter = new Coalesced(async () => {
+      if (this.#applied !== undefined) await this.#cache.save(this.#applied)
+    })
+  }
+
+  get connected(): boolean {
+    return this.#connected
+  }
+
+  get storeRevision(): number {
+    return this.#storeRevision
+  }
+
+  get source(): StateSource {
+    return this.#source
+  }
+
+  get lastError(): string | undefined {
+    return this.#lastError
+  }
+
+  async open(listener: SharedStoreListener): Promise<DesiredState | undefined> {
+    this.#listener = listener
+    await this.#cache.prepare()
+    try {
+      const loaded = await this.#serially(() => this.#connect())
+      this.#source = 'store'
+      this.#startHeartbeat()
+      return loaded
+    } catch (error) {
+      this.#lastError = describe(error)
+      this.#scheduleReconnect()
+      this.#startHeartbeat()
+      const cached = await this.#cache.load().catch((problem: unknown) => {
+        this.#options.logger.error({ event: 'state_cache_unusable', err: problem }, 'the state cache cannot be read; using the config\'s weights')
+        return undefined
+      })
+      this.#source = cached === undefined ? 'config' : 'cache'
+      if (cached === undefined) return undefined
+      return this.#fit(cached)
+    }
+  }
+
+  replicas(): readonly ReplicaRecord[] {
+    return [...this.#replicas.values()].sort((a, b) => a.id.localeCompare(b.id))
+  }
+
+  drains(service: string): readonly DrainRecord[] {
+    return [...this.#drains.values()].filter((record) => record.service === service)
+  }
+
+  applied(state: DesiredState): void {
+    this.#applied = state
+    this.#record.run()
+    this.#cacheWriter.run()
+  }
+
+  reportDrain(record: Omit<DrainRecord, 'replica'>): void {
+    this.#ownDrains.set(record.service, record)
+    void this.#putDrain(record)
+  }
+
+  async commit(base: DesiredState, change: Change): Promise<CommitOutcome> {
+    if (!this.#connected) {
+      throw new StoreUnavailableError(`etcd (${this.#options.endpoints.join(', ')}) is unreachable (${this.#lastError ?? 'connecting'}); the change was not applied`, 'not_applied')
+    }
+    const next = applyChange(base, change, PENDING_REVISION)
+    const key = this.#keys.state
+    let response
+    try {
+      // Nothing stored yet (or the key was deleted): only a first write may create it.
+      const guard = this.#storeRevision === 0 ? this.#client.if(key, 'Version', '==', 0) : this.#client.if(key, 'Mod', '==', base.revision)
+      response = await guard.then(this.#client.put(key).value(encodeState(next))).else(this.#client.get(key)).commit()
+    } catch (error) {
+      if ((error instanceof Error && isRecoverableError(error)) || error instanceof GRPCDeadlineExceededError || isBrokenCircuitError(error)) {
+        throw new StoreUnavailableError(`cannot write to etcd: ${describe(error)}; the change may or may not have been applied, check the revision`, 'unknown')
+      }
+      throw new StateError(this.description, `cannot write: ${describe(error)}`, 'store')
+    }
+    if (response.succeeded) {
+      const state = settleRevisions(next, Number(response.header.revision))
+      this.#storeRevision = Math.max(this.#storeRevision, state.revision)
+      return { committed: true, state }
+    }
+    const kv = response.responses[0]?.response_range?.kvs[0]
+    if (kv === undefined) {
+      this.#storeRevision = 0
+      return { committed: false, current: base }
+    }
+    const current = await this.#decodeState(kv)
+    this.#storeRevision = Math.max(this.#storeRevision, current.revision)
+    return { committed: false, current }
+  }
+
+  /** The state in the store now (a read, not the watch), or undefined when it cannot be read. */
+  async latest(): Promise<DesiredState | undefined> {
+    if (!this.#connected) return undefined
+    try {
+      const response = await this.#client.get(this.#keys.state).exec()
+      const kv = response.kvs[0]
+      return kv === undefined ? undefined : await this.#decodeState(kv)
+    } catch {
+      return undefined
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    clearTimeout(this.#reconnect)
+    clearInterval(this.#heartbeat)
+    this.#dropWatch()
+    await this.#cacheWriter.idle()
+    // Revoking takes this replica's records away at once instead of at the lease's end.
+    if (this.#connected) await this.#lease?.revoke().catch(() => {})
+    else this.#lease?.release()
+    this.#client.close()
+    await this.#parser.close()
+  }
+
+  /** Loads the whole prefix, registers under a fresh lease, and watches from the revision loaded. */
+  async #connect(): Promise<DesiredState | undefined> {
+    const range = await this.#client.getAll().prefix(this.#keys.prefix).exec()
+    const revision = Number(range.header.revision)
+    let state: DesiredState | undefined
+    this.#replicas.clear()
+    this.#drains.clear()
+    for (const kv of range.kvs) {
+      const key = classifyKey(this.#keys, kv.key.toString())
+      if (key.kind === 'state') state = await this.#decodeState(kv)
+      else this.#take(kv, key, false)
+    }
+    this.#storeRevision = state?.revision ?? 0
+    this.#seen = revision
+    if (this.#lease === undefined) {
+      const lease = this.#client.lease(this.#options.leaseSeconds, { autoKeepAlive: true })
+      lease.on('lost', (error) => {
+        if (this.#lease !== lease) return
+        this.#lease = undefined
+        this.#lost(`lease lost: ${describe(error)}`, true)
+      })
+      this.#lease = lease
+      await lease.grant()
+    }
+    const watcher = await this.#client.watch().prefix(this.#keys.prefix).startRevision(String(revision + 1)).create()
+    watcher.on('put', (kv) => this.#enqueue(() => this.#event(kv, false)))
+    watcher.on('delete', (kv) => this.#enqueue(() => this.#event(kv, true)))
+    watcher.on('disconnected', (error: unknown) => this.#lost(`watch: ${describe(error)}`, true))
+    // A cancelled watch (its revision was compacted): reload, etcd itself is fine.
+    watcher.on('error', (error: unknown) => this.#lost(`watch cancelled: ${describe(error)}`, false))
+    this.#watcher = watcher
+    this.#connected = true
+    this.#lastError = undefined
+    this.#backoffMs = BACKOFF_FIRST_MS
+    // The record says what this replica routes with: the loaded state, which it applies next.
+    if (state !== undefined && (this.#applied === undefined || this.#applied.revision < state.revision)) this.#applied = state
+    await this.#writeRecord()
+    for (const record of this.#ownDrains.values()) await this.#putDrain(record)
+    this.#options.logger.info(
+      { event: 'store_connected', store: 'etcd', revision: this.#storeRevision, replica: this.replicaId },
+      `connected to etcd at store revision ${this.#storeRevision} as replica ${this.replicaId}`,
+    )
+    return state
+  }
+
+  /** After a reconnect: the listener catches up with what was missed. */
+  #caughtUp(state: DesiredState | undefined): void {
+    this.#source = 'store'
+    this.#listener?.connection(true)
+    this.#listener?.membership()
+    if (state !== undefined) this.#listener?.state(state)
+  }
+
+  /** One watch event, in revision order. */
+  async #event(kv: IKeyValue, deleted: boolean): Promise<void> {
+    const revision = Number(kv.mod_revision)
+    if (revision <= this.#seen) return
+    this.#seen = revision
+    const key = classifyKey(this.#keys, kv.key.toString())
+    if (key.kind === 'state') {
+      if (deleted) {
+        this.#storeRevision = 0
+        this.#options.logger.warn({ event: 'state_deleted', key: this.#keys.state }, 'the desired state was deleted from etcd; keeping the last applied one')
+        return
+      }
+      // A write of this replica's own is known from its commit already.
+      if (revision <= this.#storeRevision) return
+      try {
+        const state = await this.#decodeState(kv)
+        this.#storeRevision = Math.max(this.#storeRevision, state.revision)
+        this.#listener?.state(state)
+      } catch (error) {
+        this.#options.logger.error({ event: 'state_unusable', revision, err: error }, 'a state written to etcd cannot be used; keeping the last applied one')
+      }
+      return
+    }
+    if (this.#take(kv, key, deleted)) this.#listener?.membership()
+  }
+
+  /** Applies a replica or drain key to the maps; true when it was one. */
+  #take(kv: IKeyValue, key: ReturnType<typeof classifyKey>, deleted: boolean): boolean {
+    const name = kv.key.toString()
+    if (key.kind === 'replica') {
+      const record = deleted ? undefined : decodeReplica(key.id, kv.value.toString())
+      if (record === undefined) this.#replicas.delete(key.id)
+      else this.#replicas.set(key.id, record)
+      return true
+    }
+    if (key.kind === 'drain') {
+      const record = deleted ? undefined : decodeDrain(key.service, key.replica, kv.value.toString())
+      if (record === undefined) this.#drains.delete(name)
+      else this.#drains.set(name, record)
+      return true
+    }
+    return false
+  }
+
+  async #decodeState(kv: IKeyValue): Promise<DesiredState> {
+    const source = `${this.description}@${String(kv.mod_revision)}`
+    let parsed: DesiredState
+    try {
+      parsed = (await this.#parser.call([kv.value.toString(), source])) as DesiredState
+    } catch (error) {
+      throw new StateError(source, describe(error), 'store')
+    }
+    return this.#fit(settleRevisions(parsed, Number(kv.mod_revision)))
+  }
+
+  #fit(state: DesiredState): DesiredState {
+    const { state: fitted, problems } = overlayConfig(state, this.#options.config)
+    if (problems.length > 0) {
+      this.#options.logger.warn({ event: 'state_mismatch', revision: state.revision, problems }, `the shared state does not fit this replica's config: ${problems.join('; ')}`)
+    }
+    return fitted
+  }
+
+  /** The watch or the lease is gone: `down` says etcd itself is unreachable. Reconnects either way. */
+  #lost(reason: string, down: boolean): void {
+    if (this.#closed) return
+    this.#dropWatch()
+    this.#lastError = reason
+    if (down && this.#connected) {
+      this.#connected = false
+      this.#options.logger.warn({ event: 'store_disconnected', store: 'etcd', reason }, `lost etcd (${reason}); routing stays on revision ${this.#applied?.revision ?? 0}, changes are refused until it is back`)
+      this.#listener?.connection(false)
+    }
+    this.#scheduleReconnect(down ? undefined : 0)
+  }
+
+  #dropWatch(): void {
+    const watcher = this.#watcher
+    this.#watcher = undefined
+    if (watcher === undefined) return
+    watcher.removeAllListeners()
+    watcher.on('error', () => {})
+    void watcher.cancel().catch(() => {})
+  }
+
+  #scheduleReconnect(delayMs?: number): void {
+    if (this.#reconnect !== undefined || this.#closed) return
+    const delay = delayMs ?? this.#backoffMs * (0.5 + Math.random() / 2)
+    this.#backoffMs = Math.min(this.#backoffMs * 2, BACKOFF_MAX_MS)
+    this.#reconnect = setTimeout(() => {
+      this.#reconnect = undefined
+      this.#enqueue(async () => {
+        if (this.#closed || this.#watcher !== undefined) return
+        try {
+          this.#caughtUp(await this.#connect())
+        } catch (error) {
+          // An open circuit breaker only says the last error happened again; keep that one.
+          if (!isBrokenCircuitError(error) || this.#lastError === undefined) this.#lastError = describe(error)
+          if (this.#connected) {
+            this.#connected = false
+            this.#listener?.connection(false)
+          }
+          this.#scheduleReconnect()
+        }
+      })
+    }, delay)
+    this.#reconnect.unref()
+  }
+
+  #startHeartbeat(): void {
+    // Keeps lastSeen fresh; the lease itself is kept alive by the client.
+    this.#heartbeat = setInterval(() => this.#record.run(), (this.#options.leaseSeconds * 1000) / 2)
+    this.#heartbeat.unref()
+  }
+
+  async #writeRecord(): Promise<void> {
+    const lease = this.#lease
+    if (lease === undefined || !this.#connected) return
+    const record = { appliedRevision: this.#applied?.revision ?? 0, lastSeen: new Date().toISOString(), startedAt: this.#startedAt }
+    await lease
+      .put(this.#keys.replica(this.replicaId))
+      .value(JSON.stringify(record))
+      .exec()
+      .catch((error: unknown) => this.#options.logger.debug({ event: 'replica_record_failed', err: error }, 'cannot write this replica\'s record'))
+  }
+
+  async #putDrain(record: Omit<DrainRecord, 'replica'>): Promise<void> {
+    const lease = this.#lease
+    if (lease === undefined || !this.#connected) return
+    const { service, ...value } = record
+    await lease
+      .put(this.#keys.drain(service, this.replicaId))
+      .value(JSON.stringify(value))
+      .exec()
+      .catch((error: unknown) => this.#options.logger.warn({ event: 'drain_report_failed', service, err: error }, 'cannot write this replica\'s drain report'))
+  }
+
+  #enqueue(task: () => Promise<unknown>): void {
+    void this.#serially(task).catch((error: unknown) => this.#options.logger.error({ event: 'store_event_failed', err: error }, 'handling an etcd event failed'))
+  }
+
+  #serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task, task)
+    this.#queue = run.then(
+      () => {},
+      () => {},
+    )
+    return run
+  }
+}
+
+function describe(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').slice(0, 300)
+}
