@@ -50,7 +50,10 @@ export class EtcdStore implements SharedStore {
   readonly #replicas = new Map<string, ReplicaRecord>()
   readonly #drains = new Map<string, DrainRecord>()
   readonly #ownDrains = new Map<string, Omit<DrainRecord, 'replica'>>()
+  // One write at a time per kind, so an older value never lands after a newer one.
   readonly #record: Coalesced
+  readonly #drainWriter: Coalesced
+  readonly #dirtyDrains = new Set<string>()
   readonly #cacheWriter: Coalesced
   #listener: SharedStoreListener | undefined
   #connected = false
@@ -86,6 +89,13 @@ export class EtcdStore implements SharedStore {
       },
     })
     this.#record = new Coalesced(() => this.#writeRecord())
+    this.#drainWriter = new Coalesced(async () => {
+      for (const service of [...this.#dirtyDrains]) {
+        this.#dirtyDrains.delete(service)
+        const record = this.#ownDrains.get(service)
+        if (record !== undefined) await this.#putDrain(record)
+      }
+    })
     this.#cacheWriter = new Coalesced(async () => {
       if (this.#applied !== undefined) await this.#cache.save(this.#applied)
     })
@@ -109,6 +119,7 @@ export class EtcdStore implements SharedStore {
 
   async open(listener: SharedStoreListener): Promise<DesiredState | undefined> {
     this.#listener = listener
+    this.#parser.warm('{}', 'warm-up')
     await this.#cache.prepare()
     try {
       const loaded = await this.#serially(() => this.#connect())
@@ -145,7 +156,8 @@ export class EtcdStore implements SharedStore {
 
   reportDrain(record: Omit<DrainRecord, 'replica'>): void {
     this.#ownDrains.set(record.service, record)
-    void this.#putDrain(record)
+    this.#dirtyDrains.add(record.service)
+    this.#drainWriter.run()
   }
 
   async commit(base: DesiredState, change: Change): Promise<CommitOutcome> {
@@ -241,8 +253,10 @@ export class EtcdStore implements SharedStore {
     this.#backoffMs = BACKOFF_FIRST_MS
     // The record says what this replica routes with: the loaded state, which it applies next.
     if (state !== undefined && (this.#applied === undefined || this.#applied.revision < state.revision)) this.#applied = state
-    await this.#writeRecord()
-    for (const record of this.#ownDrains.values()) await this.#putDrain(record)
+    this.#record.run()
+    for (const service of this.#ownDrains.keys()) this.#dirtyDrains.add(service)
+    this.#drainWriter.run()
+    await Promise.all([this.#record.idle(), this.#drainWriter.idle()])
     this.#options.logger.info(
       { event: 'store_connected', store: 'etcd', revision: this.#storeRevision, replica: this.replicaId },
       `connected to etcd at store revision ${this.#storeRevision} as replica ${this.replicaId}`,

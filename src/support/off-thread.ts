@@ -124,6 +124,11 @@ export class StandingWorker {
     return outcome.value
   }
 
+  /** Starts the thread and loads the module now, so the first real call does not wait for either. */
+  warm(...args: readonly unknown[]): void {
+    if (!FROM_SOURCES) void this.#send(args)
+  }
+
   async close(): Promise<void> {
     const worker = this.#worker
     this.#worker = undefined
