@@ -83,8 +83,9 @@ export class EtcdStore implements SharedStore {
       // Streams (watch, keepalive) live long; every other call has the store's timeout.
       defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + options.timeoutMs }),
       faultHandling: {
-        // One retry, on another member; a member failing three times in a row is skipped for a while.
-        global: retry(handleWhen(isRecoverableError), { maxAttempts: 1 }),
+        // Up to two retries, each on another member (a commit retried after a lost answer is
+        // recognised by its change id); a member failing three times in a row is skipped for a while.
+        global: retry(handleWhen(isRecoverableError), { maxAttempts: 2 }),
         host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 500, breaker: new ConsecutiveBreaker(3) }),
       },
     })
@@ -236,7 +237,7 @@ export class EtcdStore implements SharedStore {
       lease.on('lost', (error) => {
         if (this.#lease !== lease) return
         this.#lease = undefined
-        this.#lost(`lease lost: ${describe(error)}`, true)
+        this.#lost(`lease lost: ${describe(error)}`)
       })
       this.#lease = lease
       await lease.grant()
@@ -244,9 +245,9 @@ export class EtcdStore implements SharedStore {
     const watcher = await this.#client.watch().prefix(this.#keys.prefix).startRevision(String(revision + 1)).create()
     watcher.on('put', (kv) => this.#enqueue(() => this.#event(kv, false)))
     watcher.on('delete', (kv) => this.#enqueue(() => this.#event(kv, true)))
-    watcher.on('disconnected', (error: unknown) => this.#lost(`watch: ${describe(error)}`, true))
-    // A cancelled watch (its revision was compacted): reload, etcd itself is fine.
-    watcher.on('error', (error: unknown) => this.#lost(`watch cancelled: ${describe(error)}`, false))
+    watcher.on('disconnected', (error: unknown) => this.#lost(`watch: ${describe(error)}`))
+    // A cancelled watch (its revision was compacted): a full reload catches up.
+    watcher.on('error', (error: unknown) => this.#lost(`watch cancelled: ${describe(error)}`))
     this.#watcher = watcher
     this.#connected = true
     this.#lastError = undefined
@@ -335,17 +336,25 @@ export class EtcdStore implements SharedStore {
     return fitted
   }
 
-  /** The watch or the lease is gone: `down` says etcd itself is unreachable. Reconnects either way. */
-  #lost(reason: string, down: boolean): void {
+  /**
+   * The watch or the lease is gone. Reconnects at once (another member may answer) and counts as
+   * disconnected only if that fails: writes go on meanwhile, a watch is not needed for them.
+   */
+  #lost(reason: string): void {
     if (this.#closed) return
     this.#dropWatch()
     this.#lastError = reason
-    if (down && this.#connected) {
-      this.#connected = false
-      this.#options.logger.warn({ event: 'store_disconnected', store: 'etcd', reason }, `lost etcd (${reason}); routing stays on revision ${this.#applied?.revision ?? 0}, changes are refused until it is back`)
-      this.#listener?.connection(false)
-    }
-    this.#scheduleReconnect(down ? undefined : 0)
+    this.#scheduleReconnect(0)
+  }
+
+  #down(reason: string): void {
+    if (!this.#connected) return
+    this.#connected = false
+    this.#options.logger.warn(
+      { event: 'store_disconnected', store: 'etcd', reason },
+      `lost etcd (${reason}); routing stays on revision ${this.#applied?.revision ?? 0}, changes are refused until it is back`,
+    )
+    this.#listener?.connection(false)
   }
 
   #dropWatch(): void {
@@ -360,7 +369,7 @@ export class EtcdStore implements SharedStore {
   #scheduleReconnect(delayMs?: number): void {
     if (this.#reconnect !== undefined || this.#closed) return
     const delay = delayMs ?? this.#backoffMs * (0.5 + Math.random() / 2)
-    this.#backoffMs = Math.min(this.#backoffMs * 2, BACKOFF_MAX_MS)
+    if (delayMs === undefined) this.#backoffMs = Math.min(this.#backoffMs * 2, BACKOFF_MAX_MS)
     this.#reconnect = setTimeout(() => {
       this.#reconnect = undefined
       this.#enqueue(async () => {
@@ -370,10 +379,7 @@ export class EtcdStore implements SharedStore {
         } catch (error) {
           // An open circuit breaker only says the last error happened again; keep that one.
           if (!isBrokenCircuitError(error) || this.#lastError === undefined) this.#lastError = describe(error)
-          if (this.#connected) {
-            this.#connected = false
-            this.#listener?.connection(false)
-          }
+          this.#down(this.#lastError)
           this.#scheduleReconnect()
         }
       })

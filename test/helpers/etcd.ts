@@ -16,6 +16,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { Etcd3 } from 'etcd3'
 import { startProcess, type Started } from './processes.js'
 
 export interface EtcdMember {
@@ -33,6 +34,8 @@ export interface EtcdMember {
 
 export interface EtcdCluster {
   readonly members: readonly EtcdMember[]
+  /** The member that is the raft leader now. */
+  leader(): Promise<EtcdMember>
   /** Every member's endpoint. */
   readonly endpoints: string[]
   /** Stops every member and removes the data. Safe to call twice. */
@@ -116,6 +119,21 @@ export async function startEtcd(size = 1): Promise<EtcdCluster> {
   let stopped = false
   return {
     members,
+    async leader() {
+      for (const member of members) {
+        if (member.pid === undefined) continue
+        const client = new Etcd3({ hosts: member.endpoint })
+        try {
+          const status = await client.maintenance.status()
+          if (status.leader === status.header.member_id) return member
+        } catch {
+          // That member is not answering; ask the next.
+        } finally {
+          client.close()
+        }
+      }
+      throw new Error('no etcd member says it is the leader')
+    },
     endpoints: members.map((member) => member.endpoint),
     async stop() {
       if (stopped) return
