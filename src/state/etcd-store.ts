@@ -250,6 +250,7 @@ export class EtcdStore implements SharedStore {
     watcher.on('error', (error: unknown) => this.#lost(`watch cancelled: ${describe(error)}`))
     this.#watcher = watcher
     this.#connected = true
+    this.#source = 'store'
     this.#lastError = undefined
     this.#backoffMs = BACKOFF_FIRST_MS
     // The record says what this replica routes with: the loaded state, which it applies next.
@@ -267,7 +268,6 @@ export class EtcdStore implements SharedStore {
 
   /** After a reconnect: the listener catches up with what was missed. */
   #caughtUp(state: DesiredState | undefined): void {
-    this.#source = 'store'
     this.#listener?.connection(true)
     this.#listener?.membership()
     if (state !== undefined) this.#listener?.state(state)

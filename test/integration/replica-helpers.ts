@@ -43,13 +43,14 @@ export function replicaConfig(endpoints: readonly string[], id: string, services
 }
 
 /** Runs `zdd-proxy serve` (with `args`, e.g. --workers 2) and waits for every listener and the admin API. */
-export async function startReplica(config: Record<string, unknown>, args: readonly string[] = [], configPath?: string): Promise<Replica> {
+export async function startReplica(config: Record<string, unknown>, args: readonly string[] = [], configPath?: string, env?: Record<string, string>): Promise<Replica> {
   const path = configPath ?? writeConfig(config)
   const count = (config.services as unknown[]).length
   const listening = `(?:[\\s\\S]*?"event":"listening"[^\\n]*){${count}}`
   const started = await startCli(['serve', '--config', path, ...args], {
     waitFor: new RegExp(`${listening}[\\s\\S]*"event":"admin_listening"[^\\n]*"port":(\\d+)`),
     timeoutMs: 30_000,
+    ...(env === undefined ? {} : { env }),
   })
   const urls = new Map<string, string>()
   for (const match of started.output().matchAll(/"event":"listening","service":"([^"]+)"[^\n]*"port":(\d+)/g)) {

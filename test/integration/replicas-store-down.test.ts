@@ -3,6 +3,9 @@
  * store_unavailable, readiness holds, zdd_store_up drops to 0; a replica restarted meanwhile serves
  * its cache; when etcd returns both catch up without a restart.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { constantLoad, failuresOf } from '../helpers/constant-load.js'
@@ -11,6 +14,8 @@ import { stopAll } from '../helpers/processes.js'
 import { removeTempFiles } from '../helpers/proxy.js'
 import { admin, startSimpleService } from './control-helpers.js'
 import { converged, eventually, putWeights, replicaConfig, startReplica, type Replica, type ServiceSpec } from './replica-helpers.js'
+
+const ZOD_PROBE = new URL('../fixtures/zod-probe.mjs', import.meta.url).href
 
 let etcd: EtcdCluster
 const replicas: Replica[] = []
@@ -34,7 +39,9 @@ describe('etcd down', () => {
   it('keeps traffic on the last state, refuses changes with 503, serves a restarted replica from its cache, and catches up', async () => {
     const configA = replicaConfig(etcd.endpoints, 'a', services)
     const configB = replicaConfig(etcd.endpoints, 'b', services)
-    const a = await startReplica(configA)
+    // a also records whether zod ever loaded where it serves requests (it must not: states are parsed off-thread).
+    const probe = join(mkdtempSync(join(tmpdir(), 'zdd-probe-')), 'zod.json')
+    const a = await startReplica(configA, [], undefined, { NODE_OPTIONS: `--import=${ZOD_PROBE}`, ZDD_ZOD_PROBE: probe })
     let b = await startReplica(configB)
     replicas.push(a, b)
     const before = await putWeights(a, 'web', { '0.9': 30, '1.0': 70 })
@@ -84,5 +91,9 @@ describe('etcd down', () => {
     const records = await load
     expect(records.length).toBeGreaterThan(2_500)
     expect(failuresOf(records)).toEqual([])
+
+    expect(await a.stop()).toBe(0)
+    expect(JSON.parse(readFileSync(probe, 'utf8'))).toEqual({ zodLoaded: false })
+    rmSync(dirname(probe), { recursive: true, force: true })
   }, 90_000)
 })
