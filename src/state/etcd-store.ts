@@ -4,7 +4,8 @@ import { Etcd3, GRPCDeadlineExceededError, isRecoverableError, type IKeyValue, t
 import type { Logger } from '../support/log.js'
 import { StandingWorker } from '../support/off-thread.js'
 import { Coalesced } from './coalesced.js'
-import { PENDING_REVISION, classifyKey, decodeDrain, decodeReplica, encodeState, etcdKeys, settleRevisions, type EtcdKeys } from './etcd-codec.js'
+import { EtcdMembership } from './etcd-membership.js'
+import { PENDING_REVISION, classifyKey, encodeState, etcdKeys, settleRevisions, type EtcdKeys } from './etcd-codec.js'
 import { FileStore } from './file-store.js'
 import { overlayConfig } from './merge.js'
 import type { DrainRecord, ReplicaRecord, SharedStore, SharedStoreListener, StateSource } from './shared.js'
@@ -46,14 +47,7 @@ export class EtcdStore implements SharedStore {
   readonly #client: Etcd3
   readonly #parser = new StandingWorker(PARSE_MODULE, 'parseState', (thrown) => new Error(String(thrown.fields.problem ?? thrown.message)))
   readonly #cache: FileStore
-  readonly #startedAt = new Date().toISOString()
-  readonly #replicas = new Map<string, ReplicaRecord>()
-  readonly #drains = new Map<string, DrainRecord>()
-  readonly #ownDrains = new Map<string, Omit<DrainRecord, 'replica'>>()
-  // One write at a time per kind, so an older value never lands after a newer one.
-  readonly #record: Coalesced
-  readonly #drainWriter: Coalesced
-  readonly #dirtyDrains = new Set<string>()
+  readonly #members: EtcdMembership
   readonly #cacheWriter: Coalesced
   #listener: SharedStoreListener | undefined
   #connected = false
@@ -67,7 +61,6 @@ export class EtcdStore implements SharedStore {
   #watcher: Watcher | undefined
   #queue: Promise<void> = Promise.resolve()
   #reconnect: NodeJS.Timeout | undefined
-  #heartbeat: NodeJS.Timeout | undefined
   #backoffMs = BACKOFF_FIRST_MS
   #closed = false
 
@@ -89,14 +82,12 @@ export class EtcdStore implements SharedStore {
         host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 500, breaker: new ConsecutiveBreaker(3) }),
       },
     })
-    this.#record = new Coalesced(() => this.#writeRecord())
-    this.#drainWriter = new Coalesced(async () => {
-      for (const service of [...this.#dirtyDrains]) {
-        this.#dirtyDrains.delete(service)
-        const record = this.#ownDrains.get(service)
-        if (record !== undefined) await this.#putDrain(record)
-      }
-    })
+    this.#members = new EtcdMembership(
+      this.#keys,
+      this.replicaId,
+      { lease: () => this.#lease, connected: () => this.#connected, appliedRevision: () => this.#applied?.revision ?? 0 },
+      options.logger,
+    )
     this.#cacheWriter = new Coalesced(async () => {
       if (this.#applied !== undefined) await this.#cache.save(this.#applied)
     })
@@ -125,12 +116,12 @@ export class EtcdStore implements SharedStore {
     try {
       const loaded = await this.#serially(() => this.#connect())
       this.#source = 'store'
-      this.#startHeartbeat()
+      this.#members.startHeartbeat((this.#options.leaseSeconds * 1000) / 2)
       return loaded
     } catch (error) {
       this.#lastError = describe(error)
       this.#scheduleReconnect()
-      this.#startHeartbeat()
+      this.#members.startHeartbeat((this.#options.leaseSeconds * 1000) / 2)
       const cached = await this.#cache.load().catch((problem: unknown) => {
         this.#options.logger.error({ event: 'state_cache_unusable', err: problem }, 'the state cache cannot be read; using the config\'s weights')
         return undefined
@@ -142,23 +133,21 @@ export class EtcdStore implements SharedStore {
   }
 
   replicas(): readonly ReplicaRecord[] {
-    return [...this.#replicas.values()].sort((a, b) => a.id.localeCompare(b.id))
+    return this.#members.replicas()
   }
 
   drains(service: string): readonly DrainRecord[] {
-    return [...this.#drains.values()].filter((record) => record.service === service)
+    return this.#members.drains(service)
   }
 
   applied(state: DesiredState): void {
     this.#applied = state
-    this.#record.run()
+    this.#members.touch()
     this.#cacheWriter.run()
   }
 
   reportDrain(record: Omit<DrainRecord, 'replica'>): void {
-    this.#ownDrains.set(record.service, record)
-    this.#dirtyDrains.add(record.service)
-    this.#drainWriter.run()
+    this.#members.report(record)
   }
 
   async commit(base: DesiredState, change: Change): Promise<CommitOutcome> {
@@ -208,7 +197,7 @@ export class EtcdStore implements SharedStore {
   async close(): Promise<void> {
     this.#closed = true
     clearTimeout(this.#reconnect)
-    clearInterval(this.#heartbeat)
+    this.#members.stop()
     this.#dropWatch()
     await this.#cacheWriter.idle()
     // Revoking takes this replica's records away at once instead of at the lease's end.
@@ -223,12 +212,11 @@ export class EtcdStore implements SharedStore {
     const range = await this.#client.getAll().prefix(this.#keys.prefix).exec()
     const revision = Number(range.header.revision)
     let state: DesiredState | undefined
-    this.#replicas.clear()
-    this.#drains.clear()
+    this.#members.clear()
     for (const kv of range.kvs) {
       const key = classifyKey(this.#keys, kv.key.toString())
       if (key.kind === 'state') state = await this.#decodeState(kv)
-      else this.#take(kv, key, false)
+      else this.#members.take(kv, key, false)
     }
     this.#storeRevision = state?.revision ?? 0
     this.#seen = revision
@@ -255,10 +243,7 @@ export class EtcdStore implements SharedStore {
     this.#backoffMs = BACKOFF_FIRST_MS
     // The record says what this replica routes with: the loaded state, which it applies next.
     if (state !== undefined && (this.#applied === undefined || this.#applied.revision < state.revision)) this.#applied = state
-    this.#record.run()
-    for (const service of this.#ownDrains.keys()) this.#dirtyDrains.add(service)
-    this.#drainWriter.run()
-    await Promise.all([this.#record.idle(), this.#drainWriter.idle()])
+    await this.#members.rewrite()
     this.#options.logger.info(
       { event: 'store_connected', store: 'etcd', revision: this.#storeRevision, replica: this.replicaId },
       `connected to etcd at store revision ${this.#storeRevision} as replica ${this.replicaId}`,
@@ -296,25 +281,7 @@ export class EtcdStore implements SharedStore {
       }
       return
     }
-    if (this.#take(kv, key, deleted)) this.#listener?.membership()
-  }
-
-  /** Applies a replica or drain key to the maps; true when it was one. */
-  #take(kv: IKeyValue, key: ReturnType<typeof classifyKey>, deleted: boolean): boolean {
-    const name = kv.key.toString()
-    if (key.kind === 'replica') {
-      const record = deleted ? undefined : decodeReplica(key.id, kv.value.toString())
-      if (record === undefined) this.#replicas.delete(key.id)
-      else this.#replicas.set(key.id, record)
-      return true
-    }
-    if (key.kind === 'drain') {
-      const record = deleted ? undefined : decodeDrain(key.service, key.replica, kv.value.toString())
-      if (record === undefined) this.#drains.delete(name)
-      else this.#drains.set(name, record)
-      return true
-    }
-    return false
+    if (this.#members.take(kv, key, deleted)) this.#listener?.membership()
   }
 
   async #decodeState(kv: IKeyValue): Promise<DesiredState> {
@@ -385,34 +352,6 @@ export class EtcdStore implements SharedStore {
       })
     }, delay)
     this.#reconnect.unref()
-  }
-
-  #startHeartbeat(): void {
-    // Keeps lastSeen fresh; the lease itself is kept alive by the client.
-    this.#heartbeat = setInterval(() => this.#record.run(), (this.#options.leaseSeconds * 1000) / 2)
-    this.#heartbeat.unref()
-  }
-
-  async #writeRecord(): Promise<void> {
-    const lease = this.#lease
-    if (lease === undefined || !this.#connected) return
-    const record = { appliedRevision: this.#applied?.revision ?? 0, lastSeen: new Date().toISOString(), startedAt: this.#startedAt }
-    await lease
-      .put(this.#keys.replica(this.replicaId))
-      .value(JSON.stringify(record))
-      .exec()
-      .catch((error: unknown) => this.#options.logger.debug({ event: 'replica_record_failed', err: error }, 'cannot write this replica\'s record'))
-  }
-
-  async #putDrain(record: Omit<DrainRecord, 'replica'>): Promise<void> {
-    const lease = this.#lease
-    if (lease === undefined || !this.#connected) return
-    const { service, ...value } = record
-    await lease
-      .put(this.#keys.drain(service, this.replicaId))
-      .value(JSON.stringify(value))
-      .exec()
-      .catch((error: unknown) => this.#options.logger.warn({ event: 'drain_report_failed', service, err: error }, 'cannot write this replica\'s drain report'))
   }
 
   #enqueue(task: () => Promise<unknown>): void {
