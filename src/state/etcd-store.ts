@@ -230,7 +230,7 @@ export class EtcdStore implements SharedStore {
       this.#lease = lease
       await lease.grant()
     }
-    const watcher = await this.#client.watch().prefix(this.#keys.prefix).startRevision(String(revision + 1)).create()
+    const watcher = await this.#watch(revision + 1)
     watcher.on('put', (kv) => this.#enqueue(() => this.#event(kv, false)))
     watcher.on('delete', (kv) => this.#enqueue(() => this.#event(kv, true)))
     watcher.on('disconnected', (error: unknown) => this.#lost(`watch: ${describe(error)}`))
@@ -256,6 +256,41 @@ export class EtcdStore implements SharedStore {
     this.#listener?.connection(true)
     this.#listener?.membership()
     if (state !== undefined) this.#listener?.state(state)
+  }
+
+  /**
+   * A watch of the prefix from `fromRevision`. A stream has no call deadline, so the wait for etcd
+   * to accept it is bounded here: a member that takes connections but does not answer (frozen,
+   * overloaded) must not hold the start or a reconnect forever.
+   */
+  async #watch(fromRevision: number): Promise<Watcher> {
+    const watcher = this.#client.watch().prefix(this.#keys.prefix).startRevision(String(fromRevision)).watcher()
+    // Only this wait's own listeners come off afterwards: the watcher has internal ones of its own.
+    let onConnected = (): void => {}
+    let onError = (_error: unknown): void => {}
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`etcd did not start the watch within ${this.#options.timeoutMs} ms`)), this.#options.timeoutMs)
+        onConnected = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+        onError = (error) => {
+          clearTimeout(timer)
+          reject(error instanceof Error ? error : new Error(String(error)))
+        }
+        watcher.once('connected', onConnected)
+        watcher.once('error', onError)
+      })
+    } catch (error) {
+      watcher.on('error', () => {})
+      void watcher.cancel().catch(() => {})
+      throw error
+    } finally {
+      watcher.off('connected', onConnected)
+      watcher.off('error', onError)
+    }
+    return watcher
   }
 
   /** One watch event, in revision order. */
