@@ -2,6 +2,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Registry } from 'prom-client'
+import type { ClusterView } from './cluster.js'
 import type { ChangeController, ChangeResult, MutationOptions } from './changes.js'
 import { HttpError, sendJson } from './http-errors.js'
 import type { SeriesSampler } from './series.js'
@@ -16,6 +17,8 @@ export interface AdminContext extends StatusSources {
   readonly series: Pick<SeriesSampler, 'seriesOf'>
   /** The dashboard's built files. */
   readonly ui: UiFiles
+  /** The store and the replicas sharing it (`GET /v1/cluster`). */
+  cluster(): ClusterView
 }
 
 /** One matched request. `body` is the parsed JSON object of a mutation, `{}` for reads. */
@@ -154,6 +157,7 @@ export const ROUTES: readonly Route[] = [
     pattern: /^\/v1\/services$/,
     methods: { GET: read((ctx, { res }) => sendJson(res, 200, servicesView(ctx))) },
   },
+  { pattern: /^\/v1\/cluster$/, methods: { GET: read((ctx, { res }) => sendJson(res, 200, ctx.cluster())) } },
   { pattern: /^\/v1\/services\/([^/]+)$/, methods: { GET: read(getService) } },
   { pattern: /^\/v1\/services\/([^/]+)\/series$/, methods: { GET: read(getSeries) } },
   { pattern: /^\/v1\/services\/([^/]+)\/weights$/, methods: { PUT: mutate(putWeights) } },
