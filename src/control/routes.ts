@@ -5,6 +5,8 @@ import type { Registry } from 'prom-client'
 import type { ClusterView } from './cluster.js'
 import type { ChangeController, ChangeResult, MutationOptions } from './changes.js'
 import { HttpError, sendJson } from './http-errors.js'
+import { parseRolloutRequest, rolloutView, type RolloutView } from './rollout-api.js'
+import type { RolloutAction, Rollouts } from './rollouts.js'
 import type { SeriesSampler } from './series.js'
 import type { EventStream } from './sse.js'
 import { notReadyReasons, serviceView, servicesView, type StatusSources } from './status.js'
@@ -19,6 +21,7 @@ export interface AdminContext extends StatusSources {
   readonly ui: UiFiles
   /** The store and the replicas sharing it (`GET /v1/cluster`). */
   cluster(): ClusterView
+  readonly rollouts: Rollouts
 }
 
 /** One matched request. `body` is the parsed JSON object of a mutation, `{}` for reads. */
@@ -122,6 +125,38 @@ const postRollback: Handler = async (ctx, request) => {
   answerChange(ctx, request, name, result)
 }
 
+/** The service's rollout as the state holds it now, with its open window's figures. */
+function currentRollout(ctx: AdminContext, name: string): RolloutView | null {
+  const rollout = ctx.changes.state.services[name]?.rollout
+  if (rollout === undefined) return null
+  return rolloutView(rollout, ctx.rollouts.live(name, rollout), ctx.plane.weightsOf(name), ctx.rollouts.driver)
+}
+
+function answerRollout(ctx: AdminContext, request: AdminRequest, name: string, revision: number, status = 200): void {
+  const headers: Record<string, string> = { etag: `"${revision}"` }
+  if (status === 201) headers.location = `/v1/services/${encodeURIComponent(name)}/rollout`
+  sendJson(request.res, status, { revision, rollout: currentRollout(ctx, name), service: serviceView(ctx, name) }, headers)
+}
+
+const postRollouts: Handler = async (ctx, request) => {
+  const name = serviceName(ctx, request)
+  const rollout = parseRolloutRequest(request.body, { drainSeconds: ctx.plane.service(name)!.drainSeconds })
+  const result = await ctx.rollouts.begin(name, rollout, options(request))
+  answerRollout(ctx, request, name, result.revision, 201)
+}
+
+const getRollout: Handler = (ctx, request) => {
+  const name = serviceName(ctx, request)
+  sendJson(request.res, 200, { service: name, rollout: currentRollout(ctx, name) }, { etag: `"${ctx.changes.revision}"` })
+}
+
+const postRolloutAction: Handler = async (ctx, request) => {
+  const name = serviceName(ctx, request)
+  onlyFields(request.body, ['reason'])
+  const result = await ctx.rollouts.act(name, request.params[1] as RolloutAction, options(request))
+  answerRollout(ctx, request, name, result.revision)
+}
+
 const getSeries: Handler = (ctx, request) => {
   sendJson(request.res, 200, ctx.series.seriesOf(serviceName(ctx, request)))
 }
@@ -163,4 +198,7 @@ export const ROUTES: readonly Route[] = [
   { pattern: /^\/v1\/services\/([^/]+)\/weights$/, methods: { PUT: mutate(putWeights) } },
   { pattern: /^\/v1\/services\/([^/]+)\/cutover$/, methods: { POST: mutate(postCutover) } },
   { pattern: /^\/v1\/services\/([^/]+)\/rollback$/, methods: { POST: mutate(postRollback) } },
+  { pattern: /^\/v1\/services\/([^/]+)\/rollouts$/, methods: { POST: mutate(postRollouts) } },
+  { pattern: /^\/v1\/services\/([^/]+)\/rollout$/, methods: { GET: read(getRollout) } },
+  { pattern: /^\/v1\/services\/([^/]+)\/rollout\/(pause|resume|promote|abort)$/, methods: { POST: mutate(postRolloutAction) } },
 ]

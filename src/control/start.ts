@@ -12,14 +12,17 @@ import { DrainTracker } from './drain.js'
 import { createMetrics } from './metrics.js'
 import type { ControlPlane } from './plane.js'
 import type { ConnectProbe, DataPlaneLink } from './ports.js'
+import { RolloutCounts } from './rollout-counts.js'
+import { Rollouts } from './rollouts.js'
 import { SeriesSampler } from './series.js'
 import { AdminServer } from './server.js'
 import { EventStream } from './sse.js'
 import { UiFiles } from './ui-files.js'
 
-/** The control side of a running proxy: desired state, drains, and the admin listener. */
+/** The control side of a running proxy: desired state, drains, rollouts, and the admin listener. */
 export interface Control {
   readonly changes: ChangeController
+  readonly rollouts: Rollouts
   /** Opens the admin listener when the config has `admin`; returns its port. */
   listen(): Promise<number | undefined>
   /** Closes the admin listener and cancels drain deadlines. */
@@ -134,11 +137,14 @@ export async function prepareControl(
     }
     listener.attach(changes, peers)
   }
+  const rollouts = new Rollouts(plane, changes, new RolloutCounts(dataPlanes.stats, isShared(store) ? store : undefined), drains, store, logger)
+  rollouts.start()
   let server: AdminServer | undefined
   let series: SeriesSampler | undefined
 
   return {
     changes,
+    rollouts,
     async listen() {
       if (config.admin === undefined) return undefined
       const { host, port, token, readToken, maxEventStreams } = config.admin
@@ -160,7 +166,8 @@ export async function prepareControl(
           events: new EventStream(plane.events, maxEventStreams),
           series,
           ui: await UiFiles.load(),
-          cluster: () => clusterView(store, changes.revision),
+          cluster: () => clusterView(store, changes.revision, rollouts.driver),
+          rollouts,
         },
       })
       const bound = await server.listen()
@@ -168,6 +175,7 @@ export async function prepareControl(
       return bound
     },
     async close() {
+      rollouts.stop()
       drains.stop()
       series?.stop()
       await server?.close()
