@@ -87,6 +87,8 @@ export interface JudgeInput {
   readonly stepSeconds: number
   /** Seconds since the window opened. */
   readonly elapsedSeconds: number
+  /** The baseline groups take traffic in this step (not at a 100 % step). */
+  readonly baselineWeighted: boolean
   /** The last earlier step whose baseline had enough requests, for a window whose baseline has too few (1-based). */
   readonly earlierBaseline?: { readonly step: number; readonly figures: GroupFigures }
 }
@@ -100,26 +102,27 @@ function percentText(rate: number): string {
  * taken out as soon as there are enough requests to tell); passing needs the step's full time.
  * Without minRequests canary requests nothing is judged: the step waits, and pauses after
  * stepSeconds + maxWaitSeconds. With compareToBaseline the canary fails when its error rate
- * exceeds the baseline's by more than maxErrorRate; when this window's baseline has too few
- * requests (the last steps take its traffic away), an earlier step's baseline stands in, and
- * without one the limit applies to the canary alone. p99 is always judged on the canary alone.
+ * exceeds the baseline's by more than maxErrorRate, and the baseline needs minRequests too; in a
+ * 100 % step (no baseline traffic) the last earlier step's baseline stands in, and without one the
+ * limit applies to the canary alone. p99 is always judged on the canary alone.
  */
 export function judge(input: JudgeInput): Verdict {
   const { figures, analysis, stepSeconds, elapsedSeconds } = input
   const canary = figures.canary
-  if (canary.requests < analysis.minRequests) {
+  const compare = analysis.compareToBaseline && input.baselineWeighted
+  const short = canary.requests < analysis.minRequests || (compare && figures.baseline.requests < analysis.minRequests)
+  if (short) {
     const limit = stepSeconds + analysis.maxWaitSeconds
-    const reason = `${canary.requests} of ${analysis.minRequests} canary requests in ${Math.floor(elapsedSeconds)} s`
+    const baseline = compare ? `, ${figures.baseline.requests} of ${analysis.minRequests} baseline requests` : ''
+    const reason = `${canary.requests} of ${analysis.minRequests} canary requests${baseline} in ${Math.floor(elapsedSeconds)} s`
     if (elapsedSeconds >= limit) return { kind: 'pause', reason: `too few requests to judge the step: ${reason} (waited ${stepSeconds} + ${analysis.maxWaitSeconds} s)` }
     return { kind: 'wait', reason: `collecting: ${reason}` }
   }
   const failed: FailedCheck[] = []
   const canaryRate = canary.errorRate ?? 0
   let baselineRate: number | undefined
-  if (analysis.compareToBaseline) {
-    if (figures.baseline.requests >= analysis.minRequests) baselineRate = figures.baseline.errorRate ?? 0
-    else if (input.earlierBaseline !== undefined) baselineRate = input.earlierBaseline.figures.errorRate ?? 0
-  }
+  if (compare) baselineRate = figures.baseline.errorRate ?? 0
+  else if (analysis.compareToBaseline && input.earlierBaseline !== undefined) baselineRate = input.earlierBaseline.figures.errorRate ?? 0
   if (baselineRate === undefined ? canaryRate > analysis.maxErrorRate : canaryRate - baselineRate > analysis.maxErrorRate) {
     failed.push(baselineRate === undefined ? { check: 'errorRate', canary: canaryRate, limit: analysis.maxErrorRate } : { check: 'errorRate', canary: canaryRate, baseline: baselineRate, limit: analysis.maxErrorRate })
   }

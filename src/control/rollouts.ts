@@ -132,8 +132,9 @@ export class Rollouts {
     const elapsedSeconds = Math.max(0, (Date.now() - Date.parse(rollout.windowStartedAt)) / 1000)
     const earlier = earlierBaseline(rollout)
     let figures = windowFigures(total.groups, rollout.to, baselineGroups(rollout.before, rollout.to), elapsedSeconds, total.replicas)
-    const verdict = judge({ figures, analysis: rollout.analysis, stepSeconds: rollout.stepSeconds, elapsedSeconds, earlierBaseline: earlier })
-    if (rollout.analysis.compareToBaseline && earlier !== undefined && figures.baseline.requests < rollout.analysis.minRequests) figures = { ...figures, baselineFromStep: earlier.step }
+    const baselineWeighted = rollout.steps[rollout.step]! < 100
+    const verdict = judge({ figures, analysis: rollout.analysis, stepSeconds: rollout.stepSeconds, elapsedSeconds, baselineWeighted, earlierBaseline: earlier })
+    if (rollout.analysis.compareToBaseline && !baselineWeighted && earlier !== undefined) figures = { ...figures, baselineFromStep: earlier.step }
     return { figures, verdict, elapsedSeconds }
   }
 

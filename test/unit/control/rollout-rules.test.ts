@@ -13,7 +13,7 @@ const figures = (canary: [number, number | null, number | null], baseline: [numb
   canary: { requests: canary[0], errorRate: canary[1], p99Ms: canary[2] },
   baseline: { requests: baseline[0], errorRate: baseline[1], p99Ms: baseline[2] },
 })
-const input = (over: Partial<JudgeInput>): JudgeInput => ({ figures: figures([200, 0, 5]), analysis, stepSeconds: 2, elapsedSeconds: 3, ...over })
+const input = (over: Partial<JudgeInput>): JudgeInput => ({ figures: figures([200, 0, 5]), analysis, stepSeconds: 2, elapsedSeconds: 3, baselineWeighted: true, ...over })
 
 describe('step weights', () => {
   it('gives the canary its percentage and the baseline groups the rest, as they shared it before', () => {
@@ -59,13 +59,19 @@ describe('judging a window', () => {
       reason: /20\.00 % exceeds the baseline's 5\.00 % by more than 1\.00 %/,
     },
     {
-      desc: 'a baseline with too few requests: an earlier step\'s stands in',
-      input: input({ analysis: { ...analysis, compareToBaseline: true }, figures: figures([200, 0.05, 5], [3, 0, 5]), earlierBaseline: { step: 2, figures: { requests: 900, errorRate: 0.05, p99Ms: 5 } } }),
+      desc: 'compared to a baseline with too few requests yet: wait for it',
+      input: input({ analysis: { ...analysis, compareToBaseline: true }, figures: figures([200, 0.5, 5], [99, 0, 5]) }),
+      kind: 'wait',
+      reason: /99 of 100 baseline requests/,
+    },
+    {
+      desc: 'a 100 % step (no baseline traffic): an earlier step\'s baseline stands in',
+      input: input({ analysis: { ...analysis, compareToBaseline: true }, baselineWeighted: false, figures: figures([200, 0.05, 5], [3, 0, 5]), earlierBaseline: { step: 2, figures: { requests: 900, errorRate: 0.05, p99Ms: 5 } } }),
       kind: 'pass',
     },
     {
-      desc: 'a baseline with too few requests and none earlier: the limit alone',
-      input: input({ analysis: { ...analysis, compareToBaseline: true }, figures: figures([200, 0.05, 5], [3, 0, 5]) }),
+      desc: 'a 100 % step and no earlier baseline: the limit alone',
+      input: input({ analysis: { ...analysis, compareToBaseline: true }, baselineWeighted: false, figures: figures([200, 0.05, 5], [3, 0, 5]) }),
       kind: 'fail',
     },
   ]
