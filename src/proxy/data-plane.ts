@@ -72,7 +72,7 @@ export class DataPlane {
     this.stats = new StatsRegistry(config)
     this.#pools = new InstancePools(config.services)
     this.#retry = new RetryPolicies(config.services, this.stats)
-    this.#accessLog = config.accessLog === undefined ? undefined : new AccessLog(config.accessLog)
+    this.#accessLog = config.accessLog === undefined ? undefined : new AccessLog(config.accessLog, options.logger)
     this.#parts = { stats: this.stats, retry: this.#retry, outcomes: options.outcomes, logger: options.logger, accessLog: this.#accessLog }
     this.#table = new SnapshotHolder(emptyTable(config.services))
   }
@@ -141,7 +141,7 @@ export class DataPlane {
       await Promise.all(this.#closers.map((closer) => closer.close(graceMs)))
       this.#retry.stop()
       await this.#pools.closeAll(1_000)
-      await this.#accessLog?.close()
+      await this.#accessLog?.close(this.#logger)
     })()
     return this.#stopping
   }

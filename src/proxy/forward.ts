@@ -12,7 +12,7 @@ import { isRefusedInterim, mayResend, sendThroughNodeHttp, type FallbackHandler 
 import { InstanceClaim } from './claim.js'
 import { buildResponseHeaders } from './headers.js'
 import { nextAttempt, redispatch, roomyInstance } from './next-attempt.js'
-import type { StickyKind } from './access-log.js'
+import { isoNow, type StickyKind } from './access-log.js'
 import type { Route } from './decide.js'
 import type { ServicePlan } from './plan.js'
 import { endTurn, takeTurn, type Turn } from './turns.js'
@@ -304,7 +304,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     const body = this.#body
     const declared = this.req.headers['content-length']
     this.plan.accessLog!.write({
-      time: new Date().toISOString(),
+      time: isoNow(),
       requestId: this.requestId,
       client: this.clientAddress,
       method: this.req.method!,

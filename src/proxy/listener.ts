@@ -7,7 +7,7 @@ import type { RouteTable } from '../routing/types.js'
 import type { Logger } from '../support/log.js'
 import type { Instance } from '../upstream/instance.js'
 import { answerClientError, clientAddressOf, isTrusted, peerAddressOf, toOriginForm, trustList, validHost } from './client.js'
-import type { AccessLog } from './access-log.js'
+import { isoNow, type AccessLog } from './access-log.js'
 import { decide, emptyDecision, type Decision, type Refusal, type Route } from './decide.js'
 import { ProxyErrors, sendError, type ProxyError } from './errors.js'
 import { Exchange } from './forward.js'
@@ -149,7 +149,7 @@ export class ProxyListener {
     const service = this.#planFor(req)?.name ?? ''
     res.once('close', () => {
       this.options.accessLog!.write({
-        time: new Date().toISOString(),
+        time: isoNow(),
         requestId,
         client: clientAddressOf(req, peer, this.#trusted),
         method: req.method ?? '',
