@@ -10,8 +10,8 @@ const STICKY_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 /**
  * Everything a request of one service needs besides the snapshot, worked out once per data plane
- * (the config is fixed for its life): sticky and override names, retry rules, where counts and
- * outcomes go.
+ * and config (a reload makes new plans; running requests keep theirs): sticky and override
+ * names, retry rules, where counts and outcomes go.
  */
 export interface ServicePlan {
   readonly name: string
@@ -66,7 +66,8 @@ export function planFor(config: ServiceConfig, parts: PlanParts): ServicePlan {
     vhosts: config.vhosts.map((vhost) => vhost.toLowerCase()),
     stickyBy: config.sticky.by,
     stickyCookiePrefix: `${config.sticky.cookie}=`,
-    stickyCookieAttributes: `; Path=/; Max-Age=${STICKY_COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax`,
+    // Secure on TLS: a browser then never sends the id over plain HTTP, where anyone on the path could read it.
+    stickyCookieAttributes: `; Path=/; Max-Age=${STICKY_COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax${config.listen.tls === undefined ? '' : '; Secure'}`,
     stickyHeader: config.sticky.header.toLowerCase(),
     overrideHeader: config.override.header.toLowerCase(),
     overrideCookiePrefix: config.override.cookie === '' ? '' : `${config.override.cookie}=`,
