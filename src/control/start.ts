@@ -7,15 +7,18 @@ import { ChangeController, configWeights } from './changes.js'
 import { DrainTracker } from './drain.js'
 import { createMetrics } from './metrics.js'
 import type { ControlPlane } from './plane.js'
-import type { ConnectProbe, DataPlaneLink } from './ports.js'
+import type { ConfigReload, ConnectProbe, DataPlaneLink } from './ports.js'
 import { AdminServer } from './server.js'
 import { EventStream } from './sse.js'
+import { logWeightsFromState } from './weights-source.js'
 
 /** The control side of a running proxy: desired state, drains, and the admin listener. */
 export interface Control {
   readonly changes: ChangeController
   /** Opens the admin listener when the config has `admin`; returns its port. */
   listen(): Promise<number | undefined>
+  /** A reload's admin tokens (the rest of `admin` cannot change while running). */
+  reconfigure(config: Config): void
   /** Closes the admin listener and cancels drain deadlines. */
   close(): Promise<void>
 }
@@ -31,6 +34,7 @@ export async function prepareControl(
   dataPlanes: DataPlaneLink,
   acceptsConnection: ConnectProbe,
   logger: Logger,
+  reload?: ConfigReload,
 ): Promise<Control> {
   let store: StateStore | undefined
   let state = initialState(configWeights(plane))
@@ -46,6 +50,7 @@ export async function prepareControl(
       )
       state = mergeWithConfig(saved, groups, fileStore.path)
       for (const [name, service] of Object.entries(state.services)) plane.setWeights(name, service.weights)
+      logWeightsFromState(plane, logger)
     }
     await fileStore.prepare()
     store = fileStore
@@ -75,11 +80,15 @@ export async function prepareControl(
           dataPlanes,
           metrics: createMetrics(plane, dataPlanes.stats, () => changes.revision),
           events: new EventStream(plane.events, maxEventStreams),
+          reload,
         },
       })
       const bound = await server.listen()
       logger.info({ event: 'admin_listening', host, port: bound, auth: token !== undefined }, 'admin API listening')
       return bound
+    },
+    reconfigure(next) {
+      server?.setTokens(next.admin?.token, next.admin?.readToken)
     },
     async close() {
       drains.stop()
