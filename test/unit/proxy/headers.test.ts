@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import { describe, expect, it } from 'vitest'
-import { buildResponseHeaders, buildUpstreamHeaders, connectionTokens, readCookie, removeCookie } from '../../../src/proxy/headers.js'
+import { buildResponseHeaders, buildUpstreamHeaders, buildUpstreamHeadersFromH2, connectionTokens, readCookie, removeCookie } from '../../../src/proxy/headers.js'
 
 /**
  * The part of an IncomingMessage that buildUpstreamHeaders reads. `headers.connection` is derived
@@ -339,5 +339,37 @@ describe('removeCookie', () => {
   it('drops a Cookie header left empty, and leaves look-alike names alone', () => {
     expect(strip(['cookie', 'zdd_group=b:secret', 'x', '1'])).toEqual(['x', '1'])
     expect(strip(['cookie', 'xzdd_group=b; zdd_groupx=c'])).toEqual(['cookie', 'xzdd_group=b; zdd_groupx=c'])
+  })
+})
+
+describe('buildUpstreamHeadersFromH2', () => {
+  /** An HTTP/2 request as node:http2's compatibility API shows it: pseudo-headers in the raw list, Host set by the listener. */
+  function h2request(rawHeaders: string[], host: string | undefined): IncomingMessage {
+    return { rawHeaders, headers: host === undefined ? {} : { host } } as unknown as IncomingMessage
+  }
+
+  it('drops pseudo-headers, takes Host from :authority and joins split cookies into one header', () => {
+    const raw = [':method', 'GET', ':path', '/a', ':scheme', 'https', ':authority', 'a.example', 'cookie', 'x=1', 'accept', '*/*', 'cookie', 'y=2']
+    expect(pairs(buildUpstreamHeadersFromH2(h2request(raw, 'a.example'), PEER, false, RID, 'https'))).toEqual([
+      ['host', 'a.example'],
+      ['accept', '*/*'],
+      ['cookie', 'x=1; y=2'],
+      ...forwarded(PEER, 'https', 'a.example'),
+    ])
+  })
+
+  it('replaces what an untrusted client says about itself, and keeps it from a trusted proxy', () => {
+    const raw = [':authority', 'a.example', 'x-forwarded-for', '6.6.6.6', 'x-forwarded-proto', 'http', 'x-real-ip', '6.6.6.6', 'x_forwarded_for', '1.1.1.1']
+    expect(pairs(buildUpstreamHeadersFromH2(h2request(raw, 'a.example'), PEER, false, RID, 'https'))).toEqual([['host', 'a.example'], ...forwarded(PEER, 'https', 'a.example')])
+    expect(pairs(buildUpstreamHeadersFromH2(h2request(raw, 'a.example'), PEER, true, RID, 'https'))).toEqual([
+      ['host', 'a.example'],
+      ['x-real-ip', '6.6.6.6'],
+      ...forwarded(`6.6.6.6, ${PEER}`, 'http', 'a.example'),
+    ])
+  })
+
+  it('sends no Host when the request named no authority', () => {
+    const out = pairs(buildUpstreamHeadersFromH2(h2request([':method', 'GET', ':path', '/'], undefined), PEER, false, RID, 'http'))
+    expect(out.map(([name]) => name)).toEqual(['x-forwarded-for', 'x-forwarded-proto', 'x-request-id'])
   })
 })
