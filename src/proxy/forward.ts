@@ -85,8 +85,11 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
   /** Queues the request on its client connection; it begins when the requests before it are over. */
   start(): void {
     if (!this.#h2) return takeTurn(this.#socket, this)
-    // HTTP/2 multiplexes: a stream's close (reset by the client, or its connection gone) is its client leaving.
-    this.res.once('close', () => this.clientClosed())
+    // HTTP/2 multiplexes: a stream that closes before its answer ended (reset by the client, or its
+    // connection gone) is its client leaving. (node:http2 calls such a stream's response finished.)
+    this.res.once('close', () => {
+      if (!this.res.writableEnded) this.#clientLeft()
+    })
     this.begin()
   }
 
@@ -130,6 +133,10 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
   /** The client's connection closed: an attempt still running is aborted, nothing is retried. */
   clientClosed(): void {
     if (this.res.writableFinished) return
+    this.#clientLeft()
+  }
+
+  #clientLeft(): void {
     this.clientGone = true
     clearTimeout(this.#sendTimer)
     if (this.#controller !== null && !this.#controller.aborted) this.#controller.abort(CLIENT_CLOSED)

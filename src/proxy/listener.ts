@@ -95,6 +95,8 @@ export class ProxyListener {
     if (options.http2) {
       this.h2 = createH2Engine()
       this.h2.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => this.#handleH2(req, res))
+      // node:http2 answers CONNECT itself (a bare 405) unless told otherwise: answer as for HTTP/1.1.
+      this.h2.on('connect', (req: Http2ServerRequest, res: Http2ServerResponse) => this.#handleH2(req, res))
     }
     this.front = new ListenerFront(options.tls !== undefined ? 'tls' : options.http2 ? 'h2c' : 'plain', this.server, this.h2, options.tls)
     this.front.server.maxConnections = options.maxConnections
