@@ -20,14 +20,14 @@ interface ServeArgs {
  * Stops `proxy` on SIGTERM/SIGINT, the same way with and without workers: no new connections,
  * in-flight requests finish (bounded by `graceMs`), then `after` runs and the process exits 0.
  */
-export function stopOnSignals(proxy: RunningProxy, graceMs: number, after?: () => Promise<void>): void {
+export function stopOnSignals(proxy: RunningProxy, graceMs: number | (() => number), after?: () => Promise<void>): void {
   let stopping = false
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) return
     stopping = true
     proxy.logger.info({ event: 'stopping', signal }, 'stopping: finishing in-flight requests')
     void (async () => {
-      await proxy.stop(graceMs)
+      await proxy.stop(typeof graceMs === 'number' ? graceMs : graceMs())
       await after?.()
       proxy.logger.info({ event: 'stopped', resources: process.getActiveResourcesInfo() }, 'stopped')
       // Everything is closed, so the process ends by itself; if a handle still lingers, say which
@@ -64,7 +64,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     const config = await loadConfig(args.config ?? DEFAULT_CONFIG_PATH)
     const certificates = await loadCertificates(config, args.config ?? DEFAULT_CONFIG_PATH)
     const logger = createLogger('zdd-proxy')
-    const graceMs = Math.max(...config.services.map((service: ServiceConfig) => service.drainSeconds * 1000), 1_000)
+    const graceOf = (services: readonly ServiceConfig[]) => Math.max(...services.map((service) => service.drainSeconds * 1000), 1_000)
+    const graceMs = graceOf(config.services)
     // SIGHUP reloads the config (it would end the process by default: a proxy must not drop
     // traffic because a terminal closed). Until the proxy runs, a hangup means nothing.
     let proxy: RunningProxy | undefined
@@ -76,6 +77,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     } else {
       proxy = await startProxy(config, logger, { configPath, certificates })
     }
-    stopOnSignals(proxy, graceMs)
+    const running = proxy
+    // A reload may have changed drainSeconds: the grace is the config's in force at the signal.
+    stopOnSignals(running, () => graceOf(running.plane.config.services))
   },
 }

@@ -59,6 +59,8 @@ export class WorkerPool implements DataSide {
   readonly #respawns = new Set<NodeJS.Timeout>()
   #snapshot: SnapshotMessage | undefined
   #configMessage: ConfigMessage
+  /** How long a worker a rolling restart stops may take (the config's longest drainSeconds). */
+  #graceMs: number
   #servicesText = ''
   #listening: ListeningMessage['listeners'] | undefined
   #restarting: Promise<void> | undefined
@@ -73,6 +75,7 @@ export class WorkerPool implements DataSide {
     private readonly options: WorkerPoolOptions,
   ) {
     this.#configMessage = { type: 'config', config, certificates }
+    this.#graceMs = options.graceMs
     this.#facts = new WorkerFacts(config, outcomes)
     this.#drains = new RemoteDrains(
       {
@@ -107,6 +110,7 @@ export class WorkerPool implements DataSide {
 
   /** A reload: every worker (and every later one) gets the config; listeners change at `listen()`. */
   reconfigure(config: Config, certificates: Certificates): void {
+    this.#graceMs = Math.max(1_000, ...config.services.map((service) => service.drainSeconds * 1000))
     this.#facts.stats.reconfigure(config)
     this.#configMessage = { type: 'config', config, certificates }
     for (const record of this.#records.values()) if (record.hello) this.#send(record, this.#configMessage)
@@ -188,7 +192,7 @@ export class WorkerPool implements DataSide {
           this.logger.error({ event: 'workers_restart_failed', err: error }, 'a new worker did not start; keeping the others')
           return
         }
-        await this.#stopWorker(record, this.options.graceMs)
+        await this.#stopWorker(record, this.#graceMs)
       }
       const pids = [...this.#records.values()].map((record) => record.pid)
       this.logger.info({ event: 'workers_restarted', pids }, 'workers restarted')
