@@ -49,6 +49,8 @@ interface OpenListener {
   services: readonly string[]
   /** The longest drainSeconds of its services, in ms: how long its requests may run on at a close. */
   graceMs: number
+  /** Instances it keeps routing to while it closes (its services were removed by a reload). */
+  pinned?: ReadonlySet<Instance>
 }
 
 /** Services grouped by the address they listen on: one listener each. Port 0 is never shared. */
@@ -111,6 +113,8 @@ export class DataPlane {
   readonly #listeners = new Map<string, OpenListener>()
   /** Listeners a reload closed, finishing their requests. */
   readonly #retiring = new Set<Promise<void>>()
+  /** Instances of removed services that closing listeners still route to: their pools stay. */
+  readonly #pinned = new Set<Instance>()
   #accessLog: AccessLog | undefined
   #accessLogConfig: Config['accessLog']
   #live: ReadonlySet<Instance> = new Set()
@@ -139,6 +143,7 @@ export class DataPlane {
   apply(spec: SnapshotSpec): void {
     this.#lastSpec = spec
     const { table, inUse, live } = tableFromSpec(this.#config.services, spec, this.#pools)
+    for (const instance of this.#pinned) (inUse as Set<Instance>).add(instance)
     // Streaks from before an instance entered or left rotation say nothing about it now.
     for (const instance of inUse) if (live.has(instance) !== this.#live.has(instance)) instance.resetStreaks()
     this.#live = live
@@ -151,6 +156,7 @@ export class DataPlane {
    * spec brings its instances); listeners follow at the next `listen()`.
    */
   reconfigure(config: Config, certificates: Certificates): void {
+    const before = this.#table.current
     this.#config = config
     this.#certificates = certificates
     this.stats.reconfigure(config)
@@ -167,9 +173,36 @@ export class DataPlane {
     }
     this.#accessLogConfig = config.accessLog
     this.#makePlans()
+    this.#followListeners(before)
     // Services the old spec knows keep their instances until the next one.
     if (this.#lastSpec !== undefined) this.apply(this.#lastSpec)
     else this.#table.swap(emptyTable(config.services))
+  }
+
+  /**
+   * Listeners that stay get the new plans now, so none pairs an old plan with the new table. Those
+   * the next `listen()` closes keep theirs; one whose services are all gone keeps routing them
+   * with `before` (the last table that had them), and their live instances keep their pools,
+   * until it is closed.
+   */
+  #followListeners(before: RouteTable<Instance>): void {
+    const wanted = this.#wanted()
+    const names = new Set(this.#config.services.map((service) => service.name))
+    for (const [key, open] of this.#listeners) {
+      const next = wanted.get(key)
+      if (next !== undefined && open.listener.speaksAs({ tls: next.settings.tls, http2: next.http2 })) {
+        open.listener.update(next.settings)
+        continue
+      }
+      if (open.pinned !== undefined || open.services.some((name) => names.has(name))) continue
+      const pinned = new Set<Instance>()
+      for (const name of open.services) {
+        for (const group of before.servicesByName.get(name)?.groups ?? []) for (const instance of group.instances) pinned.add(instance)
+      }
+      open.listener.pinTable(before)
+      open.pinned = pinned
+      for (const instance of pinned) this.#pinned.add(instance)
+    }
   }
 
   /** The longest drainSeconds of the config, in ms. */
@@ -220,7 +253,13 @@ export class DataPlane {
       if (next !== undefined && open.listener.speaksAs({ tls: next.settings.tls, http2: next.http2 })) continue
       this.#listeners.delete(key)
       this.#logger.info({ event: 'listener_closing', host: open.host, port: open.port, services: open.services }, 'listener closing: its requests finish')
-      this.#retire(() => open.closer.close(open.graceMs))
+      this.#retire(async () => {
+        await open.closer.close(open.graceMs)
+        if (open.pinned === undefined) return
+        for (const instance of open.pinned) this.#pinned.delete(instance)
+        // Their pools drain now, unless a later spec names them again.
+        if (this.#lastSpec !== undefined && this.#stopping === undefined) this.apply(this.#lastSpec)
+      })
     }
     const opened: OpenListener[] = []
     try {

@@ -14,7 +14,7 @@ import { buildResponseHeaders } from './headers.js'
 import { nextAttempt, redispatch, roomyInstance } from './next-attempt.js'
 import type { StickyKind } from './access-log.js'
 import type { Route } from './decide.js'
-import type { ServicePlan } from './plan.js'
+import { groupStats, type ServicePlan } from './plan.js'
 import { endTurn, takeTurn, type Turn } from './turns.js'
 
 const CLIENT_CLOSED = new Error('client closed the connection')
@@ -75,7 +75,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     this.newClient = route.newClient
     this.#sticky = route.sticky
     this.#group = route.group
-    this.#stats = route.plan.stats.get(route.group.name)!
+    this.#stats = groupStats(route.plan, route.group.name)
     this.#retriesLeft = route.plan.retries
     this.#h2 = req.httpVersionMajor === 2
     this.#socket = this.#h2 ? (undefined as unknown as Socket) : req.socket
@@ -310,7 +310,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     if (to === undefined) return undefined
     this.#redispatched = true
     this.#group = to.group
-    this.#stats = this.plan.stats.get(to.group.name)!
+    this.#stats = groupStats(this.plan, to.group.name)
     return to.instance
   }
 

@@ -68,11 +68,13 @@ export class ProxyListener {
   #single: ServicePlan | undefined
   #vhosts = new Map<string, ServicePlan>()
   #trusted: BlockList | undefined
+  #table: SnapshotSource<RouteTable<Instance>>
   readonly #requestIds = new RequestIds()
   readonly #decision: Decision = emptyDecision()
 
   constructor(readonly options: ListenerOptions) {
     this.#settings = options
+    this.#table = options.table
     this.#single = undefined
     this.#apply(options)
     this.proto = options.tls === undefined ? 'http' : 'https'
@@ -112,6 +114,15 @@ export class ProxyListener {
     this.#apply(settings)
     this.front.server.maxConnections = settings.maxConnections
     if (settings.tls !== undefined) this.front.setCertificates(settings.tls)
+  }
+
+  /**
+   * A listener being closed because a reload removed its services keeps routing them with the
+   * last table that had them (and the data plane keeps those instances' connections) until its
+   * connections are closed: requests on them are served as before, not refused.
+   */
+  pinTable(table: RouteTable<Instance>): void {
+    this.#table = { current: table }
   }
 
   #apply(settings: ListenerSettings): void {
@@ -167,7 +178,7 @@ export class ProxyListener {
     if (problem !== undefined) return { error: problem[0], message: problem[1] }
     const plan = this.#planFor(req)
     if (plan === undefined) return { error: ProxyErrors.unknownHost, message: `no service for host ${req.headers.host ?? ''}` }
-    const service = this.options.table.current.servicesByName.get(plan.name)
+    const service = this.#table.current.servicesByName.get(plan.name)
     if (service === undefined) return { error: ProxyErrors.noLiveInstance, message: `service ${plan.name} has no live instance` }
     return decide(req, plan, service, peer, this.#trusted, this.#decision)
   }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { ServiceConfig } from '../config/types.js'
 import type { Logger } from '../support/log.js'
 import type { OutcomeSink } from '../upstream/outcomes.js'
-import type { GroupStats, StatsRegistry } from '../upstream/stats.js'
+import { GroupStats, type StatsRegistry } from '../upstream/stats.js'
 import type { AccessLog } from './access-log.js'
 import type { RetryPolicies, RetryPolicy } from './retry.js'
 
@@ -44,6 +44,8 @@ export interface ServicePlan {
   readonly retry: RetryPolicy
   /** Traffic counters by group name. */
   readonly stats: ReadonlyMap<string, GroupStats>
+  /** Counters of groups a reload added after this plan was made (counted, not exported). */
+  readonly unlistedStats: Map<string, GroupStats>
   readonly outcomes: OutcomeSink
   /** Logs failed attempts (the data plane logs failures only). */
   readonly logger: Logger
@@ -58,6 +60,18 @@ export interface PlanParts {
   readonly outcomes: OutcomeSink
   readonly logger: Logger
   readonly accessLog: AccessLog | undefined
+}
+
+/**
+ * The counters of `group` of the plan's service. A listener may pair a plan with a table of a newer
+ * config for a moment during a reload: a group the plan does not know still gets counters.
+ */
+export function groupStats(plan: ServicePlan, group: string): GroupStats {
+  const stats = plan.stats.get(group)
+  if (stats !== undefined) return stats
+  let unlisted = plan.unlistedStats.get(group)
+  if (unlisted === undefined) plan.unlistedStats.set(group, (unlisted = new GroupStats(plan.name, group)))
+  return unlisted
 }
 
 export function planFor(config: ServiceConfig, parts: PlanParts): ServicePlan {
@@ -82,6 +96,7 @@ export function planFor(config: ServiceConfig, parts: PlanParts): ServicePlan {
     sendMs: config.timeouts.sendMs,
     retry: parts.retry.of(config.name),
     stats: parts.stats.forService(config.name),
+    unlistedStats: new Map(),
     outcomes: parts.outcomes,
     logger: parts.logger,
     accessLog: parts.accessLog,
