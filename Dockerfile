@@ -4,6 +4,8 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY bench ./bench
+COPY scripts ./scripts
+COPY ui ./ui
 RUN npm ci && npm prune --omit=dev
 
 # Runtime stage: compiled code, production dependencies and the embedded config; runs as `node`.
@@ -12,6 +14,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/ui ./dist/ui
 COPY package.json ./
 COPY config ./config
 RUN mkdir -p /app/var && chown node:node /app/var

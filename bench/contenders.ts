@@ -25,6 +25,8 @@ export interface Contender {
   signal(signal: NodeJS.Signals): void
   /** The end of the process's stdout and stderr (empty for direct). */
   output(): string
+  /** zdd-proxy's admin API, when the harness asked for it (`ZddVariant.admin`). */
+  readonly adminUrl?: string
   stop(): Promise<void>
 }
 
@@ -112,6 +114,8 @@ export interface ZddVariant {
   readonly service?: Readonly<Record<string, unknown>>
   /** Fields merged into the config's top level (e.g. `accessLog`). */
   readonly top?: Readonly<Record<string, unknown>>
+  /** Wait for the admin listener too, and give its URL (side-by-side --dashboard-b). */
+  readonly admin?: boolean
 }
 
 /** Starts `zdd-proxy serve` on a generated config. */
@@ -121,12 +125,12 @@ export async function startZdd(name: string, groups: readonly BenchGroup[], ctx:
   writeFileSync(file, JSON.stringify(zddConfig(groups, variant.service, variant.top), null, 2))
   const cli = variant.cli ?? CLI
   const args = [...profileArgs(ctx), ...launchFlags(cli), ...(variant.nodeFlags ?? []), cli, 'serve', '--config', file, ...(variant.serveArgs ?? [])]
-  const { child, match } = await spawnChild(name, process.execPath, args, {
-    ready: /"event":"listening"[^\n]*"service":"bench"[^\n]*"port":(\d+)/,
-    timeoutMs: 30_000,
-    ...pinned(ctx),
-  })
-  return running(name, child, Number(match![1]), ctx.backend.path)
+  const listening = /"event":"listening"[^\n]*"service":"bench"[^\n]*"port":(\d+)/
+  // The admin listener opens after the proxy's: its line comes later.
+  const ready = variant.admin === true ? new RegExp(`${listening.source}[\\s\\S]*"event":"admin_listening"[^\\n]*"port":(\\d+)`) : listening
+  const { child, match } = await spawnChild(name, process.execPath, args, { ready, timeoutMs: 30_000, ...pinned(ctx) })
+  const contender = running(name, child, Number(match![1]), ctx.backend.path)
+  return variant.admin === true ? { ...contender, adminUrl: `http://127.0.0.1:${match![2]}` } : contender
 }
 
 /** True when this build's `serve` has a `--workers` option. */

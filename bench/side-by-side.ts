@@ -13,6 +13,8 @@
  *                                    (compare them per request: dist/bench/cpuprofile.js)
  *   --returning                      every request carries a sticky cookie (a returning client);
  *                                    without it none does (every request is a new client)
+ *   --dashboard-b                    B (a zdd) has one dashboard attached during the runs: the event
+ *                                    stream open, /v1/services and the series polled every 2 s
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -23,6 +25,7 @@ import { baselineCli } from './args.js'
 import { startBackend } from './backends.js'
 import { installCleanup, stopAllChildren } from './children.js'
 import { scratchDir, standardGroups, startContender, startZdd, type Contender, type ContenderContext } from './contenders.js'
+import { attachDashboard, type DashboardClient } from './dashboard-client.js'
 import { runAutocannon } from './load.js'
 import { ProcSampler } from './procstat.js'
 import { median } from './summary.js'
@@ -32,6 +35,8 @@ interface Side {
   readonly service: string | undefined
   readonly config: string | undefined
   readonly node: string | undefined
+  /** Wait for its admin listener (a dashboard will attach). */
+  readonly admin?: boolean
 }
 
 async function startSide(label: string, side: Side, ctx: ContenderContext): Promise<Contender> {
@@ -47,6 +52,7 @@ async function startSide(label: string, side: Side, ctx: ContenderContext): Prom
     ...(side.service === undefined ? {} : { service: JSON.parse(side.service) as Record<string, unknown> }),
     ...(side.config === undefined ? {} : { top: JSON.parse(side.config) as Record<string, unknown> }),
     ...(side.node === undefined ? {} : { nodeFlags: side.node.split(' ').filter((flag) => flag !== '') }),
+    ...(side.admin === true ? { admin: true } : {}),
   })
 }
 
@@ -67,6 +73,7 @@ async function main(): Promise<void> {
     .option('node-b', { type: 'string' })
     .option('profile', { type: 'string', describe: 'folder for both sides\' CPU profiles' })
     .option('returning', { type: 'boolean', default: false, describe: 'send a sticky cookie with every request (returning clients)' })
+    .option('dashboard-b', { type: 'boolean', default: false, describe: 'keep one dashboard client attached to B (a zdd) during the runs' })
     .demandCommand(2, 2)
     .strict()
     .parseAsync()
@@ -74,6 +81,7 @@ async function main(): Promise<void> {
   const scratch = scratchDir()
   const lines: string[] = []
   const ratios: number[] = []
+  let dashboard: DashboardClient | undefined
   try {
     const backend = await startBackend('fixed', 2)
     const ctx: ContenderContext = {
@@ -84,7 +92,11 @@ async function main(): Promise<void> {
       ...(args.profile === undefined ? {} : { profileDir: args.profile }),
     }
     const a = await startSide('A', { spec: specA, service: args['service-a'], config: args['config-a'], node: args['node-a'] }, ctx)
-    const b = await startSide('B', { spec: specB, service: args['service-b'], config: args['config-b'], node: args['node-b'] }, ctx)
+    const b = await startSide('B', { spec: specB, service: args['service-b'], config: args['config-b'], node: args['node-b'], admin: args['dashboard-b'] }, ctx)
+    if (args['dashboard-b']) {
+      if (b.adminUrl === undefined) throw new Error('--dashboard-b: B must be a zdd-proxy (zdd or zdd:DIST)')
+      dashboard = await attachDashboard(b.adminUrl)
+    }
     // The bench config's sticky cookie, as a browser that was here before sends it back.
     const headers: Record<string, string> = args.returning ? { cookie: 'zdd_client=Rt0bench_1' } : {}
     const load = (contender: Contender, seconds: number) => runAutocannon({ url: contender.url, connections: args.connections, seconds, headers })
@@ -101,12 +113,14 @@ async function main(): Promise<void> {
       lines.push(line)
       process.stdout.write(`${line}\n`)
     }
+    if (dashboard !== undefined) lines.push(`dashboard on B: ${dashboard.polls()} polling rounds, event stream open throughout`)
   } finally {
+    await dashboard?.stop()
     await stopAllChildren()
     rmSync(scratch, { recursive: true, force: true })
   }
   const clients = args.returning ? 'returning clients (sticky cookie sent)' : 'new clients (no cookie)'
-  const summary = `${clients}; A = ${specA}${args['service-a'] ? ` ${args['service-a']}` : ''}${args['config-a'] ? ` ${args['config-a']}` : ''}${args['node-a'] ? ` (${args['node-a']})` : ''}; B = ${specB}${args['service-b'] ? ` ${args['service-b']}` : ''}${args['config-b'] ? ` ${args['config-b']}` : ''}${args['node-b'] ? ` (${args['node-b']})` : ''}\nmedian B/A CPU per request over ${ratios.length} runs: ${median(ratios).toFixed(3)} (B's efficiency ${(1 / median(ratios)).toFixed(3)}x A's)`
+  const summary = `${clients}; A = ${specA}${args['service-a'] ? ` ${args['service-a']}` : ''}${args['config-a'] ? ` ${args['config-a']}` : ''}${args['node-a'] ? ` (${args['node-a']})` : ''}; B = ${specB}${args['service-b'] ? ` ${args['service-b']}` : ''}${args['config-b'] ? ` ${args['config-b']}` : ''}${args['node-b'] ? ` (${args['node-b']})` : ''}${args['dashboard-b'] ? ' with a dashboard attached' : ''}\nmedian B/A CPU per request over ${ratios.length} runs: ${median(ratios).toFixed(3)} (B's efficiency ${(1 / median(ratios)).toFixed(3)}x A's)`
   process.stdout.write(`${summary}\n`)
   const out = fileURLToPath(new URL('../../bench/results', import.meta.url))
   mkdirSync(out, { recursive: true })

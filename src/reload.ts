@@ -42,6 +42,9 @@ export interface ReloadParts {
   readonly logger: Logger
 }
 
+/** How long a reload waits for the first checks of new instances, as the start does. */
+const FIRST_CHECKS_WAIT_MS = 5_000
+
 /** Runs reloads one at a time; see the module comment. */
 export class ConfigReloader {
   #config: Config
@@ -104,6 +107,9 @@ export class ConfigReloader {
     control.reconfigure(next)
     await discovery.reconfigure(next)
     health.markStarted()
+    // As at start: a new service's listener opens once its groups can serve (bounded).
+    const unjudged = await health.firstVerdicts(FIRST_CHECKS_WAIT_MS)
+    if (unjudged.length > 0) logger.warn({ event: 'first_checks_pending', instances: unjudged }, 'opening the listeners before every instance answered its first checks')
     // Reading the spec applies the pending rebuild: the data side routes the new instances before a new listener opens.
     void plane.spec
     const listening = await dataSide.listen()

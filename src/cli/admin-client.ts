@@ -17,7 +17,7 @@ export function adminOptions<T>(yargs: Argv<T>) {
     })
     .option('token', {
       type: 'string',
-      describe: 'Bearer token for changes (default: $ZDD_ADMIN_TOKEN)',
+      describe: 'Bearer token: the admin token for changes, the read token (or the admin one) for reads when the proxy sets one (default: $ZDD_ADMIN_TOKEN)',
     })
     .option('json', { type: 'boolean', default: false, describe: 'print the API answer as JSON' })
 }
@@ -70,7 +70,8 @@ export class AdminClient {
     const url = new URL(path.replace(/^\//, ''), this.base.href.endsWith('/') ? this.base : `${this.base.href}/`)
     const headers: Record<string, string> = { accept: 'application/json' }
     if (body !== undefined) headers['content-type'] = 'application/json'
-    if (this.#token !== undefined && method !== 'GET') headers.authorization = `Bearer ${this.#token}`
+    // Reads carry it too: a proxy with admin.readToken wants one there (the admin token is accepted).
+    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`
     if (ifMatch !== undefined) headers['if-match'] = `"${ifMatch}"`
     let response
     try {

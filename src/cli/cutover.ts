@@ -7,6 +7,7 @@ import type { ChangeAnswer } from './change-answer.js'
 import { CliError } from './errors.js'
 
 const POLL_MS = 200
+const PROGRESS_EVERY_MS = 5_000
 
 function builder(yargs: Argv) {
   return mutationOptions(yargs)
@@ -14,7 +15,11 @@ function builder(yargs: Argv) {
     .positional('GROUP', { type: 'string', demandOption: true, describe: 'group that gets 100 %' })
     .option('drain', { type: 'number', requiresArg: true, describe: 'seconds the old groups may finish in-flight requests (default: the service\'s drainSeconds)' })
     .option('min-ready', { type: 'number', requiresArg: true, describe: 'ready instances GROUP needs (default: all of them)' })
-    .option('wait', { type: 'boolean', default: false, describe: 'wait until the old groups are drained and report the counts' })
+    .option('wait', {
+      type: 'boolean',
+      default: false,
+      describe: 'wait until the old groups are drained, showing progress; exit 3 if requests were cut at the deadline',
+    })
     .example('$0 cutover simpleservice 1.0 --drain 30 --wait', 'blue-green: everything to 1.0, wait for 0.9 to drain')
 }
 
@@ -39,24 +44,38 @@ async function handler(argv: ArgumentsCamelCase<CutoverArgs>): Promise<void> {
   if (argv.minReady !== undefined) body.minReady = argv.minReady
   if (argv.reason !== undefined) body.reason = argv.reason
   const answer = await client.send<ChangeAnswer>('POST', `${path}/cutover`, body, argv.ifMatch)
+  const from = answer.drain?.from.join(', ') || 'nothing'
+  if (!argv.json) {
+    process.stdout.write(`${argv.SERVICE}: cut over to ${argv.GROUP} (revision ${answer.revision}); draining ${from} for up to ${answer.drain?.drainSeconds ?? '?'} s\n`)
+  }
   let drain = answer.drain
   if (argv.wait && drain !== undefined) {
+    let shown = -1
+    let shownAt = 0
     // The drain ends by itself at its deadline, so this loop is bounded by drainSeconds.
     while (drain.phase === 'draining' && drain.revision === answer.revision) {
       await sleep(POLL_MS)
       const view = await client.get<ServiceView>(path)
       if (view.cutover === null) break
       drain = view.cutover
+      // Progress: when the count moves, and every few seconds while it does not.
+      if (!argv.json && drain.phase === 'draining' && (drain.inflight !== shown || Date.now() - shownAt >= PROGRESS_EVERY_MS)) {
+        shown = drain.inflight
+        shownAt = Date.now()
+        process.stdout.write(`${argv.SERVICE}: ${drainProgress(drain, Date.now())}\n`)
+      }
     }
   }
-  if (argv.json) {
-    process.stdout.write(`${JSON.stringify(argv.wait ? { ...answer, drain } : answer)}\n`)
-    return
-  }
-  const from = answer.drain?.from.join(', ') || 'nothing'
-  const lines = [`${argv.SERVICE}: cut over to ${argv.GROUP} (revision ${answer.revision}); draining ${from} for up to ${answer.drain?.drainSeconds ?? '?'} s`]
-  if (argv.wait && drain !== undefined) lines.push(`${argv.SERVICE}: ${drainSummary(drain)}`)
-  process.stdout.write(`${lines.join('\n')}\n`)
+  if (argv.json) process.stdout.write(`${JSON.stringify(argv.wait ? { ...answer, drain } : answer)}\n`)
+  else if (argv.wait && drain !== undefined) process.stdout.write(`${argv.SERVICE}: ${drainSummary(drain)}\n`)
+  const cut = argv.wait ? (drain?.counts?.cut ?? 0) : 0
+  if (cut > 0) throw new CliError(`${cut} in-flight requests were cut at the drain deadline (raise --drain to let them finish)`, 3)
+}
+
+/** One line while a drain runs: what is left and how long it may take. */
+export function drainProgress(drain: DrainStatus, nowMs: number): string {
+  const left = Math.max(0, drain.drainSeconds - (nowMs - Date.parse(drain.startedAt)) / 1000)
+  return `draining ${drain.from.join(', ')}: ${drain.inflight} requests in flight, deadline in ${left.toFixed(0)} s`
 }
 
 export const cutoverCommand: CommandModule<object, CutoverArgs> = {

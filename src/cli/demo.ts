@@ -17,6 +17,7 @@ const READY_LINE = /listening on port (\d+)/
 interface DemoArgs {
   port: number
   'admin-port': number
+  'admin-token'?: string
 }
 
 interface Instance {
@@ -59,7 +60,13 @@ function demoConfig(base: Config, args: DemoArgs, instances: ReadonlyMap<string,
   if (service === undefined || others.length > 0) throw new CliError('the demo expects one service in the default config')
   return {
     ...base,
-    admin: { maxEventStreams: 64, ...base.admin, host: '127.0.0.1', port: args['admin-port'] },
+    admin: {
+      maxEventStreams: 64,
+      ...base.admin,
+      host: '127.0.0.1',
+      port: args['admin-port'],
+      ...(args['admin-token'] === undefined ? {} : { token: args['admin-token'] }),
+    },
     state: { store: 'file', path: statePath },
     services: [
       {
@@ -80,8 +87,10 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
   builder: (yargs) =>
     yargs
       .option('port', { type: 'number', default: 8080, describe: 'proxy port on 127.0.0.1 (0: any free port)' })
-      .option('admin-port', { type: 'number', default: 9090, describe: 'admin API port on 127.0.0.1 (0: any free port)' }),
+      .option('admin-port', { type: 'number', default: 9090, describe: 'admin API port on 127.0.0.1 (0: any free port)' })
+      .option('admin-token', { type: 'string', describe: 'Bearer token the admin API requires for changes (default: none, as it listens on loopback only)' }),
   handler: async (args) => {
+    if (args['admin-token'] !== undefined && args['admin-token'].trim() === '') throw new CliError('--admin-token must not be empty', 2)
     const base = await loadConfig(DEFAULT_CONFIG_PATH)
     const versions = ['0.9', '0.9', '0.9', '1.0']
     const started: Instance[] = []
@@ -140,7 +149,9 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
         `  npx zdd-proxy canary-check ${url} 1000`,
         `  npx zdd-proxy canary-check ${url} 100 --requests 20   # stickiness`,
         '',
-        `admin API on ${adminUrl}:`,
+        `dashboard on ${adminUrl}/`,
+        '',
+        `admin API on ${adminUrl}${args['admin-token'] === undefined ? '' : ' (changes need the token: --token or ZDD_ADMIN_TOKEN)'}:`,
         `  npx zdd-proxy status${adminFlag}`,
         `  npx zdd-proxy weights simpleservice 0.9=50 1.0=50${adminFlag}`,
         `  npx zdd-proxy cutover simpleservice 1.0 --drain 5 --wait${adminFlag}`,

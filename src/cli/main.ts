@@ -36,11 +36,14 @@ try {
     .command(rollbackCommand)
     .command(configSchemaCommand)
     .demandCommand(1, 'a command is required (see --help)')
+    .recommendCommands()
     .strict()
     .help()
     .version()
     .fail((message, error) => {
       if (error) throw error
+      const suggestion = /^Did you mean (\S+)\?$/.exec(message ?? '')
+      if (suggestion !== null) fail(`unknown command "${hideBin(process.argv)[0]}" (did you mean ${suggestion[1]}?)`, 2)
       fail(message ?? 'bad usage', 2)
     })
     .parseAsync()

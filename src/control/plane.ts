@@ -27,6 +27,8 @@ export interface InstanceVerdict {
   readonly live: boolean
   /** Share of a full instance's traffic during slow start, in (0, 1]; 1 when not ramping. */
   readonly weight: number
+  /** Passive ejections health counts against the instance, when it says. */
+  readonly ejections?: number
 }
 
 const NOT_DRAINING: ReadonlySet<string> = new Set()
@@ -219,6 +221,11 @@ export class ControlPlane {
   setDrainingGroups(service: string, groups: readonly string[]): void {
     this.#draining.set(service, new Set(groups))
     this.publish()
+  }
+
+  /** Passive ejections of an instance, as health last counted them (status). */
+  ejectionsOf(instance: KnownInstance): number {
+    return this.#verdicts.get(instance.id)?.ejections ?? 0
   }
 
   /** The current spec; reading it applies a pending rebuild first. */

@@ -6,13 +6,18 @@ import { ConfigError } from '../config/errors.js'
 import type { ChangeController, ChangeResult, MutationOptions } from './changes.js'
 import { HttpError, sendJson } from './http-errors.js'
 import type { ConfigReload } from './ports.js'
+import type { SeriesSampler } from './series.js'
 import type { EventStream } from './sse.js'
 import { notReadyReasons, serviceView, servicesView, type StatusSources } from './status.js'
+import type { UiFiles } from './ui-files.js'
 
 /** What handlers work with. */
 export interface AdminContext extends StatusSources {
   readonly metrics: Registry
   readonly events: EventStream
+  readonly series: Pick<SeriesSampler, 'seriesOf'>
+  /** The dashboard's built files. */
+  readonly ui: UiFiles
   /** Re-reads the config file; absent when the proxy runs without one (the demo). */
   readonly reload?: ConfigReload
 }
@@ -129,6 +134,17 @@ const postReload: Handler = async (ctx, request) => {
   }
 }
 
+const getSeries: Handler = (ctx, request) => {
+  sendJson(request.res, 200, ctx.series.seriesOf(serviceName(ctx, request)))
+}
+
+/** `/` and `/ui/…`: the dashboard, readable without the token (mutations still need it). */
+const uiFile: Handler = (ctx, { req, res, url, params }) => {
+  if (!ctx.ui.built) throw new HttpError('not_found', 'the dashboard is not built: run `npm run build`')
+  const ifNoneMatch = req.headers['if-none-match']
+  if (!ctx.ui.serve(res, params[0] ?? '', ifNoneMatch)) throw new HttpError('not_found', `no such file: ${url.pathname}`)
+}
+
 const readyz: Handler = (ctx, { res }) => {
   const reasons = notReadyReasons(ctx.plane)
   sendJson(res, reasons.length === 0 ? 200 : 503, reasons.length === 0 ? { ready: true } : { ready: false, reasons })
@@ -142,6 +158,9 @@ const metrics: Handler = async (ctx, { res }) => {
 
 /** Every endpoint. Path parameters are single segments, matched after decoding. */
 export const ROUTES: readonly Route[] = [
+  { pattern: /^\/$/, methods: { GET: read(uiFile) } },
+  { pattern: /^\/ui$/, methods: { GET: read((_, { res }) => void res.writeHead(308, { location: '/ui/', 'content-length': 0 }).end()) } },
+  { pattern: /^\/ui\/(.*)$/, methods: { GET: read(uiFile) } },
   { pattern: /^\/healthz$/, methods: { GET: read((_, { res }) => sendJson(res, 200, { status: 'ok' })) } },
   { pattern: /^\/readyz$/, methods: { GET: read(readyz) } },
   { pattern: /^\/metrics$/, methods: { GET: read(metrics) } },
@@ -151,6 +170,7 @@ export const ROUTES: readonly Route[] = [
     methods: { GET: read((ctx, { res }) => sendJson(res, 200, servicesView(ctx))) },
   },
   { pattern: /^\/v1\/services\/([^/]+)$/, methods: { GET: read(getService) } },
+  { pattern: /^\/v1\/services\/([^/]+)\/series$/, methods: { GET: read(getSeries) } },
   { pattern: /^\/v1\/services\/([^/]+)\/weights$/, methods: { PUT: mutate(putWeights) } },
   { pattern: /^\/v1\/services\/([^/]+)\/cutover$/, methods: { POST: mutate(postCutover) } },
   { pattern: /^\/v1\/services\/([^/]+)\/rollback$/, methods: { POST: mutate(postRollback) } },

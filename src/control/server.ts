@@ -31,8 +31,13 @@ function hostnameOf(host: string): string {
   return colon < 0 ? host : host.slice(0, colon)
 }
 
-/** Probes an orchestrator sends without credentials; they reveal only readiness. */
-const PROBE_PATHS = new Set(['/healthz', '/readyz'])
+/**
+ * Reads that need no read token: the probes an orchestrator sends (they reveal only readiness) and
+ * the dashboard's static files (the page then asks for the token to read the API).
+ */
+function openToRead(path: string): boolean {
+  return path === '/healthz' || path === '/readyz' || path === '/' || path === '/ui' || path.startsWith('/ui/')
+}
 
 /**
  * The admin listener: JSON in and out, one error shape. Mutations need the Bearer token
@@ -99,7 +104,7 @@ export class AdminServer {
         throw new HttpError('method_not_allowed', `${req.method} is not allowed on ${url.pathname} (allowed: ${allow})`, { allow })
       }
       mutation = entry.mutation
-      if (!mutation && !PROBE_PATHS.has(url.pathname)) this.#checkReader(req)
+      if (!mutation && !openToRead(url.pathname)) this.#checkReader(req)
       const params = (route.pattern.exec(url.pathname) ?? []).slice(1).map(decodeParam)
       let body: Record<string, unknown> = {}
       let ifMatch: number | undefined

@@ -8,8 +8,10 @@ import { DrainTracker } from './drain.js'
 import { createMetrics } from './metrics.js'
 import type { ControlPlane } from './plane.js'
 import type { ConfigReload, ConnectProbe, DataPlaneLink } from './ports.js'
+import { SeriesSampler } from './series.js'
 import { AdminServer } from './server.js'
 import { EventStream } from './sse.js'
+import { UiFiles } from './ui-files.js'
 import { logWeightsFromState } from './weights-source.js'
 
 /** The control side of a running proxy: desired state, drains, and the admin listener. */
@@ -62,12 +64,16 @@ export async function prepareControl(
   const drains = new DrainTracker(dataPlanes, plane.events, logger, (service, groups) => plane.setDrainingGroups(service, groups))
   const changes = new ChangeController(plane, store, state, drains, acceptsConnection, logger)
   let server: AdminServer | undefined
+  let series: SeriesSampler | undefined
 
   return {
     changes,
     async listen() {
       if (config.admin === undefined) return undefined
       const { host, port, token, readToken, maxEventStreams } = config.admin
+      // Sampled only where someone can read it: the admin API's series endpoint.
+      series = new SeriesSampler(dataPlanes.stats)
+      series.start()
       server = new AdminServer({
         host,
         port,
@@ -80,6 +86,8 @@ export async function prepareControl(
           dataPlanes,
           metrics: createMetrics(plane, dataPlanes.stats, () => changes.revision),
           events: new EventStream(plane.events, maxEventStreams),
+          series,
+          ui: await UiFiles.load(),
           reload,
         },
       })
@@ -92,6 +100,7 @@ export async function prepareControl(
     },
     async close() {
       drains.stop()
+      series?.stop()
       await server?.close()
     },
   }

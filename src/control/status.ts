@@ -17,6 +17,10 @@ export interface InstanceView {
   /** In the current snapshot: takes new requests. */
   readonly live: boolean
   readonly inflight: number
+  /** Passive ejections health counts against the instance. */
+  readonly ejections: number
+  /** Its group is being drained by a running cut-over (its old connections finish their requests). */
+  readonly draining: boolean
 }
 
 export interface GroupView {
@@ -62,15 +66,20 @@ export function serviceView({ plane, changes, dataPlanes }: StatusSources, name:
   const route = table.servicesByName.get(name)
   if (config === undefined || route === undefined) return undefined
   const weights = plane.weightsOf(name)
+  const cutover = changes.drains.statusOf(name)
+  const drainingGroups = cutover?.phase === 'draining' ? cutover.from : []
   const groups = config.groups.map((group): GroupView => {
     const groupRoute = route.groupsByName.get(group.name)
     const live = new Set(groupRoute?.instances ?? [])
+    const draining = drainingGroups.includes(group.name)
     const instances = plane.instancesOf(name, group.name).map(
       (instance): InstanceView => ({
         instance: instance.address,
         state: plane.healthOf(instance),
         live: live.has(instance),
         inflight: dataPlanes.inflightOf(instance.id),
+        ejections: plane.ejectionsOf(instance),
+        draining,
       }),
     )
     const discovery = plane.discovery.get(`${name}/${group.name}`)
@@ -91,7 +100,7 @@ export function serviceView({ plane, changes, dataPlanes }: StatusSources, name:
     weights,
     ...(sameWeights(weights, config.weights) ? {} : { configWeights: config.weights }),
     groups,
-    cutover: changes.drains.statusOf(name) ?? null,
+    cutover: cutover ?? null,
     history: historyOf(changes.state, name).slice(-HISTORY_SHOWN),
   }
 }

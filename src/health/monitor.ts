@@ -56,6 +56,14 @@ interface HealthRecord {
   checks: InstanceChecks
   /** The panic guard's refusal was logged since the last transition. */
   guardLogged: boolean
+  /** Health checks (by index) that reported at least once, and whether readiness passed once. */
+  readonly reported: Set<number>
+  readiedOnce: boolean
+}
+
+/** An instance whose checks have all spoken once (one without checks is judged at once). */
+function judged(record: HealthRecord): boolean {
+  return record.reported.size >= record.service.healthChecks.length && (record.service.readinessChecks.length === 0 || record.readiedOnce)
 }
 
 /**
@@ -78,6 +86,8 @@ export class HealthMonitor implements OutcomeSink {
   #unsubscribe: (() => void) | undefined
   #startingUp = true
   #stopped = false
+  /** Callers of firstVerdicts() waiting for every known instance's first check results. */
+  readonly #judgedWaiters = new Set<() => void>()
 
   constructor(
     services: readonly ServiceConfig[],
@@ -141,6 +151,9 @@ export class HealthMonitor implements OutcomeSink {
         checks: service.healthChecks.map(() => (live ? PASSED_CHECK : FRESH_CHECK)),
       }
       record.checks = this.#checksOf(record, service)
+      // What answered the old checks says nothing about the new ones (firstVerdicts waits on these).
+      record.reported.clear()
+      if (live) for (let index = 0; index < service.healthChecks.length; index++) record.reported.add(index)
       this.#update(record, facts, 'health checks changed by a reload')
       record.checks.start(true)
     }
@@ -185,7 +198,17 @@ export class HealthMonitor implements OutcomeSink {
     if (service === undefined || this.#records.has(instance.id) || this.#stopped) return
     const now = this.#now()
     const facts = initialFacts(now, service.readinessChecks.length > 0, service.healthChecks.length)
-    const record: HealthRecord = { instance, service, facts, checks: undefined as unknown as InstanceChecks, health: 'starting', liveSinceMs: now, guardLogged: false }
+    const record: HealthRecord = {
+      instance,
+      service,
+      facts,
+      checks: undefined as unknown as InstanceChecks,
+      health: 'starting',
+      liveSinceMs: now,
+      guardLogged: false,
+      reported: new Set(),
+      readiedOnce: false,
+    }
     record.checks = this.#checksOf(record, service)
     this.#records.set(instance.id, record)
     let siblings = this.#byService.get(service.name)
@@ -199,7 +222,11 @@ export class HealthMonitor implements OutcomeSink {
   #checksOf(record: HealthRecord, service: ServiceConfig): InstanceChecks {
     return new InstanceChecks(record.instance, service, this.#checkEnvironment, {
       health: (index, outcome, detail) => this.#onHealth(record, index, outcome, detail),
-      ready: (name, detail) => this.#update(record, markReady(record.facts), `readiness check ${name} passed (${detail})`),
+      ready: (name, detail) => {
+        record.readiedOnce = true
+        this.#update(record, markReady(record.facts), `readiness check ${name} passed (${detail})`)
+        this.#wakeJudgedWaiters()
+      },
     })
   }
 
@@ -212,6 +239,50 @@ export class HealthMonitor implements OutcomeSink {
         ? `health check passed (${detail})`
         : `health check failed${failures > 1 ? ` ${failures} times in a row` : ''} (${detail})`
     this.#update(record, facts, reason)
+    record.reported.add(index)
+    this.#wakeJudgedWaiters()
+  }
+
+  /**
+   * Resolves once every group with weight has a live instance or has all its instances judged (each
+   * health check answered once, readiness passed once), or after `limitMs`: the proxy opens its
+   * listeners then, so its first requests do not find a group whose instances are up but unchecked
+   * (503). Names the instances still unjudged at the limit.
+   */
+  firstVerdicts(limitMs: number): Promise<readonly string[]> {
+    const waiting = () => this.#unjudgedInUnservedGroups()
+    if (waiting().length === 0) return Promise.resolve([])
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        this.#judgedWaiters.delete(check)
+        resolve(waiting().map((record) => record.instance.address))
+      }
+      const check = () => {
+        if (waiting().length === 0) done()
+      }
+      // Not unref'd: the start awaits this, and the checks' own timers are (they would let the process exit).
+      const timer = setTimeout(done, limitMs)
+      this.#judgedWaiters.add(check)
+    })
+  }
+
+  #unjudgedInUnservedGroups(): HealthRecord[] {
+    const waiting: HealthRecord[] = []
+    for (const [service, records] of this.#byService) {
+      const weights = this.ports.instances.weightsOf(service)
+      const served = new Set<string>()
+      for (const record of records) if (isLive(record.health)) served.add(record.instance.group)
+      for (const record of records) {
+        const group = record.instance.group
+        if ((weights[group] ?? 0) > 0 && !served.has(group) && !judged(record)) waiting.push(record)
+      }
+    }
+    return waiting
+  }
+
+  #wakeJudgedWaiters(): void {
+    for (const waiter of this.#judgedWaiters) waiter()
   }
 
   /** Ends ejections whose time is over. */
@@ -273,7 +344,7 @@ export class HealthMonitor implements OutcomeSink {
   #hand(record: HealthRecord): void {
     const live = isLive(record.health)
     const weight = live ? slowStartWeight(record.liveSinceMs, this.#now(), record.service.slowStartSeconds) : 1
-    this.ports.verdicts.setVerdict(record.instance.id, { health: record.health, live, weight })
+    this.ports.verdicts.setVerdict(record.instance.id, { health: record.health, live, weight, ejections: record.facts.ejections })
   }
 
   /** Hands on a new weight at each slow-start step, so the instance's share follows the ramp. */

@@ -23,6 +23,8 @@ export interface Verdict {
   readonly live: boolean
   /** Share of a full instance's traffic while it ramps up (slow start), in (0, 1]; 1 otherwise. */
   readonly weight: number
+  /** Passive ejections counted against the instance (its backoff; old ones are forgotten). */
+  readonly ejections?: number
 }
 
 /** Where verdicts go: on every change of state, and at each slow-start step. */

@@ -4,7 +4,7 @@ import { Agent, request } from 'undici'
 
 /** One request of a constant load and what came back. */
 export interface LoadRecord {
-  /** `r<N>`, also sent as `x-request-id`. */
+  /** `r<N>`, also sent as `x-test-id` (the proxy makes its own x-request-id). */
   readonly id: string
   readonly status: number
   /** The body (first 500 characters). */
@@ -47,7 +47,7 @@ export async function constantLoad(options: ConstantLoadOptions): Promise<LoadRe
       const response = await request(options.url, {
         dispatcher: agent,
         method: options.method ?? 'GET',
-        headers: body === undefined ? { 'x-request-id': id } : { 'x-request-id': id, 'content-type': 'application/json' },
+        headers: body === undefined ? { 'x-test-id': id } : { 'x-test-id': id, 'content-type': 'application/json' },
         body,
       })
       const text = await response.body.text()

@@ -1,7 +1,7 @@
 import { startProcess, type Started } from './processes.js'
 
 /**
- * The backend as a separate process, so a test can SIGKILL it. It prints `recv <x-request-id>`
+ * The backend as a separate process, so a test can SIGKILL it. It prints `recv <x-test-id>`
  * when a POST arrives (stdout on a pipe is synchronous on Linux, so the line is out before any
  * answer), reads the body, holds the answer HOLD_MS, then answers 200 with the id as JSON.
  * Other requests (health checks) get 200 at once.
@@ -11,7 +11,7 @@ const { createServer } = require('node:http')
 const name = process.env.NAME
 const holdMs = Number(process.env.HOLD_MS)
 const server = createServer((req, res) => {
-  const id = req.headers['x-request-id'] || ''
+  const id = req.headers['x-test-id'] || ''
   const post = req.method === 'POST'
   if (post) process.stdout.write('recv ' + id + '\\n')
   let bytes = 0

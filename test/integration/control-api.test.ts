@@ -66,7 +66,11 @@ describe('admin API: inputs, auth and refusals', () => {
       ['green', 20],
       ['empty', 0],
     ])
-    expect(one.json.groups[0].instances).toEqual([{ instance: blue.address, state: 'healthy', live: true, inflight: 0 }])
+    expect(one.json.groups[0].instances).toEqual([{ instance: blue.address, state: 'healthy', live: true, inflight: 0, ejections: 0, draining: false }])
+    const series = await admin(proxy.adminUrl, 'GET', '/v1/services/svc/series')
+    expect(series.status).toBe(200)
+    expect(series.json).toMatchObject({ service: 'svc', intervalSeconds: 2, windowSeconds: 600 })
+    expect(series.json.groups.map((g: { name: string }) => g.name)).toEqual(['blue', 'green', 'empty'])
     expect((await newClientGet(`${proxy.url}/endpoint0`)).status).toBe(200)
     const metrics = await admin(proxy.adminUrl, 'GET', '/metrics')
     expect(metrics.headers['content-type']).toMatch(/^text\/plain/)
@@ -115,6 +119,7 @@ describe('admin API: inputs, auth and refusals', () => {
     { desc: 'a negative drain', send: () => admin(proxy.adminUrl, 'POST', '/v1/services/svc/cutover', { to: 'green', drainSeconds: -1 }, auth), status: 400, code: 'invalid_body', message: /^drainSeconds/ },
     { desc: 'rollback with nothing to undo', send: () => admin(proxy.adminUrl, 'POST', '/v1/services/svc/rollback', {}, auth), status: 409, code: 'nothing_to_roll_back' },
     { desc: 'a wrong method', send: () => admin(proxy.adminUrl, 'DELETE', '/v1/services/svc/weights'), status: 405, code: 'method_not_allowed' },
+    { desc: 'the series of an unknown service', send: () => admin(proxy.adminUrl, 'GET', '/v1/services/nope/series'), status: 404, code: 'unknown_service' },
     { desc: 'an unknown path', send: () => admin(proxy.adminUrl, 'GET', '/v2/apps'), status: 404, code: 'not_found' },
   ]
 

@@ -66,7 +66,9 @@ describe('admin commands against the demo', () => {
     { desc: 'a group given twice', args: ['weights', 'simpleservice', '0.9=1', '0.9=2'], code: 2, message: /given twice/ },
     { desc: 'a negative drain', args: ['cutover', 'simpleservice', '1.0', '--drain', '-1'], code: 2, message: /--drain/ },
     { desc: 'an unknown service', args: ['weights', 'nope', '0.9=1'], code: 1, message: /unknown service "nope" \(404 unknown_service\)/ },
-    { desc: 'an unknown group', args: ['weights', 'simpleservice', '2.0=1'], code: 1, message: /weights\.2\.0: unknown group .*\(400 invalid_weights\)/ },
+    { desc: 'an unknown group', args: ['weights', 'simpleservice', '2.0=1', '--others', '0'], code: 2, message: /unknown group 2\.0 \(groups: 0\.9, 1\.0\)/ },
+    { desc: 'a group left out', args: ['weights', 'simpleservice', '0.9=1'], code: 2, message: /no weight for 1\.0: give every group \(0\.9, 1\.0\) or --others W/ },
+    { desc: 'a mistyped command', args: ['stauts'], code: 2, message: /unknown command "stauts" \(did you mean status\?\)/ },
     { desc: 'a stale --if-match', args: ['rollback', 'simpleservice', '--if-match', '0'], code: 1, message: /\(412 revision_mismatch\)/ },
   ]
   for (const { desc, args, code, message } of usage) {
@@ -88,15 +90,43 @@ describe('admin commands with a token', () => {
       controlConfig({ a: [service.address], b: [service.address] }, { a: 1, b: 1 }, { statePath: `${stateDir()}/state.json`, token: 'tok-123' }),
     )
     const env = { ZDD_ADMIN_URL: proxy.adminUrl }
-    const refused = await runCli(['weights', 'svc', 'a=2'], { env })
+    const refused = await runCli(['weights', 'svc', 'a=2', 'b=0'], { env })
     expect(refused.code).toBe(1)
     expect(refused.stderr).toMatch(/\(401 unauthorized\)\n$/)
-    const accepted = await runCli(['weights', 'svc', 'a=2'], { env: { ...env, ZDD_ADMIN_TOKEN: 'tok-123' } })
+    const accepted = await runCli(['weights', 'svc', 'a=2', '--others', '0'], { env: { ...env, ZDD_ADMIN_TOKEN: 'tok-123' } })
     expect([accepted.code, accepted.stdout]).toEqual([0, 'svc: weights a=2 b=0 (revision 1)\n'])
     const flag = await runCli(['rollback', 'svc', '--token', 'tok-123'], { env })
     expect(flag.code).toBe(0)
-    // Reading needs no token.
+    // Reading needs no token unless the proxy sets admin.readToken.
     expect((await runCli(['status'], { env })).code).toBe(0)
+  })
+
+  it('cutover --wait shows the drain going and exits 3 when requests were cut at the deadline', async () => {
+    // /health answers after 4 s: a request there is still running at a 1 s drain deadline.
+    const slow = await startSimpleService('0.9', { HEALTH_MIN: '4000', HEALTH_MAX: '4001' })
+    const other = await startSimpleService('1.0')
+    const proxy = await startControlledProxy(
+      controlConfig({ a: [slow.address], b: [other.address] }, { a: 1, b: 0 }, { statePath: `${stateDir()}/state.json` }),
+    )
+    const inFlight = fetch(`${proxy.url}/health`).then(
+      (response) => response.status,
+      () => -1,
+    )
+    // Wait until the proxy counts it in flight on group a.
+    for (let waited = 0; ; waited += 50) {
+      const view = (await (await fetch(`${proxy.adminUrl}/v1/services/svc`)).json()) as { groups: Array<{ instances: Array<{ inflight: number }> }> }
+      if (view.groups[0]!.instances[0]!.inflight === 1) break
+      if (waited > 5_000) throw new Error('the slow request never got in flight')
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    const result = await runCli(['cutover', 'svc', 'b', '--drain', '1', '--wait', '--admin', proxy.adminUrl], { timeoutMs: 20_000 })
+    expect(result.code, result.stdout + result.stderr).toBe(3)
+    const lines = result.stdout.trim().split('\n')
+    expect(lines[0]).toBe('svc: cut over to b (revision 1); draining a for up to 1 s')
+    expect(lines[1]).toMatch(/^svc: draining a: 1 requests in flight, deadline in [01] s$/)
+    expect(lines.at(-1)).toBe('svc: deadline of 1 s reached: 0 of 1 in-flight requests completed, 1 cut')
+    expect(result.stderr).toBe('zdd-proxy: 1 in-flight requests were cut at the drain deadline (raise --drain to let them finish)\n')
+    expect(await inFlight).not.toBe(200)
   })
 
   it('says which address it could not reach', async () => {

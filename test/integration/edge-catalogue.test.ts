@@ -547,6 +547,9 @@ describe('edge catalogue', () => {
       expect((await admin(proxy.adminUrl, 'GET', '/v1/services/edge', undefined, write)).status).toBe(200)
       expect((await admin(proxy.adminUrl, 'GET', '/healthz')).status).toBe(200)
       expect((await admin(proxy.adminUrl, 'GET', '/readyz')).status).toBe(200)
+      // The dashboard page loads without one; it then sends the token it is given with its reads.
+      expect((await admin(proxy.adminUrl, 'GET', '/')).status).toBe(200)
+      expect((await admin(proxy.adminUrl, 'GET', '/v1/services/edge/series')).status).toBe(401)
       // The read token changes nothing.
       const refused = await admin(proxy.adminUrl, 'PUT', '/v1/services/edge/weights', { weights: { live: 50, dark: 50 } }, read)
       expect(refused.status).toBe(401)

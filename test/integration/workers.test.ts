@@ -145,6 +145,12 @@ describe('serve --workers 2', () => {
     // Workers report every ~250 ms; the total settles at exactly every 200 answer so far.
     expect(answered200).toBeGreaterThanOrEqual(SAMPLE + 80 + 30)
     expect(await eventually(async () => (await served(adminUrl)) === answered200)).toBe(true)
+    // The dashboard's series samples the same sums: once sampled, its window holds every answer.
+    const inSeries = async () => {
+      const series = (await admin(adminUrl, 'GET', '/v1/services/svc/series')).json
+      return series.groups.reduce((sum: number, group: { window: { requests: number } }) => sum + group.window.requests, 0) === answered200
+    }
+    expect(await eventually(inSeries)).toBe(true)
   })
 
   /** Sends `/slow/MS` to group a (all weight on a), waits until the primary sees it running, cuts over to b. */
@@ -164,6 +170,9 @@ describe('serve --workers 2', () => {
       const cutover = await admin(adminUrl, 'POST', '/v1/services/svc/cutover', { to: 'b', drainSeconds })
       expect(cutover.status).toBe(200)
       expect(cutover.json.drain).toMatchObject({ phase: 'draining', inflight: 1 })
+      // Status marks the drained group's instances while the drain runs.
+      const draining = cutover.json.service.groups.map((group: { name: string; instances: { draining: boolean }[] }) => [group.name, group.instances.map((instance) => instance.draining)])
+      expect(draining).toEqual([['a', [true, true]], ['b', [false]]])
       const completed = await events.waitFor('cutover_completed', (event) => event.data.revision === cutover.json.revision)
       return { completed: completed.data, slow }
     } finally {

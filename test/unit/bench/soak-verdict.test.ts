@@ -18,11 +18,11 @@ describe('soakVerdict', () => {
     expect(lines.at(-1)).toBe('  minute 1: {"level":40}')
   })
 
-  it('reads RSS growth over the second half, and shows the whole run beside it', () => {
-    const warm = [minute(1, { rssMiB: 80 }), minute(2, { rssMiB: 100 }), minute(3, { rssMiB: 101 }), minute(4, { rssMiB: 102 })]
-    expect(verdict(warm)[1]).toMatch(/^\[ok \] RSS 100\.0 → 102\.0 MiB from minute 2 .*from minute 1: 80\.0 → 102\.0, 27\.5 %/)
-    const leaking = [minute(1, { rssMiB: 100 }), minute(2, { rssMiB: 110 }), minute(3, { rssMiB: 120 }), minute(4, { rssMiB: 130 })]
-    expect(verdict(leaking)[1]).toMatch(/^\[NO \] RSS/)
+  it('judges RSS by its peaks: a saw-tooth is flat, rising peaks are a leak', () => {
+    const sawTooth = [90, 100, 80, 101, 82, 100].map((rssMiB, i) => minute(i + 1, { rssMiB }))
+    expect(verdict(sawTooth)[1]).toMatch(/^\[ok \] RSS peak 100\.0 MiB in minutes 1-3, 101\.0 MiB in minutes 4-6 \(1\.0 %; lowest 80\.0 and 82\.0\)/)
+    const leaking = [100, 105, 110, 115, 120, 125].map((rssMiB, i) => minute(i + 1, { rssMiB }))
+    expect(verdict(leaking)[1]).toMatch(/^\[NO \] RSS peak 110\.0 MiB in minutes 1-3, 125\.0 MiB/)
   })
 
   it('a socket in CLOSE_WAIT at one minute end and gone at the next is no leak; one still there is', () => {

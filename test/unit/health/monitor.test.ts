@@ -114,6 +114,28 @@ describe('HealthMonitor', () => {
     expect(t.live('a')).toEqual([A1, A2])
   })
 
+  it('firstVerdicts resolves once every instance answered its first checks, or at its limit naming the others', async () => {
+    const t = setup({ healthChecks: [check] })
+    monitor = t.monitor
+    let settled: readonly string[] | undefined
+    void t.monitor.firstVerdicts(5_000).then((left) => (settled = left))
+    expect(settled).toBeUndefined()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(settled).toEqual([])
+    expect(t.live('a')).toEqual([A1, A2])
+
+    // Readiness that never passes: the wait ends at its limit and names the instance.
+    const stuck = setup({ readinessChecks: [{ path: '/ready', intervalSeconds: 1, timeoutSeconds: 1 }] }, { a: [A1] })
+    stuck.script.set(`${A1}/ready`, { kind: 'status', status: 503 })
+    let left: readonly string[] | undefined
+    void stuck.monitor.firstVerdicts(3_000).then((names) => (left = names))
+    await vi.advanceTimersByTimeAsync(2_999)
+    expect(left).toBeUndefined()
+    await vi.advanceTimersByTimeAsync(1)
+    expect(left).toEqual([A1])
+    stuck.monitor.stop()
+  })
+
   it('waits delaySeconds before the first check of an instance found after start-up', async () => {
     const t = setup({ healthChecks: [{ ...check, delaySeconds: 3 }] }, undefined, { afterStartUp: true })
     monitor = t.monitor
@@ -253,6 +275,20 @@ describe('HealthMonitor', () => {
     expect(t.probes.filter((target) => target.port === 9002)).toHaveLength(probesBefore)
     expect(t.plane.healthOf(kept)).toBe('healthy')
     expect(t.live('a')).toEqual([A1])
+  })
+
+  it('hands on the ejections it counts with each verdict (status shows them)', async () => {
+    const t = setup({ outlierDetection: fast })
+    monitor = t.monitor
+    await vi.advanceTimersByTimeAsync(0)
+    expect(t.plane.ejectionsOf(t.instance(A1))).toBe(0)
+    t.fail(A1)
+    expect(t.plane.ejectionsOf(t.instance(A1))).toBe(1)
+    await vi.advanceTimersByTimeAsync(2_250)
+    expect(t.state(A1)).toBe('healthy')
+    t.fail(A1, 'timeout')
+    expect(t.plane.ejectionsOf(t.instance(A1))).toBe(2)
+    expect(t.plane.ejectionsOf(t.instance(A2))).toBe(0)
   })
 
   it('names states for status and metrics, and stops checking on stop()', async () => {
