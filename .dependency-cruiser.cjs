@@ -9,6 +9,9 @@ const NPM = ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-bundled', 'npm-n
 /** The npm package zod, resolved (node_modules/zod/...) or, if it could not be resolved, by name. */
 const ZOD = '(^|/)node_modules/zod/|^zod(/|$)'
 
+/** The etcd client and the packages it brings (gRPC, its fault-handling policies), resolved or by name. */
+const ETCD = '(^|/)node_modules/(etcd3|cockatiel|@grpc/[^/]+)/|^(etcd3|cockatiel|@grpc/[^/]+)(/|$)'
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -102,6 +105,21 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/(main|cli/serve|cluster/worker/entry)\\.ts$' },
       to: { path: ZOD, reachable: true },
+    },
+    {
+      name: 'etcd-client-only-in-state',
+      comment:
+        'The etcd client stays behind the StateStore contract in src/state/, so the control side, the data plane and the CLI never depend on how the desired state is stored.',
+      severity: 'error',
+      from: { pathNot: '^src/state/' },
+      to: { path: ETCD },
+    },
+    {
+      name: 'etcd-store-loaded-on-use',
+      comment: 'The etcd store pulls in gRPC; only a proxy configured with store "etcd" loads it (import() when used), a file-store proxy never does.',
+      severity: 'error',
+      from: { pathNot: '^src/state/' },
+      to: { path: '^src/state/etcd-store\\.ts$', dynamic: false },
     },
     {
       name: 'no-orphans',

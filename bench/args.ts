@@ -8,7 +8,7 @@ import { hideBin } from 'yargs/helpers'
 import type { BackendKind } from './backends.js'
 import { CONTENDER_NAMES, type ContenderName } from './contenders.js'
 
-export type Mode = 'throughput' | 'rate' | 'scaling' | 'micro' | 'soak'
+export type Mode = 'throughput' | 'rate' | 'scaling' | 'micro' | 'soak' | 'replicas'
 
 export interface BenchOptions {
   readonly modes: readonly Mode[]
@@ -37,6 +37,10 @@ export interface BenchOptions {
   /** Minutes of the soak, and its fixed rate (req/s). */
   readonly soakMinutes: number
   readonly soakRate: number
+  /** Replicas sharing etcd, weight changes through them, and the paced load on each (req/s). */
+  readonly replicas: number
+  readonly replicaChanges: number
+  readonly replicaRate: number
 }
 
 const DEFAULT_OUT = fileURLToPath(new URL('../../bench/results', import.meta.url))
@@ -62,6 +66,9 @@ export async function parseArgs(argv = hideBin(process.argv)): Promise<BenchOpti
     .option('micro', { type: 'boolean', describe: 'micro-benchmarks of the hot-path functions' })
     .option('soak', { type: 'number', describe: 'soak mode: MINUTES at a fixed rate with instance churn; RSS, descriptors, CLOSE_WAIT per minute' })
     .option('soak-rate', { type: 'number', default: 300, describe: 'req/s of the soak' })
+    .option('replicas', { type: 'number', describe: 'replicas mode: N (default 3) replicas sharing one etcd; time from a change\'s 200 to the last replica applying it' })
+    .option('changes', { type: 'number', describe: 'weight changes of the replicas mode (default 200; quick 30)' })
+    .option('replicas-rate', { type: 'number', default: 100, describe: 'req/s of paced load on each replica in the replicas mode' })
     .option('duration', { alias: 'd', type: 'number', describe: 'seconds per measured run (default 10; quick 1)' })
     .option('connections', { alias: 'c', type: 'number', default: 64, describe: 'autocannon connections' })
     .option('rounds', { alias: 'r', type: 'number', default: 3, describe: 'interleaved rounds (medians over them)' })
@@ -93,6 +100,7 @@ export async function parseArgs(argv = hideBin(process.argv)): Promise<BenchOpti
   if (args.scaling) chosen.push('scaling')
   if (args.micro) chosen.push('micro')
   if (args.soak !== undefined) chosen.push('soak')
+  if (args.replicas !== undefined || argv.some((word) => word === '--replicas' || word.startsWith('--replicas='))) chosen.push('replicas')
   const modes: Mode[] = chosen.length > 0 ? chosen : ['throughput', 'rate', 'scaling', 'micro']
   // zdd-baseline runs only when asked for with --baseline.
   const defaults = CONTENDER_NAMES.filter((name) => name !== 'zdd-baseline' || args.baseline !== undefined)
@@ -141,6 +149,9 @@ export async function parseArgs(argv = hideBin(process.argv)): Promise<BenchOpti
     profileDir: args.profile === undefined ? undefined : resolve(args.profile),
     soakMinutes: Math.max(1, Math.round(positive(args.soak, 'soak') ?? 1)),
     soakRate: positive(args['soak-rate'], 'soak-rate')!,
+    replicas: Math.max(2, Math.round(args.replicas === undefined || Number.isNaN(args.replicas) ? 3 : positive(args.replicas, 'replicas')!)),
+    replicaChanges: Math.round(positive(args.changes, 'changes') ?? (quick ? 30 : 200)),
+    replicaRate: positive(args['replicas-rate'], 'replicas-rate')!,
     baselineCli: args.baseline === undefined ? undefined : baselineCli(resolve(args.baseline)),
   }
 }

@@ -15,6 +15,8 @@ export interface PacedLoad {
   readonly seconds: number
   /** Upper bound on open connections (requests queue beyond it). */
   readonly connections: number
+  /** Ends the run early (`seconds` stays the upper bound). */
+  readonly signal?: AbortSignal
 }
 
 interface Tally {
@@ -89,7 +91,7 @@ export async function runPaced(load: PacedLoad): Promise<PacedResult> {
         tally.outstanding++
         pool.dispatch(options, new Probe(histogram, tally))
       }
-      if (sent >= total) {
+      if (sent >= total || load.signal?.aborted === true) {
         clearInterval(timer)
         resolve()
       }

@@ -15,6 +15,7 @@ import { runMicro, type MicroResult } from './micro.js'
 import { acceptanceLines, microTable, rateTable, scalingTables, throughputTable } from './report.js'
 import { runRounds, type LoadShape } from './rounds.js'
 import { FULL_LAYOUTS, portsNeeded, QUICK_LAYOUTS, runScaling, type ScalingResult } from './scaling.js'
+import { runReplicas, type ReplicasResult } from './replicas.js'
 import { runSoak, soakVerdict, type SoakResult } from './soak.js'
 import { summarise, type ContenderSummary, type Sample } from './summary.js'
 import { renderTable } from './table.js'
@@ -102,6 +103,7 @@ async function main(): Promise<void> {
   let scaling: ScalingResult | undefined
   let microResults: MicroResult[] | undefined
   let soak: SoakResult | undefined
+  let replicas: ReplicasResult | undefined
   try {
     if (options.modes.includes('throughput') || options.modes.includes('rate')) {
       // Two ports of one process, so zdd-proxy's two groups are two instances of the same backend.
@@ -148,6 +150,13 @@ async function main(): Promise<void> {
       soak = await runSoak(options.soakMinutes, options.soakRate, context(options, backend, scratch), progress)
       await backend.child.stop()
     }
+    if (options.modes.includes('replicas')) {
+      const backend = await startBackend('fixed', 2, options.pin?.backend)
+      const result = await runReplicas(options.replicas, options.replicaChanges, options.replicaRate, context(options, backend, scratch), progress)
+      if ('skipped' in result) notices.push(`replicas: skipped, ${result.skipped}`)
+      else replicas = result
+      await backend.child.stop()
+    }
   } finally {
     progress('stopping')
     await stopAllChildren()
@@ -166,6 +175,7 @@ async function main(): Promise<void> {
     scaling,
     micro: microResults,
     soak,
+    replicas,
     processes: startedPids,
   }
   mkdirSync(options.outDir, { recursive: true })
@@ -185,6 +195,22 @@ async function main(): Promise<void> {
     const rows = soak.minutes.map((row) => [String(row.minute), String(row.requests), String(row.non2xx), String(row.errors), row.rssMiB.toFixed(1), String(row.fds), String(row.closeWait)])
     out.push('', `Soak: ${soak.rate} req/s for ${soak.minutes.length} min, an instance killed or terminated every 20 s and back 5 s later`, renderTable(['minute', 'requests', 'non2xx', 'errors', 'RSS MiB', 'fds', 'CLOSE_WAIT'], rows))
     out.push('', 'Soak verdict', ...soakVerdict(soak), `churn: ${soak.churn.join('; ')}`)
+  }
+  if (replicas !== undefined) {
+    const ms = (value: number) => value.toFixed(1)
+    const failed = replicas.load.reduce((sum, run) => sum + run.non2xx + run.errors, 0)
+    out.push(
+      '',
+      `Replicas: ${replicas.replicas} replicas on one etcd, ${replicas.changes} weight changes through random replicas, ${replicas.rate} req/s on each (${failed} failed)`,
+      renderTable(
+        ['ms', 'p50', 'p90', 'p99', 'max'],
+        [
+          ['writer: PUT → 200', ms(replicas.write.p50), ms(replicas.write.p90), ms(replicas.write.p99), ms(replicas.write.max)],
+          ["writer's 200 → last replica applied", ms(replicas.applied.p50), ms(replicas.applied.p90), ms(replicas.applied.p99), ms(replicas.applied.max)],
+        ],
+      ),
+      `[${replicas.applied.p99 <= 250 ? 'ok ' : 'NO '}] p99 from the writer's 200 to the last replica applying the change: ${ms(replicas.applied.p99)} ms (target ≤ 250 ms)`,
+    )
   }
   const acceptance = acceptanceLines(throughput?.summaries, rate?.summaries, scaling)
   if (acceptance.length > 0) out.push('', 'Hot-path targets', ...acceptance)

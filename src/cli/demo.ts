@@ -7,7 +7,8 @@ import type { CommandModule } from 'yargs'
 import { loadConfig } from '../config/load.js'
 import type { Config } from '../config/types.js'
 import { createLogger } from '../support/log.js'
-import { startProxy } from '../main.js'
+import { startProxy, type RunningProxy } from '../main.js'
+import { startDemoEtcd, type DemoEtcd } from './demo-etcd.js'
 import { CliError } from './errors.js'
 import { DEFAULT_CONFIG_PATH, stopOnSignals } from './serve.js'
 
@@ -18,6 +19,7 @@ interface DemoArgs {
   port: number
   'admin-port': number
   'admin-token'?: string
+  replicas: number
 }
 
 interface Instance {
@@ -54,24 +56,32 @@ function startSimpleService(version: string): Promise<Instance> {
   })
 }
 
-/** The default config with its groups pointed at the demo's instances. */
-function demoConfig(base: Config, args: DemoArgs, instances: ReadonlyMap<string, readonly number[]>, statePath: string): Config {
+/** Where a demo replica keeps its state: a file, or (with --replicas) the demo's etcd. */
+type DemoState = { readonly file: string } | { readonly etcd: string; readonly replica: number; readonly cachePath: string }
+
+/** The default config with its groups pointed at the demo's instances; replica N listens N ports up. */
+function demoConfig(base: Config, args: DemoArgs, instances: ReadonlyMap<string, readonly number[]>, state: DemoState): Config {
   const [service, ...others] = base.services
   if (service === undefined || others.length > 0) throw new CliError('the demo expects one service in the default config')
+  const offset = 'replica' in state ? state.replica - 1 : 0
+  const shift = (port: number) => (port === 0 ? 0 : port + offset)
   return {
     ...base,
     admin: {
       maxEventStreams: 64,
       ...base.admin,
       host: '127.0.0.1',
-      port: args['admin-port'],
+      port: shift(args['admin-port']),
       ...(args['admin-token'] === undefined ? {} : { token: args['admin-token'] }),
     },
-    state: { store: 'file', path: statePath },
+    state:
+      'file' in state
+        ? { store: 'file', path: state.file }
+        : { store: 'etcd', endpoints: [state.etcd], prefix: '/zdd-demo/', cachePath: state.cachePath, replicaId: `demo-${state.replica}`, leaseSeconds: 10, timeoutMs: 2_000 },
     services: [
       {
         ...service,
-        listen: { ...service.listen, host: '127.0.0.1', port: args.port },
+        listen: { ...service.listen, host: '127.0.0.1', port: shift(args.port) },
         groups: service.groups.map((group) => ({
           name: group.name,
           instances: (instances.get(group.name) ?? []).map((instancePort) => `127.0.0.1:${instancePort}`),
@@ -88,9 +98,15 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     yargs
       .option('port', { type: 'number', default: 8080, describe: 'proxy port on 127.0.0.1 (0: any free port)' })
       .option('admin-port', { type: 'number', default: 9090, describe: 'admin API port on 127.0.0.1 (0: any free port)' })
-      .option('admin-token', { type: 'string', describe: 'Bearer token the admin API requires for changes (default: none, as it listens on loopback only)' }),
+      .option('admin-token', { type: 'string', describe: 'Bearer token the admin API requires for changes (default: none, as it listens on loopback only)' })
+      .option('replicas', {
+        type: 'number',
+        default: 1,
+        describe: 'run N proxy replicas sharing their state in a local etcd (needs etcd on PATH); replica i listens on PORT+i-1 and ADMIN-PORT+i-1',
+      }),
   handler: async (args) => {
     if (args['admin-token'] !== undefined && args['admin-token'].trim() === '') throw new CliError('--admin-token must not be empty', 2)
+    if (!Number.isInteger(args.replicas) || args.replicas < 1 || args.replicas > 9) throw new CliError(`--replicas: expected a whole number from 1 to 9, got ${args.replicas}`, 2)
     const base = await loadConfig(DEFAULT_CONFIG_PATH)
     const versions = ['0.9', '0.9', '0.9', '1.0']
     const started: Instance[] = []
@@ -117,19 +133,37 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       const version = versions[index]!
       ports.set(version, [...(ports.get(version) ?? []), instance.port])
     })
-    // Weight changes through the admin API persist here for the demo's lifetime.
+    // Weight changes through the admin API persist here (or in the demo's etcd) for the demo's lifetime.
     const stateDir = mkdtempSync(join(tmpdir(), 'zdd-demo-'))
     const removeState = () => rmSync(stateDir, { recursive: true, force: true })
-    const config = demoConfig(base, args, ports, join(stateDir, 'state.json'))
-    const logger = createLogger('zdd-proxy')
-    let proxy
-    try {
-      proxy = await startProxy(config, logger)
-    } catch (error) {
+    let etcd: DemoEtcd | undefined
+    const proxies: RunningProxy[] = []
+    const stopAll = async () => {
+      await Promise.all(proxies.map((proxy) => proxy.stop(5_000)))
       await stopInstances()
+      await etcd?.stop()
       removeState()
-      throw new CliError(`cannot start the proxy on 127.0.0.1:${args.port}: ${(error as Error).message}`)
     }
+    const configs: Config[] = []
+    try {
+      if (args.replicas > 1) etcd = await startDemoEtcd()
+      for (let replica = 1; replica <= args.replicas; replica++) {
+        const state: DemoState = etcd === undefined ? { file: join(stateDir, 'state.json') } : { etcd: etcd.endpoint, replica, cachePath: join(stateDir, `cache-${replica}.json`) }
+        const config = demoConfig(base, args, ports, state)
+        configs.push(config)
+        const logger = createLogger(args.replicas > 1 ? `zdd-proxy demo-${replica}` : 'zdd-proxy')
+        try {
+          proxies.push(await startProxy(config, logger))
+        } catch (error) {
+          throw new CliError(`cannot start the proxy on 127.0.0.1:${config.services[0]!.listen.port}: ${(error as Error).message}`)
+        }
+      }
+    } catch (error) {
+      await stopAll()
+      throw error
+    }
+    const proxy = proxies[0]!
+    const config = configs[0]!
     const proxyPort = proxy.ports.get(config.services[0]!.name)!
     const url = `http://127.0.0.1:${proxyPort}`
     const weights = Object.entries(config.services[0]!.weights)
@@ -137,32 +171,54 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .join(' ')
     const adminUrl = `http://127.0.0.1:${proxy.adminPort}`
     const adminFlag = adminUrl === 'http://127.0.0.1:9090' ? '' : ` --admin ${adminUrl}`
-    process.stdout.write(
-      [
+    const lines = [
+      '',
+      `zdd-proxy demo: simpleservice 0.9 x3 (ports ${ports.get('0.9')?.join(', ')}) and 1.0 x1 (port ${ports.get('1.0')?.join(', ')})`,
+      `proxy listening on ${url} with weights ${weights}`,
+    ]
+    if (etcd !== undefined) {
+      lines.push(`${proxies.length} replicas sharing their desired state in etcd at ${etcd.endpoint} (prefix /zdd-demo/):`)
+      proxies.forEach((replica, index) => {
+        lines.push(`  demo-${index + 1}: proxy http://127.0.0.1:${replica.ports.get(config.services[0]!.name)}, admin http://127.0.0.1:${replica.adminPort}`)
+      })
+      const lastAdmin = `http://127.0.0.1:${proxies.at(-1)!.adminPort}`
+      lines.push(
         '',
-        `zdd-proxy demo: simpleservice 0.9 x3 (ports ${ports.get('0.9')?.join(', ')}) and 1.0 x1 (port ${ports.get('1.0')?.join(', ')})`,
-        `proxy listening on ${url} with weights ${weights}`,
-        '',
-        'Try:',
-        `  curl -i ${url}/endpoint0`,
-        `  curl -s -H 'x-zdd-group: 1.0' ${url}/endpoint0      # force the canary`,
-        `  npx zdd-proxy canary-check ${url} 1000`,
-        `  npx zdd-proxy canary-check ${url} 100 --requests 20   # stickiness`,
-        '',
-        `dashboard on ${adminUrl}/`,
-        '',
-        `admin API on ${adminUrl}${args['admin-token'] === undefined ? '' : ' (changes need the token: --token or ZDD_ADMIN_TOKEN)'}:`,
-        `  npx zdd-proxy status${adminFlag}`,
-        `  npx zdd-proxy weights simpleservice 0.9=50 1.0=50${adminFlag}`,
-        `  npx zdd-proxy cutover simpleservice 1.0 --drain 5 --wait${adminFlag}`,
-        `  npx zdd-proxy rollback simpleservice${adminFlag}`,
-        '',
-        'Ctrl-C stops everything the demo started.',
-        '',
-      ].join('\n'),
+        'A change through one replica is seen by all:',
+        `  npx zdd-proxy weights simpleservice 0.9=50 1.0=50 --admin ${adminUrl}`,
+        `  npx zdd-proxy status --admin ${lastAdmin}            # same weights and revision, and the replicas`,
+        `  curl -s ${lastAdmin}/v1/cluster`,
+      )
+    }
+    lines.push(
+      '',
+      'Try:',
+      `  curl -i ${url}/endpoint0`,
+      `  curl -s -H 'x-zdd-group: 1.0' ${url}/endpoint0      # force the canary`,
+      `  npx zdd-proxy canary-check ${url} 1000`,
+      `  npx zdd-proxy canary-check ${url} 100 --requests 20   # stickiness`,
+      '',
+      `dashboard on ${adminUrl}/`,
+      '',
+      `admin API on ${adminUrl}${args['admin-token'] === undefined ? '' : ' (changes need the token: --token or ZDD_ADMIN_TOKEN)'}:`,
+      `  npx zdd-proxy status${adminFlag}`,
+      `  npx zdd-proxy weights simpleservice 0.9=50 1.0=50${adminFlag}`,
+      `  npx zdd-proxy cutover simpleservice 1.0 --drain 5 --wait${adminFlag}`,
+      `  npx zdd-proxy rollback simpleservice${adminFlag}`,
+      '',
+      'Ctrl-C stops everything the demo started.',
+      '',
     )
-    stopOnSignals(proxy, 5_000, async () => {
+    process.stdout.write(lines.join('\n'))
+    const everything: RunningProxy = {
+      ...proxy,
+      stop: async (graceMs) => {
+        await Promise.all(proxies.map((replica) => replica.stop(graceMs)))
+      },
+    }
+    stopOnSignals(everything, 5_000, async () => {
       await stopInstances()
+      await etcd?.stop()
       removeState()
     })
   },

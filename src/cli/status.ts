@@ -1,6 +1,8 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
+import type { ClusterView } from '../control/cluster.js'
 import type { ServiceView } from '../control/status.js'
 import { AdminClient, adminOptions, formatWeights } from './admin-client.js'
+import { CliError } from './errors.js'
 
 function builder(yargs: Argv) {
   return adminOptions(yargs)
@@ -67,15 +69,43 @@ export function formatService(view: ServiceView): string {
   return lines.join('\n')
 }
 
+/** The replicas sharing the state, when it is shared (etcd); undefined otherwise. */
+export function formatCluster(view: ClusterView): string | undefined {
+  if (view.store !== 'etcd') return undefined
+  let head = `replicas: ${view.replicas.length} on etcd, store revision ${view.storeRevision}`
+  if (!view.connected) head += `; etcd unreachable (${view.lastError ?? 'connecting'}): changes are refused, routing stays as it is`
+  if (view.source !== 'store') head += `; this replica serves ${view.source === 'cache' ? 'its cached state' : 'the config\'s weights'} until etcd is back`
+  const rows = view.replicas.map((replica) => [
+    replica.self ? `${replica.id} (this)` : replica.id,
+    String(replica.appliedRevision),
+    replica.lastSeen,
+    replica.lagging ? `lagging ${view.storeRevision - replica.appliedRevision} revisions behind` : '',
+  ])
+  return [head, ...table([['REPLICA', 'APPLIED', 'LAST SEEN', ''], ...rows]).map((line) => line.trimEnd())].join('\n')
+}
+
+/** The cluster view, or undefined from a proxy without `/v1/cluster` (an older one). */
+async function clusterOf(client: AdminClient): Promise<ClusterView | undefined> {
+  try {
+    return await client.get<ClusterView>('/v1/cluster')
+  } catch (error) {
+    if (error instanceof CliError && /\(404 /.test(error.message)) return undefined
+    throw error
+  }
+}
+
 async function handler(argv: ArgumentsCamelCase<StatusArgs>): Promise<void> {
   const client = new AdminClient({ admin: argv.admin, token: argv.token })
+  const cluster = await clusterOf(client)
+  const clusterText = cluster === undefined ? undefined : formatCluster(cluster)
   if (argv.SERVICE !== undefined) {
     const view = await client.get<ServiceView>(`/v1/services/${encodeURIComponent(argv.SERVICE)}`)
-    process.stdout.write(argv.json ? `${JSON.stringify(view)}\n` : `${formatService(view)}\n`)
+    process.stdout.write(argv.json ? `${JSON.stringify(view)}\n` : `${[formatService(view), clusterText].filter(Boolean).join('\n\n')}\n`)
     return
   }
   const all = await client.get<{ revision: number; services: ServiceView[] }>('/v1/services')
-  process.stdout.write(argv.json ? `${JSON.stringify(all)}\n` : `${all.services.map(formatService).join('\n\n')}\n`)
+  const json = cluster === undefined ? all : { ...all, cluster }
+  process.stdout.write(argv.json ? `${JSON.stringify(json)}\n` : `${[...all.services.map(formatService), clusterText].filter(Boolean).join('\n\n')}\n`)
 }
 
 export const statusCommand: CommandModule<object, StatusArgs> = {

@@ -32,9 +32,29 @@ export interface AccessLogConfig {
   readonly sample: number
 }
 
-export interface StateConfig {
+export type StateConfig = FileStateConfig | EtcdStateConfig
+
+/** One JSON file, written atomically: for a single proxy. */
+export interface FileStateConfig {
   readonly store: 'file'
   readonly path: string
+}
+
+/** etcd, shared by every replica: changes are compare-and-set, every replica watches and applies them. */
+export interface EtcdStateConfig {
+  readonly store: 'etcd'
+  /** `http://host:port` of the etcd members. */
+  readonly endpoints: readonly string[]
+  /** Every key lives under it; ends with `/`. */
+  readonly prefix: string
+  /** The last applied state, written atomically after each change, served from when etcd is down at start. */
+  readonly cachePath: string
+  /** This replica's name among the others; default `<hostname>-<pid>`. */
+  readonly replicaId?: string
+  /** TTL of the lease under which this replica's membership and drain reports live. */
+  readonly leaseSeconds: number
+  /** How long one etcd call may take before the store counts as unavailable. */
+  readonly timeoutMs: number
 }
 
 export interface DnsConfig {

@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto'
 import { ConfigError } from '../config/errors.js'
 import type { ServiceConfig } from '../config/types.js'
 import type { Logger } from '../support/log.js'
 import { validateWeights } from '../routing/weights.js'
-import { reconcileOnReload } from '../state/merge.js'
-import { applyChange, historyOf, type Change, type DesiredState, type HistoryEntry, type StateStore, type Weights } from '../state/store.js'
+import { FileStore } from '../state/file-store.js'
+import { overlayConfig, reconcileOnReload } from '../state/merge.js'
+import { isShared } from '../state/shared.js'
+import { StoreUnavailableError, historyOf, type Change, type DesiredState, type HistoryEntry, type StateStore, type Weights } from '../state/store.js'
 import type { DrainStatus, DrainTracker } from './drain.js'
 import { HttpError } from './http-errors.js'
 import type { ControlPlane } from './plane.js'
@@ -30,11 +33,22 @@ export interface ChangeResult {
   readonly drain?: DrainStatus
 }
 
+/** Tries of one change when other replicas keep writing first (without If-Match). */
+const MAX_ATTEMPTS = 5
+
+/** A change as planned on one state. */
+type Plan = (state: DesiredState) => Change | Promise<Change>
+
 /**
  * Applies changes to the desired state, one at a time: check, persist, then publish the new
  * snapshot and the event. A change that fails any step leaves the state, the revision and the
  * routing untouched. Without a store the weights are read-only (without `state` nothing could
  * persist a change), and every mutation is refused with 409 `read_only`.
+ *
+ * With a shared store (etcd) every change is a compare-and-set on the store's revision: when
+ * another replica wrote first, the controller takes that state and plans the change again on it
+ * (or answers 412 when the caller sent If-Match). States other replicas wrote arrive through
+ * `fromStore` and are applied the same way as this replica's own: routing, drains and events.
  */
 export class ChangeController {
   #state: DesiredState
@@ -60,71 +74,70 @@ export class ChangeController {
     return this.#state.revision
   }
 
+  /** A state the shared store delivered (another replica's change, or a reload): applied when newer. */
+  fromStore(state: DesiredState): void {
+    this.#adopt(state)
+  }
+
   setWeights(service: string, input: unknown, options: MutationOptions): Promise<ChangeResult> {
-    return this.#serial(async () => {
-      const groups = this.#groupsOf(service)
-      const checked = validateWeights(input, groups)
-      if (!checked.ok) {
-        const field = checked.field === '' ? 'weights' : `weights.${checked.field}`
-        throw new HttpError('invalid_weights', `${field}: ${checked.message}`)
-      }
-      this.#guard(options)
-      return this.#commit({ service, kind: 'weights', after: checked.weights, time: now(), reason: options.reason })
-    })
+    return this.#serial(() =>
+      this.#mutate(options, () => {
+        const groups = this.#groupsOf(service)
+        const checked = validateWeights(input, groups)
+        if (!checked.ok) {
+          const field = checked.field === '' ? 'weights' : `weights.${checked.field}`
+          throw new HttpError('invalid_weights', `${field}: ${checked.message}`)
+        }
+        this.#guard(options)
+        return { service, kind: 'weights', after: checked.weights, time: now(), reason: options.reason }
+      }),
+    )
   }
 
   cutover(service: string, to: string, options: CutoverOptions): Promise<ChangeResult> {
-    return this.#serial(async () => {
-      const groups = this.#groupsOf(service)
-      if (!groups.includes(to)) {
-        throw new HttpError('invalid_body', `to: unknown group "${to}" (groups: ${groups.join(', ')})`)
-      }
-      const known = this.plane.instancesOf(service, to).length
-      // Distinct instances: a ramping one is listed fewer times than the others (slow start).
-      const live = [...new Set(this.plane.snapshot.current.servicesByName.get(service)?.groupsByName.get(to)?.instances)]
-      const refusal = refuseCutover({ group: to, known, live: live.length, minReady: options.minReady })
-      if (refusal !== undefined) throw new HttpError('not_ready', `cannot cut over ${service} to ${to}: ${refusal}`)
-      this.#guard(options)
-      // Live means checked, or unchecked when the group has no health checks: make sure something listens.
-      const accepting = await Promise.all(live.map((instance) => this.acceptsConnection(instance)))
-      if (!accepting.includes(true)) {
-        const tried = live.map((instance) => instance.address).join(', ')
-        throw new HttpError('not_ready', `cannot cut over ${service} to ${to}: no instance of group ${to} accepts a TCP connection (tried ${tried})`)
-      }
-      const before = this.#state.services[service]?.weights ?? this.plane.weightsOf(service)
-      const after = cutoverWeights(groups, to)
-      const from = drainedGroups(before, after)
-      const drainSeconds = options.drainSeconds ?? this.plane.service(service)!.drainSeconds
-      const time = now()
-      const result = await this.#commit(
-        { service, kind: 'cutover', after, time, reason: options.reason, to, cutover: { to, from, startedAt: time, drainSeconds } },
-        true,
-      )
-      const instances = from.flatMap((group) => this.plane.instancesOf(service, group))
-      const drain = this.drains.start({ service, to, from, revision: result.revision, startedAt: time, drainSeconds }, instances)
-      this.#announce('cutover_started', result.change, {
-        to,
-        from,
-        drainSeconds,
-        inflight: drain.inflight,
-      })
-      return { ...result, drain }
-    })
+    return this.#serial(() =>
+      this.#mutate(options, async (state) => {
+        const groups = this.#groupsOf(service)
+        if (!groups.includes(to)) {
+          throw new HttpError('invalid_body', `to: unknown group "${to}" (groups: ${groups.join(', ')})`)
+        }
+        const known = this.plane.instancesOf(service, to).length
+        // Distinct instances: a ramping one is listed fewer times than the others (slow start).
+        const live = [...new Set(this.plane.snapshot.current.servicesByName.get(service)?.groupsByName.get(to)?.instances)]
+        const refusal = refuseCutover({ group: to, known, live: live.length, minReady: options.minReady })
+        if (refusal !== undefined) throw new HttpError('not_ready', `cannot cut over ${service} to ${to}: ${refusal}`)
+        this.#guard(options)
+        // Live means checked, or unchecked when the group has no health checks: make sure something listens.
+        const accepting = await Promise.all(live.map((instance) => this.acceptsConnection(instance)))
+        if (!accepting.includes(true)) {
+          const tried = live.map((instance) => instance.address).join(', ')
+          throw new HttpError('not_ready', `cannot cut over ${service} to ${to}: no instance of group ${to} accepts a TCP connection (tried ${tried})`)
+        }
+        const before = state.services[service]?.weights ?? this.plane.weightsOf(service)
+        const after = cutoverWeights(groups, to)
+        const from = drainedGroups(before, after)
+        const drainSeconds = options.drainSeconds ?? this.plane.service(service)!.drainSeconds
+        const time = now()
+        return { service, kind: 'cutover', after, time, reason: options.reason, to, cutover: { to, from, startedAt: time, drainSeconds } }
+      }),
+    )
   }
 
   rollback(service: string, options: MutationOptions): Promise<ChangeResult> {
-    return this.#serial(async () => {
-      const groups = this.#groupsOf(service)
-      const target = changeToUndo(historyOf(this.#state, service))
-      if (target === undefined) throw new HttpError('nothing_to_roll_back', `${service} has no change left to roll back`)
-      // The config may have lost a group since that change; restoring it must still be valid.
-      const checked = validateWeights(target.before, groups)
-      if (!checked.ok) {
-        throw new HttpError('nothing_to_roll_back', `cannot restore the weights before revision ${target.revision}: ${checked.message}`)
-      }
-      this.#guard(options)
-      return this.#commit({ service, kind: 'rollback', after: checked.weights, time: now(), reason: options.reason, undid: target.revision })
-    })
+    return this.#serial(() =>
+      this.#mutate(options, (state) => {
+        const groups = this.#groupsOf(service)
+        const target = changeToUndo(historyOf(state, service))
+        if (target === undefined) throw new HttpError('nothing_to_roll_back', `${service} has no change left to roll back`)
+        // The config may have lost a group since that change; restoring it must still be valid.
+        const checked = validateWeights(target.before, groups)
+        if (!checked.ok) {
+          throw new HttpError('nothing_to_roll_back', `cannot restore the weights before revision ${target.revision}: ${checked.message}`)
+        }
+        this.#guard(options)
+        return { service, kind: 'rollback', after: checked.weights, time: now(), reason: options.reason, undid: target.revision }
+      }),
+    )
   }
 
   /**
@@ -154,16 +167,23 @@ export class ChangeController {
       const index = services.findIndex((service) => service.name === result.conflict.service)
       throw new ConfigError(source, ['services', index, 'groups'], result.conflict.message)
     }
-    if (result.changed) {
+    for (const name of Object.keys(this.#state.services)) if (!config.has(name)) this.drains.supersede(name)
+    const weights = new Map(Object.entries(result.state.services).map(([name, service]) => [name, service.weights]))
+    if (isShared(this.store)) {
+      // Other replicas may still run the services and groups this file dropped: the shared state
+      // keeps them, and this replica routes by what fits its config.
+      this.#state = overlayConfig(this.#state, config).state
+      return weights
+    }
+    if (result.changed && this.store instanceof FileStore) {
       try {
         await this.store.save(result.state)
       } catch (error) {
         throw new ConfigError(source, '', `cannot save the desired state for the new config: ${error instanceof Error ? error.message : String(error)}`)
       }
     }
-    for (const name of Object.keys(this.#state.services)) if (!config.has(name)) this.drains.supersede(name)
     this.#state = result.state
-    return new Map(Object.entries(result.state.services).map(([name, service]) => [name, service.weights]))
+    return weights
   }
 
   #serial<T>(task: () => Promise<T>): Promise<T> {
@@ -178,10 +198,17 @@ export class ChangeController {
     return config.groups.map((group) => group.name)
   }
 
-  /** Refusals that depend on the state rather than the request: read-only, stale revision. */
+  /** Refusals that depend on the state rather than the request: read-only, store down, stale revision. */
   #guard(options: MutationOptions): void {
     if (this.store === undefined) {
       throw new HttpError('read_only', 'weights are read-only: the config has no "state" block to persist changes in')
+    }
+    if (isShared(this.store) && !this.store.connected) {
+      throw new HttpError(
+        'store_unavailable',
+        `the state store is unreachable (${this.store.lastError ?? 'connecting'}); the change was not applied, and traffic keeps flowing on revision ${this.#state.revision}`,
+        { 'retry-after': '1' },
+      )
     }
     if (options.ifMatch !== undefined && options.ifMatch !== this.#state.revision) {
       throw new HttpError('revision_mismatch', `If-Match: revision is ${this.#state.revision}, not ${options.ifMatch}`, {
@@ -190,22 +217,97 @@ export class ChangeController {
     }
   }
 
-  /** Persists, then applies to routing; publishes the event unless the caller adds fields first. */
-  async #commit(change: Change, announceLater = false): Promise<ChangeResult> {
-    const next = applyChange(this.#state, change)
-    try {
-      await this.store!.save(next)
-    } catch (error) {
-      this.logger.error({ event: 'state_write_failed', err: error }, 'cannot persist a change; nothing was applied')
-      throw new HttpError('persist_failed', error instanceof Error ? error.message : String(error))
+  /**
+   * Plans the change on the current state and commits it (compare-and-set). When another replica
+   * wrote first, its state is applied and the change planned again on it, unless If-Match pinned
+   * the revision. A lost answer whose write went through is recognised by the change's id.
+   */
+  async #mutate(options: MutationOptions, plan: Plan): Promise<ChangeResult> {
+    const id = randomUUID()
+    // If-Match names a revision another replica wrote that this one has not seen yet: look.
+    if (isShared(this.store) && options.ifMatch !== undefined && options.ifMatch > this.#state.revision) {
+      const latest = await this.store.latest()
+      if (latest !== undefined) this.#adopt(latest)
     }
+    for (let attempt = 1; ; attempt++) {
+      const base = this.#state
+      const change: Change = { ...(await plan(base)), id }
+      if (this.#state === base) {
+        let outcome
+        try {
+          outcome = await this.store!.commit(base, change)
+        } catch (error) {
+          throw this.#storeFailure(error)
+        }
+        if (outcome.committed) {
+          this.#adopt(outcome.state)
+          return this.#result(outcome.state, id)
+        }
+        this.#adopt(outcome.current)
+        if (outcome.current.history.some((entry) => entry.id === id)) return this.#result(outcome.current, id)
+        if (options.ifMatch !== undefined) {
+          throw new HttpError('revision_mismatch', `If-Match: revision is ${this.#state.revision}, not ${options.ifMatch} (another replica changed it first)`, {
+            etag: `"${this.#state.revision}"`,
+          })
+        }
+      }
+      if (attempt >= MAX_ATTEMPTS) {
+        throw new HttpError('write_conflict', `other replicas kept changing the state (revision ${this.#state.revision}); try again`)
+      }
+    }
+  }
+
+  #storeFailure(error: unknown): HttpError {
+    if (error instanceof StoreUnavailableError) {
+      this.logger.warn({ event: 'state_write_failed', outcome: error.outcome, err: error }, 'cannot write a change to the state store')
+      return new HttpError('store_unavailable', error.message, { 'retry-after': '1' })
+    }
+    this.logger.error({ event: 'state_write_failed', err: error }, 'cannot persist a change; nothing was applied')
+    return new HttpError('persist_failed', error instanceof Error ? error.message : String(error))
+  }
+
+  #result(state: DesiredState, id: string): ChangeResult {
+    const change = state.history.find((entry) => entry.id === id)!
+    const drain = change.kind === 'cutover' ? this.drains.statusOf(change.service) : undefined
+    return drain === undefined ? { revision: change.revision, change } : { revision: change.revision, change, drain }
+  }
+
+  /**
+   * Makes `next` the state in force when it is newer: per service whose weights or history moved,
+   * a running drain is superseded, the plane gets the weights, a new cut-over starts draining
+   * here, and each new history entry is announced.
+   */
+  #adopt(next: DesiredState): void {
+    const before = this.#state
+    if (next.revision <= before.revision) return
     this.#state = next
-    // A later change ends a running drain first, so its cutover_completed comes before this change's event.
-    this.drains.supersede(change.service)
-    this.plane.setWeights(change.service, change.after)
-    const entry = next.history[next.history.length - 1]!
-    if (!announceLater) this.#announce(change.kind === 'weights' ? 'weights_changed' : 'rollback', entry, {})
-    return { revision: next.revision, change: entry }
+    const fresh = next.history.filter((entry) => entry.revision > before.revision)
+    for (const service of this.plane.config.services) {
+      const name = service.name
+      const entries = fresh.filter((entry) => entry.service === name)
+      const weights = next.services[name]?.weights
+      if (weights === undefined || (entries.length === 0 && sameWeights(before.services[name]?.weights, weights))) continue
+      const checked = validateWeights(weights, service.groups.map((group) => group.name))
+      // The store already said which services do not fit this config; their routing stays.
+      if (!checked.ok) continue
+      const last = entries[entries.length - 1]
+      const record = next.services[name]?.cutover
+      const drains = last?.kind === 'cutover' && record !== undefined && record.revision === last.revision ? record : undefined
+      // A later change ends a running drain first, so its cutover_completed comes before this change's event.
+      this.drains.supersede(name)
+      this.plane.setWeights(name, checked.weights)
+      for (const entry of entries) {
+        if (entry === last && drains !== undefined) continue
+        this.#announce(eventOf(entry), entry, entry.kind === 'cutover' ? { to: entry.to, from: drainedGroups(entry.before, entry.after) } : {})
+      }
+      if (drains !== undefined) {
+        const instances = drains.from.flatMap((group) => this.plane.instancesOf(name, group))
+        const { to, from, revision, startedAt, drainSeconds } = drains
+        const drain = this.drains.start({ service: name, to, from, revision, startedAt, drainSeconds }, instances)
+        this.#announce('cutover_started', last!, { to, from, drainSeconds, inflight: drain.inflight })
+      }
+    }
+    if (isShared(this.store)) this.store.applied(next)
   }
 
   #announce(
@@ -225,6 +327,16 @@ export class ChangeController {
     this.plane.events.publish(eventType, payload)
     this.logger.info({ event: eventType, ...payload }, `${eventType} ${entry.service} (revision ${entry.revision})`)
   }
+}
+
+function eventOf(entry: HistoryEntry): 'weights_changed' | 'cutover_started' | 'rollback' {
+  return entry.kind === 'weights' ? 'weights_changed' : entry.kind === 'rollback' ? 'rollback' : 'cutover_started'
+}
+
+function sameWeights(a: Weights | undefined, b: Weights | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b
+  const keys = Object.keys(a)
+  return keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && a[key] === b[key])
 }
 
 function now(): string {

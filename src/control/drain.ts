@@ -19,6 +19,27 @@ export interface DrainStatus {
   readonly inflight: number
   /** Set once the drain ended. */
   readonly counts?: DrainCounts
+  /** With a shared store: each live replica's part (the phase and counts above are the whole fleet's). */
+  readonly replicas?: readonly ReplicaDrain[]
+}
+
+/** One replica's part of a cut-over's drain. `pending`: it has not applied the cut-over yet. */
+export interface ReplicaDrain {
+  readonly replica: string
+  readonly phase: DrainStatus['phase'] | 'pending'
+  readonly inflight: number
+}
+
+/**
+ * The other replicas' side of drains (with a shared store): this replica reports its own drain,
+ * and a drain counts as ended only when every live replica's has. `cutover_completed` is then
+ * published by the peers, not by the tracker.
+ */
+export interface DrainPeers {
+  /** This replica's drain of a service started or ended; `joined`: it was over before this replica started. */
+  report(status: DrainStatus, joined?: boolean): void
+  /** The fleet's view of a drain, given this replica's. */
+  combine(local: DrainStatus): DrainStatus
 }
 
 interface ActiveDrain {
@@ -51,6 +72,8 @@ export class DrainTracker {
     private readonly logger: Logger,
     /** Told which groups of a service drain, so routing keeps overrides out of them. */
     private readonly drainingGroups: (service: string, groups: readonly string[]) => void = () => {},
+    /** With a shared store, the other replicas (see DrainPeers). */
+    private readonly peers?: DrainPeers,
   ) {}
 
   /** Starts draining `instances` (the old groups' instances); any earlier drain of the service is superseded. */
@@ -72,8 +95,19 @@ export class DrainTracker {
     this.#active.set(cutover.service, active)
     this.#last.set(cutover.service, active.status)
     this.drainingGroups(cutover.service, cutover.from)
+    this.peers?.report(active.status)
     void Promise.all(pools.map(({ closed }) => closed)).then(() => this.#finish(cutover.service, active, 'drained'))
-    return active.status
+    return this.statusOf(cutover.service)!
+  }
+
+  /**
+   * A cut-over that was already in the state when this replica started: it had nothing in flight
+   * on the old groups, so its part of the drain is done. Reported, not announced.
+   */
+  joined(cutover: Omit<DrainStatus, 'phase' | 'inflight' | 'counts'>): void {
+    const status: DrainStatus = { ...cutover, phase: 'drained', inflight: 0, counts: drainCounts(0, 0, 'drained') }
+    this.#last.set(cutover.service, status)
+    this.peers?.report(status, true)
   }
 
   /**
@@ -89,8 +123,8 @@ export class DrainTracker {
   /** The running or last drain of a service. */
   statusOf(service: string): DrainStatus | undefined {
     const active = this.#active.get(service)
-    if (active !== undefined) return { ...active.status, inflight: runningOn(active.pools) }
-    return this.#last.get(service)
+    const local = active !== undefined ? { ...active.status, inflight: runningOn(active.pools) } : this.#last.get(service)
+    return local === undefined || this.peers === undefined ? local : this.peers.combine(local)
   }
 
   /** Cancels every deadline (shutdown closes the pools anyway). */
@@ -112,6 +146,11 @@ export class DrainTracker {
     const status: DrainStatus = { ...active.status, phase: outcome, inflight: 0, counts }
     this.#last.set(service, status)
     const { service: name, to, from, revision, drainSeconds } = status
+    if (this.peers !== undefined) {
+      this.logger.info({ event: 'drain_finished_here', service: name, to, revision, outcome, ...counts }, `cut-over of ${name} to ${to}: ${outcome} on this replica`)
+      this.peers.report(status)
+      return
+    }
     const durationMs = Date.now() - Date.parse(status.startedAt)
     const payload = { service: name, to, from, revision, drainSeconds, outcome, durationMs, ...counts }
     this.events.publish('cutover_completed', payload)

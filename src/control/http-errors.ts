@@ -17,12 +17,14 @@ export const ADMIN_ERRORS = {
   no_config_file: 409,
   nothing_to_roll_back: 409,
   read_only: 409,
+  write_conflict: 409,
   revision_mismatch: 412,
   body_too_large: 413,
   unsupported_media_type: 415,
   persist_failed: 500,
   internal: 500,
   too_many_streams: 503,
+  store_unavailable: 503,
 } as const
 
 export type AdminErrorCode = keyof typeof ADMIN_ERRORS

@@ -55,7 +55,13 @@ class ScrapedHistogram extends Histogram<GroupLabels> {
  * The Prometheus registry of one proxy. Every value is read at scrape time from the data planes'
  * counters and the control plane's facts: the hot path never calls prom-client.
  */
-export function createMetrics(plane: ControlPlane, stats: StatsRegistry, stateRevision: () => number): Registry {
+export function createMetrics(
+  plane: ControlPlane,
+  stats: StatsRegistry,
+  stateRevision: () => number,
+  /** Whether the state store is reachable; absent without a store. */
+  storeUp?: () => boolean,
+): Registry {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
 
@@ -186,6 +192,17 @@ export function createMetrics(plane: ControlPlane, stats: StatsRegistry, stateRe
       this.set(stateRevision())
     },
   })
+
+  if (storeUp !== undefined) {
+    new Gauge({
+      name: 'zdd_store_up',
+      help: 'Whether the desired-state store can be read and written (1) or not (0: routing stays on the last applied state, changes get 503)',
+      registers: [registry],
+      collect() {
+        this.set(storeUp() ? 1 : 0)
+      },
+    })
+  }
 
   return registry
 }

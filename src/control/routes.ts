@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Registry } from 'prom-client'
 import { ConfigError } from '../config/errors.js'
+import type { ClusterView } from './cluster.js'
 import type { ChangeController, ChangeResult, MutationOptions } from './changes.js'
 import { HttpError, sendJson } from './http-errors.js'
 import type { ConfigReload } from './ports.js'
@@ -18,6 +19,8 @@ export interface AdminContext extends StatusSources {
   readonly series: Pick<SeriesSampler, 'seriesOf'>
   /** The dashboard's built files. */
   readonly ui: UiFiles
+  /** The store and the replicas sharing it (`GET /v1/cluster`). */
+  cluster(): ClusterView
   /** Re-reads the config file; absent when the proxy runs without one (the demo). */
   readonly reload?: ConfigReload
 }
@@ -169,6 +172,7 @@ export const ROUTES: readonly Route[] = [
     pattern: /^\/v1\/services$/,
     methods: { GET: read((ctx, { res }) => sendJson(res, 200, servicesView(ctx))) },
   },
+  { pattern: /^\/v1\/cluster$/, methods: { GET: read((ctx, { res }) => sendJson(res, 200, ctx.cluster())) } },
   { pattern: /^\/v1\/services\/([^/]+)$/, methods: { GET: read(getService) } },
   { pattern: /^\/v1\/services\/([^/]+)\/series$/, methods: { GET: read(getSeries) } },
   { pattern: /^\/v1\/services\/([^/]+)\/weights$/, methods: { PUT: mutate(putWeights) } },

@@ -1,8 +1,12 @@
-import type { Config } from '../config/types.js'
+import type { Config, EtcdStateConfig } from '../config/types.js'
+import { validateWeights } from '../routing/weights.js'
 import type { Logger } from '../support/log.js'
 import { FileStore } from '../state/file-store.js'
 import { mergeWithConfig } from '../state/merge.js'
-import { initialState, type StateStore } from '../state/store.js'
+import { isShared, type SharedStoreListener } from '../state/shared.js'
+import { initialState, type DesiredState, type StateStore, type Weights } from '../state/store.js'
+import { clusterView } from './cluster.js'
+import { ClusterDrains } from './cluster-drains.js'
 import { ChangeController, configWeights } from './changes.js'
 import { DrainTracker } from './drain.js'
 import { createMetrics } from './metrics.js'
@@ -25,10 +29,91 @@ export interface Control {
   close(): Promise<void>
 }
 
+/** Each configured service's weights and group names, which a saved state is checked against. */
+function configShape(config: Config, plane: ControlPlane): Map<string, { weights: Weights; groups: string[] }> {
+  return new Map(
+    config.services.map((service) => [service.name, { weights: plane.weightsOf(service.name), groups: service.groups.map((group) => group.name) }]),
+  )
+}
+
+/** Routes with the saved weights of the services this config has (those that fit it). */
+function applyWeights(plane: ControlPlane, state: DesiredState): void {
+  for (const service of plane.config.services) {
+    const weights = state.services[service.name]?.weights
+    if (weights === undefined) continue
+    const checked = validateWeights(weights, service.groups.map((group) => group.name))
+    if (checked.ok) plane.setWeights(service.name, checked.weights)
+  }
+}
+
+/** The file store: a saved state that does not fit the config stops the start. */
+async function openFileStore(config: Config, path: string, plane: ControlPlane, logger: Logger): Promise<{ store: StateStore; state: DesiredState }> {
+  const fileStore = new FileStore(path)
+  const saved = await fileStore.load()
+  let state = initialState(configWeights(plane))
+  if (saved !== undefined) {
+    state = mergeWithConfig(saved, configShape(config, plane), fileStore.path)
+    applyWeights(plane, state)
+  }
+  await fileStore.prepare()
+  logger.info(
+    { event: 'state_loaded', path: fileStore.path, revision: state.revision, found: saved !== undefined },
+    saved === undefined ? `no saved state at ${fileStore.path}: using the config's weights` : `desired state loaded from ${fileStore.path}`,
+  )
+  return { store: fileStore, state }
+}
+
+/** Where a shared store's news goes once the controller exists; what came before is kept until then. */
+class StoreEvents implements SharedStoreListener {
+  changes: ChangeController | undefined
+  peers: ClusterDrains | undefined
+  #early: DesiredState | undefined
+
+  state(state: DesiredState): void {
+    if (this.changes === undefined) this.#early = state
+    else this.changes.fromStore(state)
+  }
+
+  membership(): void {
+    this.peers?.check()
+  }
+
+  connection(): void {
+    // The store logs it; zdd_store_up and /v1/cluster read it.
+  }
+
+  attach(changes: ChangeController, peers: ClusterDrains): void {
+    this.changes = changes
+    this.peers = peers
+    if (this.#early !== undefined) changes.fromStore(this.#early)
+    this.#early = undefined
+    peers.check()
+  }
+}
+
+/** etcd: serves from the store, or from the cache (then the config) while it cannot be reached. */
+async function openEtcdStore(config: Config, settings: EtcdStateConfig, plane: ControlPlane, listener: StoreEvents, logger: Logger) {
+  // Loaded only when used: the gRPC client is large, and a file-store proxy has no use for it.
+  const { EtcdStore } = await import('../state/etcd-store.js')
+  const store = new EtcdStore({ ...settings, config: configShape(config, plane), logger })
+  const loaded = await store.open(listener)
+  const state = loaded ?? initialState(configWeights(plane))
+  applyWeights(plane, state)
+  const fields = { event: 'state_loaded', store: 'etcd', source: store.source, revision: state.revision, replica: store.replicaId }
+  if (store.source === 'store') {
+    logger.info(fields, loaded === undefined ? 'no desired state in etcd yet: using the config\'s weights' : `desired state loaded from etcd at revision ${state.revision}`)
+  } else {
+    const from = store.source === 'cache' ? `the cached state of revision ${state.revision} from ${settings.cachePath}` : 'the config\'s weights (no usable cache)'
+    logger.warn({ ...fields, error: store.lastError }, `etcd is unreachable at start (${store.lastError ?? 'no answer'}): serving ${from}; reconnecting in the background`)
+  }
+  return { store, state }
+}
+
 /**
  * Loads the desired state over the config's weights and applies it to the plane, before any
  * listener opens. Without `state` in the config the weights are the config's and read-only.
  * An unreadable, corrupt or mismatching state file throws a one-line StateError naming the file.
+ * With etcd the state comes from the store (or, while it is down, the cache) and keeps arriving.
  */
 export async function prepareControl(
   config: Config,
@@ -40,29 +125,20 @@ export async function prepareControl(
 ): Promise<Control> {
   let store: StateStore | undefined
   let state = initialState(configWeights(plane))
-  if (config.state !== undefined) {
-    const fileStore = new FileStore(config.state.path)
-    const saved = await fileStore.load()
-    if (saved !== undefined) {
-      const groups = new Map(
-        config.services.map((service) => [
-          service.name,
-          { weights: plane.weightsOf(service.name), groups: service.groups.map((group) => group.name) },
-        ]),
-      )
-      state = mergeWithConfig(saved, groups, fileStore.path)
-      for (const [name, service] of Object.entries(state.services)) plane.setWeights(name, service.weights)
-      logWeightsFromState(plane, logger)
-    }
-    await fileStore.prepare()
-    store = fileStore
-    logger.info(
-      { event: 'state_loaded', path: fileStore.path, revision: state.revision, found: saved !== undefined },
-      saved === undefined ? `no saved state at ${fileStore.path}: using the config's weights` : `desired state loaded from ${fileStore.path}`,
-    )
-  }
-  const drains = new DrainTracker(dataPlanes, plane.events, logger, (service, groups) => plane.setDrainingGroups(service, groups))
+  const listener = new StoreEvents()
+  if (config.state?.store === 'file') ({ store, state } = await openFileStore(config, config.state.path, plane, logger))
+  if (config.state?.store === 'etcd') ({ store, state } = await openEtcdStore(config, config.state, plane, listener, logger))
+  logWeightsFromState(plane, logger)
+  const peers = isShared(store) ? new ClusterDrains(store, plane.events, logger) : undefined
+  const drains = new DrainTracker(dataPlanes, plane.events, logger, (service, groups) => plane.setDrainingGroups(service, groups), peers)
   const changes = new ChangeController(plane, store, state, drains, acceptsConnection, logger)
+  if (peers !== undefined) {
+    // This replica had nothing in flight on groups cut over before it started.
+    for (const [service, { cutover }] of Object.entries(state.services)) {
+      if (cutover !== undefined && plane.service(service) !== undefined) drains.joined({ service, ...cutover })
+    }
+    listener.attach(changes, peers)
+  }
   let server: AdminServer | undefined
   let series: SeriesSampler | undefined
 
@@ -74,6 +150,7 @@ export async function prepareControl(
       // Sampled only where someone can read it: the admin API's series endpoint.
       series = new SeriesSampler(dataPlanes.stats)
       series.start()
+      const shared = isShared(store) ? store : undefined
       server = new AdminServer({
         host,
         port,
@@ -84,10 +161,11 @@ export async function prepareControl(
           plane,
           changes,
           dataPlanes,
-          metrics: createMetrics(plane, dataPlanes.stats, () => changes.revision),
+          metrics: createMetrics(plane, dataPlanes.stats, () => changes.revision, store === undefined ? undefined : () => shared?.connected ?? true),
           events: new EventStream(plane.events, maxEventStreams),
           series,
           ui: await UiFiles.load(),
+          cluster: () => clusterView(store, changes.revision),
           reload,
         },
       })
@@ -102,6 +180,7 @@ export async function prepareControl(
       drains.stop()
       series?.stop()
       await server?.close()
+      if (isShared(store)) await store.close()
     },
   }
 }

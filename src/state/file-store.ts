@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { callOffThread } from '../support/off-thread.js'
-import { StateError, type DesiredState, type StateStore } from './store.js'
+import { StateError, applyChange, type Change, type CommitOutcome, type DesiredState, type StateStore } from './store.js'
 
 // zod-based; imported only inside the validation thread (see off-thread.ts for why).
 const PARSE_MODULE = new URL('../validation/state.js', import.meta.url)
@@ -14,6 +14,7 @@ const PARSE_MODULE = new URL('../validation/state.js', import.meta.url)
  * start and stays as it is for the operator to inspect.
  */
 export class FileStore implements StateStore {
+  readonly kind = 'file'
   readonly path: string
 
   constructor(path: string) {
@@ -54,6 +55,13 @@ export class FileStore implements StateStore {
     } catch (error) {
       throw new StateError(this.path, `directory ${dir} is not writable: ${describeFsError(error)}`)
     }
+  }
+
+  /** The only writer of its file, so `base` is always current. */
+  async commit(base: DesiredState, change: Change): Promise<CommitOutcome> {
+    const next = applyChange(base, change)
+    await this.save(next)
+    return { committed: true, state: next }
   }
 
   async save(state: DesiredState): Promise<void> {

@@ -89,3 +89,31 @@ export function reconcileOnReload(
   for (const name of Object.keys(state.services)) if (!config.has(name)) changed = true
   return { state: { ...state, services }, changed }
 }
+
+/**
+ * The shared-store counterpart of mergeWithConfig: replicas may run different configs for a while
+ * (a rolling upgrade adds a service or a group), so nothing is refused or dropped. Services the
+ * config has and the state lacks get the config's weights; what does not fit this config is
+ * kept for the replicas it fits, and listed in `problems` (the caller leaves those services'
+ * routing as it is).
+ */
+export function overlayConfig(
+  saved: DesiredState,
+  config: ReadonlyMap<string, { readonly weights: Weights; readonly groups: readonly string[] }>,
+): { state: DesiredState; problems: string[] } {
+  const services: Record<string, ServiceState> = { ...saved.services }
+  const problems: string[] = []
+  for (const [name, service] of Object.entries(saved.services)) {
+    const current = config.get(name)
+    if (current === undefined) {
+      problems.push(`service "${name}" is not in this replica's config`)
+      continue
+    }
+    const checked = validateWeights(service.weights, current.groups)
+    if (!checked.ok) problems.push(`services.${name}.weights${checked.field === '' ? '' : `.${checked.field}`}: ${checked.message}`)
+  }
+  for (const [name, service] of config) {
+    if (services[name] === undefined) services[name] = { weights: service.weights }
+  }
+  return { state: { ...saved, services }, problems }
+}

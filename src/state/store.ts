@@ -14,6 +14,8 @@ export type ChangeKind = 'weights' | 'cutover' | 'rollback'
 export interface HistoryEntry {
   /** The global revision this change produced. */
   readonly revision: number
+  /** Random id of the change, so a writer whose answer was lost can tell its own change in the store. */
+  readonly id?: string
   /** ISO time the change was applied. */
   readonly time: string
   readonly service: string
@@ -54,17 +56,39 @@ export interface DesiredState {
   readonly history: readonly HistoryEntry[]
 }
 
+/** What a commit did. */
+export type CommitOutcome =
+  | { readonly committed: true; readonly state: DesiredState }
+  /** Another writer changed the state after `base`: `current` is the state in the store now. */
+  | { readonly committed: false; readonly current: DesiredState }
+
 /**
- * Where the desired state lives. `save()` resolves only once the state is durable, so a change
- * is acknowledged after it would survive a crash.
+ * Where the desired state lives. `commit()` resolves only once the new state is durable, so a
+ * change is acknowledged after it would survive a crash.
  */
 export interface StateStore {
+  /** `file` (one writer) or `etcd` (shared by replicas). */
+  readonly kind: 'file' | 'etcd'
   /** Names the storage in messages (e.g. the file path). */
   readonly description: string
-  /** The saved state; undefined when nothing was saved yet. Throws StateError when unusable. */
-  load(): Promise<DesiredState | undefined>
-  /** Persists `state` atomically: afterwards a reader sees either the old or the new state whole. */
-  save(state: DesiredState): Promise<void>
+  /**
+   * Writes `change` on top of `base` if the stored state is still `base` (compare-and-set), and
+   * returns the state as stored, whose revision is the store's. Throws StoreUnavailableError when
+   * the store cannot be reached and StateError when it refuses the write.
+   */
+  commit(base: DesiredState, change: Change): Promise<CommitOutcome>
+}
+
+/** The store could not be reached (etcd down, no quorum, timeout). */
+export class StoreUnavailableError extends Error {
+  constructor(
+    message: string,
+    /** `unknown`: the write was sent and its answer lost, so it may have been applied. */
+    readonly outcome: 'not_applied' | 'unknown',
+  ) {
+    super(message)
+    this.name = 'StoreUnavailableError'
+  }
 }
 
 /** Marks the file layout, so a later layout can be told apart. */
@@ -78,8 +102,10 @@ export class StateError extends Error {
   constructor(
     readonly source: string,
     readonly problem: string,
+    /** What `source` is, for the message. */
+    readonly what = 'state file',
   ) {
-    super(`state file ${source}: ${problem}`.replace(/[\r\n\u2028\u2029]+/g, ' '))
+    super(`${what} ${source}: ${problem}`.replace(/[\r\n\u2028\u2029]+/g, ' '))
     this.name = 'StateError'
   }
 }
@@ -93,6 +119,8 @@ export function initialState(services: ReadonlyMap<string, Weights>): DesiredSta
 
 /** A change to apply to one service. */
 export interface Change {
+  /** Random, unique per change (see HistoryEntry.id). */
+  readonly id?: string
   readonly service: string
   readonly kind: ChangeKind
   readonly after: Weights
@@ -103,13 +131,16 @@ export interface Change {
   readonly cutover?: Omit<CutoverRecord, 'revision'>
 }
 
-/** The state after `change`: next revision, new weights, one more history entry (pure). */
-export function applyChange(state: DesiredState, change: Change): DesiredState {
-  const revision = state.revision + 1
+/**
+ * The state after `change`: next revision, new weights, one more history entry (pure). A store
+ * that numbers revisions itself passes `revision` (etcd: 0, filled in when read back).
+ */
+export function applyChange(state: DesiredState, change: Change, revision = state.revision + 1): DesiredState {
   const current = state.services[change.service]
   const before = current?.weights ?? {}
   const entry: HistoryEntry = {
     revision,
+    ...(change.id !== undefined ? { id: change.id } : {}),
     time: change.time,
     service: change.service,
     kind: change.kind,

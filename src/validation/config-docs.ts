@@ -20,8 +20,17 @@ export const FIELD_DOCS: Readonly<Record<string, string>> = {
   'accessLog.sample': 'Share of requests logged, from 0 to 1 (each request drawn at random).',
 
   state: 'Where the desired state (weights, history, cut-overs) is kept so it survives a restart. Absent: the weights are the config\'s and read-only.',
-  'state.store': 'The store: `file` (one JSON file, written atomically).',
-  'state.path': 'The state file, relative to the working directory.',
+  'state.store':
+    'The store: `file` (one JSON file, written atomically; one proxy) or `etcd` (shared by every replica: each change is a compare-and-set, every replica watches and applies it).',
+  'state.path': '`file` only: the state file, relative to the working directory. Default `var/state.json`.',
+  'state.endpoints': '`etcd` only, required: the etcd members as `http://host:port`; a call goes to another member when one fails.',
+  'state.prefix': '`etcd` only: every key of this proxy fleet lives under it (`{prefix}state`, `{prefix}replicas/{id}`, `{prefix}drains/...`). Default `/zdd/`.',
+  'state.cachePath':
+    '`etcd` only: the last applied state, written atomically after each change; a replica that starts while etcd is down serves from it. Default `var/state-cache.json`.',
+  'state.replicaId': '`etcd` only: this replica\'s name in `/v1/cluster` and its etcd keys; unique per replica. Default `<hostname>-<pid>`.',
+  'state.leaseSeconds':
+    '`etcd` only: TTL of the lease this replica\'s membership and drain reports live under; a replica gone this long leaves the cluster view and no cut-over waits for it. Default 10.',
+  'state.timeoutMs': '`etcd` only: how long one etcd call may take; a change that cannot be written in time is answered 503 `store_unavailable`. Default 2000.',
 
   dns: 'How SRV names (`groups[].srv`) are resolved.',
   'dns.servers': 'DNS servers as `ip` or `ip:port` (port 53 when absent), tried in order. Empty: the system resolvers.',

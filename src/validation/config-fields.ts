@@ -138,3 +138,28 @@ export const addressOrCidr = z.string().superRefine((value, ctx) => {
   const problem = checkAddressOrCidr(value)
   if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem })
 })
+
+/** An etcd member as `http://host:port` (no path, no TLS: the client speaks plain gRPC). */
+export const etcdEndpoint = z.string().superRefine((value, ctx) => {
+  let url: URL | undefined
+  try {
+    url = new URL(value)
+  } catch {
+    url = undefined
+  }
+  if (url === undefined || url.protocol !== 'http:' || url.port === '' || (url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.username !== '') {
+    ctx.addIssue({ code: 'custom', message: `must be http://host:port, got ${JSON.stringify(value)}` })
+  }
+})
+
+/** A key prefix in etcd: starts and ends with "/", printable ASCII. */
+export const etcdPrefix = z
+  .string()
+  .regex(/^\/(?:[A-Za-z0-9._-]+\/)*$/, { error: 'must start and end with "/" and contain only letters, digits, ".", "_", "-" and "/"' })
+
+/** A replica's name in etcd keys and in /v1/cluster. */
+export const replicaId = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:-]+$/, { error: 'may contain only letters, digits, ".", "_", ":" and "-"' })

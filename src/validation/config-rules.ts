@@ -4,6 +4,7 @@ import type { z } from 'zod'
 import { validateWeights } from '../routing/weights.js'
 import { isLoopbackHost } from '../config/addresses.js'
 import { numberFromString } from './config-fields.js'
+import type { StateConfig } from '../config/types.js'
 
 type Context = z.RefinementCtx
 
@@ -238,4 +239,47 @@ export function checkServices(config: { services: readonly ServiceListen[] }, ct
 
 function listenerName(listen: { host: string; port: number }): string {
   return listen.host.includes(':') ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`
+}
+
+/** Fields of `state` by store: a field of the other store is a mistake worth naming. */
+const STATE_FIELDS = {
+  file: ['store', 'path'],
+  etcd: ['store', 'endpoints', 'prefix', 'cachePath', 'replicaId', 'leaseSeconds', 'timeoutMs'],
+} as const
+
+interface StateInput {
+  store: 'file' | 'etcd'
+  path?: string
+  endpoints?: string[]
+  prefix?: string
+  cachePath?: string
+  replicaId?: string
+  leaseSeconds?: number
+  timeoutMs?: number
+}
+
+export function checkState(state: StateInput, ctx: Context): void {
+  const allowed: readonly string[] = STATE_FIELDS[state.store]
+  for (const [key, value] of Object.entries(state)) {
+    if (value !== undefined && !allowed.includes(key)) {
+      ctx.addIssue({ code: 'custom', path: [key], message: `only for store "${state.store === 'file' ? 'etcd' : 'file'}" (store is "${state.store}")` })
+    }
+  }
+  if (state.store === 'etcd' && state.endpoints === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['endpoints'], message: 'required when store is "etcd" (for example ["http://127.0.0.1:2379"])' })
+  }
+}
+
+/** The `state` block with the defaults of its store. */
+export function resolveState(state: StateInput): StateConfig {
+  if (state.store === 'file') return { store: 'file', path: state.path ?? 'var/state.json' }
+  return {
+    store: 'etcd',
+    endpoints: state.endpoints ?? [],
+    prefix: state.prefix ?? '/zdd/',
+    cachePath: state.cachePath ?? 'var/state-cache.json',
+    ...(state.replicaId === undefined ? {} : { replicaId: state.replicaId }),
+    leaseSeconds: state.leaseSeconds ?? 10,
+    timeoutMs: state.timeoutMs ?? 2_000,
+  }
 }

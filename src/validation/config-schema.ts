@@ -9,6 +9,8 @@ import {
   instanceAddress,
   cookieName,
   dnsServer,
+  etcdEndpoint,
+  etcdPrefix,
   flag,
   headerName,
   integer,
@@ -19,6 +21,7 @@ import {
   optionalHeaderName,
   port,
   positive,
+  replicaId,
   srvName,
   strict,
   urlPath,
@@ -31,8 +34,10 @@ import {
   checkListen,
   checkOverride,
   checkServices,
+  checkState,
   renameBackends,
   resolveService,
+  resolveState,
   splitVhosts,
 } from './config-rules.js'
 import type { Config } from '../config/types.js'
@@ -173,9 +178,17 @@ const accessLogSchema = strict({
 })
 
 const stateSchema = strict({
-  store: z.literal('file').default('file'),
-  path: z.string().min(1).default('var/state.json'),
+  store: z.enum(['file', 'etcd']).default('file'),
+  path: z.string().min(1).optional(),
+  endpoints: z.array(etcdEndpoint).min(1).optional(),
+  prefix: etcdPrefix.optional(),
+  cachePath: z.string().min(1).optional(),
+  replicaId: replicaId.optional(),
+  leaseSeconds: integer(2, 3600).optional(),
+  timeoutMs: integer(100, 60_000).optional(),
 })
+  .superRefine(checkState)
+  .transform(resolveState)
 
 const dnsSchema = strict({
   servers: z.array(dnsServer).default(() => []),

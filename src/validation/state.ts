@@ -31,6 +31,7 @@ const stateSchema = z.object({
   history: z.array(
     z.object({
       revision: revisionSchema,
+      id: z.string().optional(),
       time: z.string(),
       service: z.string(),
       kind: z.enum(['weights', 'cutover', 'rollback']),

@@ -114,3 +114,26 @@ describe('bench --quick', () => {
     LIMIT_MS + 15_000,
   )
 })
+
+describe('bench --replicas --quick', () => {
+  const out = mkdtempSync(join(tmpdir(), 'zdd-bench-test-'))
+  afterAll(() => rmSync(out, { recursive: true, force: true }))
+
+  it('measures the time to the last replica, prints it and leaves nothing running (etcd included)', async () => {
+    const child = spawn(process.execPath, [RUN, '--replicas', '--quick', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')))
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')))
+    const timer = setTimeout(() => child.kill('SIGINT'), LIMIT_MS)
+    const [code] = (await once(child, 'exit')) as [number | null]
+    clearTimeout(timer)
+    expect(code, stderr).toBe(0)
+    expect(stdout).toMatch(/^Replicas: 3 replicas on one etcd, 30 weight changes through random replicas, 100 req\/s on each \(0 failed\)$/m)
+    expect(stdout).toMatch(/^\[(ok |NO )\] p99 from the writer's 200 to the last replica applying the change: [\d.]+ ms \(target ≤ 250 ms\)$/m)
+    const record = JSON.parse(readFileSync(/results: (.+\.json)/.exec(stdout)![1]!, 'utf8')) as BenchRecord & { replicas: { applied: { p99: number } } }
+    expect(record.replicas.applied.p99).toBeGreaterThanOrEqual(0)
+    expect(record.processes.map((entry) => entry.name)).toEqual(expect.arrayContaining(['etcd', 'zdd-replica-1', 'zdd-replica-3']))
+    expect(record.processes.filter(stillRunning)).toEqual([])
+  }, LIMIT_MS + 15_000)
+})

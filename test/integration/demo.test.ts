@@ -107,3 +107,36 @@ describe('zdd-proxy demo killed with SIGKILL', () => {
     expect(open).toEqual([])
   })
 })
+
+describe('zdd-proxy demo --replicas 3', () => {
+  afterAll(async () => {
+    await stopAll()
+  })
+
+  it('runs three replicas on one etcd: a weight change through one is seen by all', async () => {
+    const demo = await startCli(['demo', '--replicas', '3', '--port', '0', '--admin-port', '0'], {
+      waitFor: /demo-3: proxy (http:\/\/127\.0\.0\.1:\d+), admin (http:\/\/127\.0\.0\.1:\d+)/,
+      timeoutMs: 40_000,
+    })
+    const admins = [...demo.output().matchAll(/demo-\d: proxy http:\/\/127\.0\.0\.1:\d+, admin (http:\/\/127\.0\.0\.1:\d+)/g)].map((match) => match[1]!)
+    expect(admins).toHaveLength(3)
+    const changed = await runCli(['weights', 'simpleservice', '0.9=50', '1.0=50', '--admin', admins[0]!])
+    expect(changed.code, changed.stderr).toBe(0)
+    const deadline = Date.now() + 10_000
+    let status = ''
+    while (Date.now() < deadline) {
+      status = (await runCli(['status', '--admin', admins[2]!])).stdout
+      if (status.includes('weights 0.9=50 1.0=50')) break
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    expect(status).toContain('weights 0.9=50 1.0=50')
+    expect(status).toMatch(/replicas: 3 on etcd/)
+    expect(await demo.stop('SIGINT')).toBe(0)
+  }, 60_000)
+
+  it('says clearly when etcd is not on PATH', async () => {
+    const result = await runCli(['demo', '--replicas', '3', '--port', '0', '--admin-port', '0'], { env: { PATH: '/nonexistent' } })
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/demo --replicas needs etcd on PATH/)
+  })
+})

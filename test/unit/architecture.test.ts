@@ -30,6 +30,8 @@ const REQUIRED_RULES = [
   'zod-only-in-validation',
   'validation-only-off-thread',
   'zod-not-reachable-from-entry-points',
+  'etcd-client-only-in-state',
+  'etcd-store-loaded-on-use',
   'no-orphans',
 ] as const
 
@@ -89,6 +91,8 @@ const EXPECTED: Record<RuleName, readonly string[]> = {
     'zod-not-reachable-from-entry-points: src/cluster/worker/entry.ts → node_modules/zod (via src/cluster/worker/worker.ts → src/validation/config.ts → node_modules/zod)',
     'zod-only-in-validation: src/config/load.ts → node_modules/zod',
   ],
+  'etcd-client-only-in-state': ['etcd-client-only-in-state: src/control/changes.ts → node_modules/etcd3'],
+  'etcd-store-loaded-on-use': ['etcd-store-loaded-on-use: src/control/start.ts → src/state/etcd-store.ts'],
   'no-orphans': ['no-orphans: src/support/leftover.ts'],
 }
 

@@ -69,7 +69,7 @@ describe('parseConfig with ${VAR}', () => {
     expect(config.services[0]!.groups[0]!.instances).toEqual(['127.0.0.1:9001'])
     expect(config.services[0]!.weights).toEqual({ a: 2.5, b: 1 })
     expect(config.services[0]!.exposeGroupHeader).toBe(true)
-    expect(config.state?.path).toBe('var/${NOT_EXPANDED}.json')
+    expect(config.state).toEqual({ store: 'file', path: 'var/${NOT_EXPANDED}.json' })
   })
 
   it('names the field of a missing variable', () => {

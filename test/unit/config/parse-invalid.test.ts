@@ -95,7 +95,12 @@ const cases: Case[] = [
   { desc: 'trusted proxy name', input: withRoot({ trustedProxies: ['proxy.local'] }), expected: 'trustedProxies[0]: "proxy.local" is not an IP address' },
   { desc: 'admin without token off loopback', input: withRoot({ admin: { host: '0.0.0.0' } }), expected: 'admin.token: required when admin.host is not a loopback address' },
   { desc: 'admin empty token', input: withRoot({ admin: { token: '${T}' } }), env: { T: '' }, expected: 'admin.token: must not be empty' },
-  { desc: 'state store', input: withRoot({ state: { store: 'etcd' } }), expected: 'state.store: must be "file"' },
+  { desc: 'state store', input: withRoot({ state: { store: 'consul' } }), expected: 'state.store: must be one of "file", "etcd"' },
+  { desc: 'etcd without endpoints', input: withRoot({ state: { store: 'etcd' } }), expected: 'state.endpoints: required when store is "etcd" (for example ["http://127.0.0.1:2379"])' },
+  { desc: 'etcd endpoint not a URL', input: withRoot({ state: { store: 'etcd', endpoints: ['127.0.0.1:2379'] } }), expected: 'state.endpoints[0]: must be http://host:port, got "127.0.0.1:2379"' },
+  { desc: 'etcd prefix without slash', input: withRoot({ state: { store: 'etcd', endpoints: ['http://127.0.0.1:2379'], prefix: 'zdd' } }), expected: 'state.prefix: must start and end with "/" and contain only letters, digits, ".", "_", "-" and "/"' },
+  { desc: 'file store with an etcd field', input: withRoot({ state: { path: 'x.json', endpoints: ['http://127.0.0.1:2379'] } }), expected: 'state.endpoints: only for store "etcd" (store is "file")' },
+  { desc: 'etcd store with a file path', input: withRoot({ state: { store: 'etcd', endpoints: ['http://127.0.0.1:2379'], path: 'x.json' } }), expected: 'state.path: only for store "file" (store is "etcd")' },
   { desc: 'missing env var', input: withRoot({ admin: { token: '${ZDD_ADMIN_TOKEN}' } }), expected: 'admin.token: environment variable ZDD_ADMIN_TOKEN is not set' },
 ]
 

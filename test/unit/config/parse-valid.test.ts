@@ -49,6 +49,12 @@ describe('parseConfig: defaults', () => {
     { desc: 'admin block gets host, port and a cap on event streams', input: { admin: {} }, expected: (c) => c.admin, value: { host: '127.0.0.1', port: 9090, maxEventStreams: 64 } },
     { desc: 'state block gets store and path', input: { state: {} }, expected: (c) => c.state, value: { store: 'file', path: 'var/state.json' } },
     {
+      desc: 'etcd state gets prefix, cache, lease and timeout',
+      input: { state: { store: 'etcd', endpoints: ['http://127.0.0.1:2379'] } },
+      expected: (c) => c.state,
+      value: { store: 'etcd', endpoints: ['http://127.0.0.1:2379'], prefix: '/zdd/', cachePath: 'var/state-cache.json', leaseSeconds: 10, timeoutMs: 2000 },
+    },
+    {
       desc: 'partial dns merges with defaults; servers get port 53',
       input: { dns: { servers: ['10.0.0.1', '::1', '[fe80::1]:5353', '127.0.0.1:8600'] } },
       expected: (c) => c.dns,
