@@ -2,9 +2,11 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Registry } from 'prom-client'
+import { ConfigError } from '../config/errors.js'
 import type { ClusterView } from './cluster.js'
 import type { ChangeController, ChangeResult, MutationOptions } from './changes.js'
 import { HttpError, sendJson } from './http-errors.js'
+import type { ConfigReload } from './ports.js'
 import type { SeriesSampler } from './series.js'
 import type { EventStream } from './sse.js'
 import { notReadyReasons, serviceView, servicesView, type StatusSources } from './status.js'
@@ -19,6 +21,8 @@ export interface AdminContext extends StatusSources {
   readonly ui: UiFiles
   /** The store and the replicas sharing it (`GET /v1/cluster`). */
   cluster(): ClusterView
+  /** Re-reads the config file; absent when the proxy runs without one (the demo). */
+  readonly reload?: ConfigReload
 }
 
 /** One matched request. `body` is the parsed JSON object of a mutation, `{}` for reads. */
@@ -122,6 +126,17 @@ const postRollback: Handler = async (ctx, request) => {
   answerChange(ctx, request, name, result)
 }
 
+const postReload: Handler = async (ctx, request) => {
+  onlyFields(request.body, [])
+  if (ctx.reload === undefined) throw new HttpError('no_config_file', 'this proxy runs without a config file to re-read (demo)')
+  try {
+    sendJson(request.res, 200, await ctx.reload())
+  } catch (error) {
+    if (error instanceof ConfigError) throw new HttpError('invalid_config', error.message, {}, error.field === '' ? undefined : error.field)
+    throw error
+  }
+}
+
 const getSeries: Handler = (ctx, request) => {
   sendJson(request.res, 200, ctx.series.seriesOf(serviceName(ctx, request)))
 }
@@ -163,4 +178,5 @@ export const ROUTES: readonly Route[] = [
   { pattern: /^\/v1\/services\/([^/]+)\/weights$/, methods: { PUT: mutate(putWeights) } },
   { pattern: /^\/v1\/services\/([^/]+)\/cutover$/, methods: { POST: mutate(postCutover) } },
   { pattern: /^\/v1\/services\/([^/]+)\/rollback$/, methods: { POST: mutate(postRollback) } },
+  { pattern: /^\/v1\/reload$/, methods: { POST: mutate(postReload) } },
 ]

@@ -11,17 +11,20 @@ import { ChangeController, configWeights } from './changes.js'
 import { DrainTracker } from './drain.js'
 import { createMetrics } from './metrics.js'
 import type { ControlPlane } from './plane.js'
-import type { ConnectProbe, DataPlaneLink } from './ports.js'
+import type { ConfigReload, ConnectProbe, DataPlaneLink } from './ports.js'
 import { SeriesSampler } from './series.js'
 import { AdminServer } from './server.js'
 import { EventStream } from './sse.js'
 import { UiFiles } from './ui-files.js'
+import { logWeightsFromState } from './weights-source.js'
 
 /** The control side of a running proxy: desired state, drains, and the admin listener. */
 export interface Control {
   readonly changes: ChangeController
   /** Opens the admin listener when the config has `admin`; returns its port. */
   listen(): Promise<number | undefined>
+  /** A reload's admin tokens (the rest of `admin` cannot change while running). */
+  reconfigure(config: Config): void
   /** Closes the admin listener and cancels drain deadlines. */
   close(): Promise<void>
 }
@@ -118,12 +121,14 @@ export async function prepareControl(
   dataPlanes: DataPlaneLink,
   acceptsConnection: ConnectProbe,
   logger: Logger,
+  reload?: ConfigReload,
 ): Promise<Control> {
   let store: StateStore | undefined
   let state = initialState(configWeights(plane))
   const listener = new StoreEvents()
   if (config.state?.store === 'file') ({ store, state } = await openFileStore(config, config.state.path, plane, logger))
   if (config.state?.store === 'etcd') ({ store, state } = await openEtcdStore(config, config.state, plane, listener, logger))
+  logWeightsFromState(plane, logger)
   const peers = isShared(store) ? new ClusterDrains(store, plane.events, logger) : undefined
   const drains = new DrainTracker(dataPlanes, plane.events, logger, (service, groups) => plane.setDrainingGroups(service, groups), peers)
   const changes = new ChangeController(plane, store, state, drains, acceptsConnection, logger)
@@ -161,11 +166,15 @@ export async function prepareControl(
           series,
           ui: await UiFiles.load(),
           cluster: () => clusterView(store, changes.revision),
+          reload,
         },
       })
       const bound = await server.listen()
       logger.info({ event: 'admin_listening', host, port: bound, auth: token !== undefined }, 'admin API listening')
       return bound
+    },
+    reconfigure(next) {
+      server?.setTokens(next.admin?.token, next.admin?.readToken)
     },
     async close() {
       drains.stop()

@@ -201,7 +201,7 @@ describe('serve --workers 2', () => {
     await slow.catch(() => {})
   })
 
-  it('restarts the workers one at a time on SIGHUP under saturating load: no error, no non-2xx', async () => {
+  it('restarts the workers one at a time on SIGUSR2 under saturating load: no error, no non-2xx', async () => {
     const before = pidLists(proxy.output(), 'workers_ready')[0]!
     expect(before).toHaveLength(2)
     // Closed loop, as fast as the proxy answers: each connection writes its next request the moment
@@ -212,7 +212,7 @@ describe('serve --workers 2', () => {
       for (let round = 1; round <= 2; round++) {
         await new Promise((resolve) => setTimeout(resolve, 1_000))
         const restarted = proxy.waitForLine(/"event":"workers_restarted"/, 20_000)
-        proxy.child.kill('SIGHUP')
+        proxy.child.kill('SIGUSR2')
         await restarted
       }
       // Some load on the new workers too.
