@@ -12,7 +12,7 @@ import { startBackend, type TestBackend } from '../helpers/backend.js'
 import { makePki, type TestPki } from '../helpers/certs.js'
 import { protocolClient } from '../helpers/clients.js'
 import { constantLoad, failuresOf } from '../helpers/constant-load.js'
-import { startCli, stopAll, type Started } from '../helpers/processes.js'
+import { outputMatch, startCli, stopAll, type Started } from '../helpers/processes.js'
 import { removeTempFiles, writeConfig } from '../helpers/proxy.js'
 import { admin, controlConfig, startControlledProxy, stateDir } from './control-helpers.js'
 
@@ -56,7 +56,8 @@ describe('reload under load', () => {
     if (workers) {
       proxy = await startCli(['serve', '--config', path, '--workers', '2'], { waitFor: /"event":"workers_ready"/ })
       url = `http://127.0.0.1:${/"event":"listening"[^\n]*"port":(\d+)/.exec(proxy.output())![1]}`
-      adminUrl = `http://127.0.0.1:${/"event":"admin_listening"[^\n]*"port":(\d+)/.exec(proxy.output())![1]}`
+      // The admin listener opens after the workers are ready: its line may come a moment later.
+      adminUrl = `http://127.0.0.1:${(await outputMatch(proxy, /"event":"admin_listening"[^\n]*"port":(\d+)/))[1]}`
     } else {
       const started = await startControlledProxy(undefined, undefined, path)
       proxy = started

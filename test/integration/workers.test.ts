@@ -4,7 +4,7 @@ import { request as httpRequest } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBackend, type TestBackend } from '../helpers/backend.js'
 import { startLoad } from '../helpers/load.js'
-import { startCli, stopAll, type Started } from '../helpers/processes.js'
+import { outputMatch, startCli, stopAll, type Started } from '../helpers/processes.js'
 import { removeTempFiles, writeConfig } from '../helpers/proxy.js'
 import { binomialBand } from '../helpers/binomial.js'
 import { admin, agent, controlConfig, openEvents, stateDir } from './control-helpers.js'
@@ -113,7 +113,8 @@ describe('serve --workers 2', () => {
     proxy = await startCli(['serve', '--config', writeConfig(config), '--workers', '2'], { waitFor: /"event":"workers_ready"/ })
     const output = proxy.output()
     url = `http://127.0.0.1:${/"event":"listening"[^\n]*"port":(\d+)/.exec(output)![1]}`
-    adminUrl = `http://127.0.0.1:${/"event":"admin_listening"[^\n]*"port":(\d+)/.exec(output)![1]}`
+    // The admin listener opens after the workers are ready: its line may come a moment later.
+    adminUrl = `http://127.0.0.1:${(await outputMatch(proxy, /"event":"admin_listening"[^\n]*"port":(\d+)/))[1]}`
   })
 
   afterAll(async () => {
