@@ -25,8 +25,8 @@ export interface BenchOptions {
   readonly rateConnections: number
   readonly scalingSeconds: number
   readonly workers: number
-  /** SIGHUP the workers contender during each measured run. */
-  readonly sighup: boolean
+  /** Rolling restart (SIGUSR2) of the workers contender during each measured run. */
+  readonly roll: boolean
   /** CPU lists per role when --pin is on. */
   readonly pin: { readonly proxy: string; readonly backend: string; readonly generator: string } | undefined
   readonly outDir: string
@@ -76,7 +76,7 @@ export async function parseArgs(argv = hideBin(process.argv)): Promise<BenchOpti
     .option('contenders', { type: 'string', describe: `comma list of ${CONTENDER_NAMES.join(', ')} (default: all)` })
     .option('backend', { choices: ['fixed', 'simpleservice'] as const, default: 'fixed' as const, describe: 'backend behind every contender' })
     .option('workers', { type: 'number', default: 2, describe: 'workers for the zdd-proxy --workers contender' })
-    .option('sighup', { type: 'boolean', default: false, describe: 'SIGHUP the zdd-proxy --workers contender a third into each run (rolling restart under load)' })
+    .option('roll', { type: 'boolean', default: false, describe: 'SIGUSR2 the zdd-proxy --workers contender a third into each run (rolling restart under load)' })
     .option('pin', { type: 'boolean', default: false, describe: 'pin proxy, backend and load generator to CPUs with taskset' })
     .option('profile', { type: 'string', describe: 'write V8 CPU profiles of the Node contenders to this folder (node --cpu-prof)' })
     .option('baseline', {
@@ -139,7 +139,7 @@ export async function parseArgs(argv = hideBin(process.argv)): Promise<BenchOpti
     rateConnections: 16,
     scalingSeconds: args.duration ?? (quick ? 0.5 : 5),
     workers: Math.max(1, Math.round(positive(args.workers, 'workers')!)),
-    sighup: args.sighup,
+    roll: args.roll,
     pin: args.pin
       ? cpuCount >= 3
         ? { proxy: '0', backend: '1', generator: '2' }

@@ -27,8 +27,8 @@ export interface RoundsOptions {
   readonly pauseMs: number
   readonly shape: LoadShape
   readonly progress: (message: string) => void
-  /** Contenders that get a SIGHUP a third into each measured run (workers restart under load). */
-  readonly sighup?: (contender: Contender) => boolean
+  /** Contenders that get a SIGUSR2 a third into each measured run (workers restart under load). */
+  readonly roll?: (contender: Contender) => boolean
 }
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -76,7 +76,7 @@ export async function runRounds(contenders: readonly Contender[], backend: Backe
       await pause(options.pauseMs)
       // A third into the run: a rolling restart (each worker draining up to drainSeconds) should end
       // inside the measured window, even for short runs.
-      const hup = options.sighup?.(contender) === true ? setTimeout(() => contender.signal('SIGHUP'), (options.seconds * 1000) / 3) : undefined
+      const hup = options.roll?.(contender) === true ? setTimeout(() => contender.signal('SIGUSR2'), (options.seconds * 1000) / 3) : undefined
       const sample = await measureRun(contender, backend, options.shape, options.seconds, round)
       clearTimeout(hup)
       samples.push(sample)

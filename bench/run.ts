@@ -81,7 +81,7 @@ async function comparison(options: BenchOptions, shape: LoadShape, ctx: Contende
       pauseMs: options.quick ? 100 : 200,
       shape,
       progress,
-      sighup: (contender) => options.sighup && contender.name.startsWith('zdd-workers'),
+      roll: (contender) => options.roll && contender.name.startsWith('zdd-workers'),
     })
     return { samples, summaries: summarise(samples, REFERENCES) }
   } finally {
@@ -185,7 +185,7 @@ async function main(): Promise<void> {
   const out: string[] = []
   const m = record.machine
   out.push(`zdd-proxy bench  ${startedAt.toISOString()}  ${m.cpus} CPUs (${m.cpuModel}), node ${m.node}, load avg ${m.loadavg.map((v) => v.toFixed(1)).join(' ')}`)
-  out.push(`backend ${options.backend}, ${options.rounds} interleaved rounds${options.quick ? ' (quick: a smoke run, not a measurement)' : ''}${options.pin ? ', pinned' : ''}${options.sighup ? ', SIGHUP to zdd-workers a third into each run' : ''}`)
+  out.push(`backend ${options.backend}, ${options.rounds} interleaved rounds${options.quick ? ' (quick: a smoke run, not a measurement)' : ''}${options.pin ? ', pinned' : ''}${options.roll ? ', SIGUSR2 (rolling restart) to zdd-workers a third into each run' : ''}`)
   for (const notice of record.notices) out.push(`notice: ${notice}`)
   if (throughput !== undefined) out.push('', `Throughput: autocannon, ${options.connections} connections, ${options.seconds} s runs, no cookies (every request is a new client); medians; ratios per round`, throughputTable(throughput.summaries))
   if (rate !== undefined) out.push('', `Fixed rate: ${options.rate} req/s open loop, ${options.rateSeconds} s runs; added = contender - direct in the same round, median`, rateTable(rate.summaries))

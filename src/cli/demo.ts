@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import type { CommandModule } from 'yargs'
 import { loadConfig } from '../config/load.js'
 import type { Config } from '../config/types.js'
-import { createLogger } from '../support/log.js'
+import { createLogger, type Logger } from '../support/log.js'
 import { startProxy, type RunningProxy } from '../main.js'
 import { startDemoEtcd, type DemoEtcd } from './demo-etcd.js'
 import { CliError } from './errors.js'
@@ -145,6 +145,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       removeState()
     }
     const configs: Config[] = []
+    const loggers: Logger[] = []
     try {
       if (args.replicas > 1) etcd = await startDemoEtcd()
       for (let replica = 1; replica <= args.replicas; replica++) {
@@ -152,6 +153,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
         const config = demoConfig(base, args, ports, state)
         configs.push(config)
         const logger = createLogger(args.replicas > 1 ? `zdd-proxy demo-${replica}` : 'zdd-proxy')
+        loggers.push(logger)
         try {
           proxies.push(await startProxy(config, logger))
         } catch (error) {
@@ -209,6 +211,8 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       'Ctrl-C stops everything the demo started.',
       '',
     )
+    // The start-up log lines are written asynchronously: flush them so the banner comes after them.
+    await Promise.all(loggers.map((logger) => new Promise<void>((resolve) => logger.flush(() => resolve()))))
     process.stdout.write(lines.join('\n'))
     const everything: RunningProxy = {
       ...proxy,

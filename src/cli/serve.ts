@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { CommandModule } from 'yargs'
+import { loadCertificates } from '../config/certificates.js'
 import { loadConfig } from '../config/load.js'
 import type { ServiceConfig } from '../config/types.js'
 import { createLogger } from '../support/log.js'
@@ -19,14 +20,14 @@ interface ServeArgs {
  * Stops `proxy` on SIGTERM/SIGINT, the same way with and without workers: no new connections,
  * in-flight requests finish (bounded by `graceMs`), then `after` runs and the process exits 0.
  */
-export function stopOnSignals(proxy: RunningProxy, graceMs: number, after?: () => Promise<void>): void {
+export function stopOnSignals(proxy: RunningProxy, graceMs: number | (() => number), after?: () => Promise<void>): void {
   let stopping = false
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) return
     stopping = true
     proxy.logger.info({ event: 'stopping', signal }, 'stopping: finishing in-flight requests')
     void (async () => {
-      await proxy.stop(graceMs)
+      await proxy.stop(typeof graceMs === 'number' ? graceMs : graceMs())
       await after?.()
       proxy.logger.info({ event: 'stopped', resources: process.getActiveResourcesInfo() }, 'stopped')
       // Everything is closed, so the process ends by itself; if a handle still lingers, say which
@@ -53,25 +54,31 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       })
       .option('workers', {
         type: 'number',
-        describe: 'run the data plane in N worker processes (0: all in this process); SIGHUP restarts them one at a time',
+        describe: 'run the data plane in N worker processes (0: all in this process); SIGUSR2 restarts them one at a time',
       }),
   handler: async (args) => {
     const workers = args.workers ?? 0
     if (!Number.isInteger(workers) || workers < 0) throw new CliError(`--workers: expected a whole number >= 0, got ${args.workers}`, 2)
+    // Reloads read the same file; an absolute path stays right whatever the working directory.
+    const configPath = resolve(args.config ?? DEFAULT_CONFIG_PATH)
     const config = await loadConfig(args.config ?? DEFAULT_CONFIG_PATH)
+    const certificates = await loadCertificates(config, args.config ?? DEFAULT_CONFIG_PATH)
     const logger = createLogger('zdd-proxy')
-    const graceMs = Math.max(...config.services.map((service: ServiceConfig) => service.drainSeconds * 1000), 1_000)
-    // SIGHUP would end the process by default; a proxy must not drop traffic because a terminal
-    // closed. Until the proxy runs, a hangup means nothing.
+    const graceOf = (services: readonly ServiceConfig[]) => Math.max(...services.map((service) => service.drainSeconds * 1000), 1_000)
+    const graceMs = graceOf(config.services)
+    // SIGHUP reloads the config (it would end the process by default: a proxy must not drop
+    // traffic because a terminal closed). Until the proxy runs, a hangup means nothing.
     let proxy: RunningProxy | undefined
     process.on('SIGHUP', () => proxy?.hangup())
+    process.on('SIGUSR2', () => proxy?.restartWorkers())
     if (workers > 0) {
-      // Workers read the same file; they inherit the working directory, an absolute path is plainer.
       const { startCluster } = await import('../cluster/primary/start.js')
-      proxy = await startCluster(config, logger, { configPath: resolve(args.config ?? DEFAULT_CONFIG_PATH), workers, graceMs })
+      proxy = await startCluster(config, logger, { configPath, certificates, workers, graceMs })
     } else {
-      proxy = await startProxy(config, logger)
+      proxy = await startProxy(config, logger, { configPath, certificates })
     }
-    stopOnSignals(proxy, graceMs)
+    const running = proxy
+    // A reload may have changed drainSeconds: the grace is the config's in force at the signal.
+    stopOnSignals(running, () => graceOf(running.plane.config.services))
   },
 }

@@ -37,6 +37,9 @@ function cutoverLine(view: ServiceView): string | undefined {
 /** The readable report of one service. */
 export function formatService(view: ServiceView): string {
   const lines = [`${view.name}  revision ${view.revision}  weights ${formatWeights(view.weights)}`]
+  if (view.configWeights !== undefined) {
+    lines.push(`  weights from the state store; the config file says ${formatWeights(view.configWeights)}`)
+  }
   lines.push(
     ...table([
       ['GROUP', 'WEIGHT', 'SHARE', 'INSTANCES'],

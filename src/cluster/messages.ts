@@ -3,12 +3,29 @@
  * plain JSON messages. The primary pushes snapshot specs and drain orders; workers send back what
  * they saw (load, failures, traffic counters) so health, metrics, status and drains see the sum.
  */
+import type { Certificates } from '../config/certificates.js'
 import type { Config } from '../config/types.js'
 import type { SnapshotSpec } from '../routing/spec.js'
 import type { InstanceId } from '../upstream/instance.js'
 import type { FailureKind } from '../upstream/outcomes.js'
 
 // Primary → worker.
+
+/**
+ * The config the worker serves, with the certificates it names (read and checked by the primary):
+ * the first message after hello, and again at every reload. Workers never read the config file,
+ * so all of them serve exactly what the primary loaded.
+ */
+export interface ConfigMessage {
+  readonly type: 'config'
+  readonly config: Config
+  readonly certificates: Certificates
+}
+
+/** A reload's listeners: make them match the config, then answer `listening`. */
+export interface ListenMessage {
+  readonly type: 'listen'
+}
 
 /** A new snapshot spec: sent when routing changed, and to each worker once it says hello. */
 export interface SnapshotMessage {
@@ -35,7 +52,7 @@ export interface StopMessage {
   readonly graceMs: number
 }
 
-export type ToWorker = SnapshotMessage | DetachMessage | DestroyDetachedMessage | StopMessage
+export type ToWorker = ConfigMessage | ListenMessage | SnapshotMessage | DetachMessage | DestroyDetachedMessage | StopMessage
 
 // Worker → primary.
 
@@ -44,7 +61,7 @@ export interface HelloMessage {
   readonly type: 'hello'
 }
 
-/** The worker's listeners are open (it had its snapshot first). */
+/** The worker's listeners are open (it had its snapshot first); sent again after each `listen`. */
 export interface ListeningMessage {
   readonly type: 'listening'
   readonly listeners: readonly { readonly service: string; readonly host: string; readonly port: number }[]
@@ -110,7 +127,7 @@ export interface FatalMessage {
 
 export type FromWorker = HelloMessage | ListeningMessage | ReportMessage | FailureMessage | FatalMessage
 
-const TO_WORKER = new Set<string>(['snapshot', 'detach', 'destroy-detached', 'stop'])
+const TO_WORKER = new Set<string>(['config', 'listen', 'snapshot', 'detach', 'destroy-detached', 'stop'])
 const FROM_WORKER = new Set<string>(['hello', 'listening', 'report', 'failure', 'fatal'])
 
 function typeOf(value: unknown): string | undefined {
@@ -127,21 +144,3 @@ export function isToWorker(value: unknown): value is ToWorker {
 export function isFromWorker(value: unknown): value is FromWorker {
   return FROM_WORKER.has(typeOf(value) ?? '')
 }
-
-/**
- * What must match between the primary's config and a worker's: services, their listen addresses
- * and groups. Workers read the config file themselves, so an edit after the start shows up here.
- */
-export function layoutOf(config: Config): string {
-  return JSON.stringify(
-    config.services.map((service) => [service.name, service.listen.host, service.listen.port, service.groups.map((group) => group.name)]),
-  )
-}
-
-/** Env vars the primary passes to each worker. */
-export const WORKER_ENV = {
-  /** Absolute path of the config file. */
-  config: 'ZDD_WORKER_CONFIG',
-  /** `layoutOf()` of the config the primary loaded. */
-  layout: 'ZDD_WORKER_LAYOUT',
-} as const

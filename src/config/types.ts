@@ -70,6 +70,31 @@ export interface ListenConfig {
   readonly port: number
   /** Client connections open at once; more are refused. */
   readonly maxConnections: number
+  /** TLS on this listener; absent: plain HTTP. */
+  readonly tls?: TlsConfig
+  /** On a TLS listener, offer HTTP/2 through ALPN (HTTP/1.1 stays available). */
+  readonly http2: boolean
+  /** On a plain listener, accept HTTP/2 with prior knowledge (h2c) next to HTTP/1.1. */
+  readonly h2c: boolean
+}
+
+/** A certificate chain and its private key, as PEM file paths. */
+export interface CertificateFiles {
+  /** PEM file with the certificate, then the intermediates. */
+  readonly cert: string
+  /** PEM file with the certificate's private key. */
+  readonly key: string
+}
+
+export interface TlsConfig extends CertificateFiles {
+  /** The oldest protocol version accepted. */
+  readonly minVersion: 'TLSv1.2' | 'TLSv1.3'
+}
+
+/** A virtual host with its own certificate, chosen by SNI. */
+export interface VhostCertificate extends CertificateFiles {
+  /** The host name (lower case), as in `vhosts`. */
+  readonly host: string
 }
 
 export interface GroupConfig {
@@ -170,6 +195,8 @@ export interface ServiceConfig {
   readonly listen: ListenConfig
   /** Host names (no port, lower case) this service answers on a shared port; empty: any. */
   readonly vhosts: readonly string[]
+  /** Vhosts that bring their own certificate (SNI); the others get the service's `listen.tls`. */
+  readonly vhostCertificates: readonly VhostCertificate[]
   readonly groups: readonly GroupConfig[]
   /** Initial weights per group name; groups left out get 0. Defaults to equal weights. */
   readonly weights: Readonly<Record<string, number>>

@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto'
+import { ConfigError } from '../config/errors.js'
+import type { ServiceConfig } from '../config/types.js'
 import type { Logger } from '../support/log.js'
 import { validateWeights } from '../routing/weights.js'
+import { FileStore } from '../state/file-store.js'
+import { overlayConfig, reconcileOnReload } from '../state/merge.js'
 import { isShared } from '../state/shared.js'
 import { StoreUnavailableError, historyOf, type Change, type DesiredState, type HistoryEntry, type StateStore, type Weights } from '../state/store.js'
 import type { DrainStatus, DrainTracker } from './drain.js'
@@ -174,6 +178,52 @@ export class ChangeController {
   async #change(options: MutationOptions, plan: Plan): Promise<ChangeResult> {
     const { state, id } = await this.#mutate(options, plan)
     return this.#result(state, id)
+  }
+
+  /**
+   * Runs `task` with no change in between (a reload swaps the config while no weight change can
+   * interleave and be overwritten).
+   */
+  exclusive<T>(task: () => Promise<T>): Promise<T> {
+    return this.#serial(task)
+  }
+
+  /**
+   * The desired state under a reloaded config (call inside `exclusive`): the saved weights keep
+   * winning, services and weight-0 groups the file dropped leave it, new services get the file's
+   * weights; saved before it is in force. Returns every service's weights. Throws a ConfigError
+   * naming `source` when a dropped group still has traffic; nothing changed then.
+   */
+  async reload(services: readonly ServiceConfig[], source: string): Promise<Map<string, Weights>> {
+    const config = new Map(services.map((service) => [service.name, { weights: service.weights, groups: service.groups.map((group) => group.name) }]))
+    if (this.store === undefined) {
+      // Read-only weights are the file's: nothing else could have changed them.
+      const weights = new Map(services.map((service) => [service.name, service.weights]))
+      this.#state = { ...this.#state, services: Object.fromEntries([...weights].map(([name, value]) => [name, { weights: value }])) }
+      return weights
+    }
+    const result = reconcileOnReload(this.#state, config)
+    if ('conflict' in result) {
+      const index = services.findIndex((service) => service.name === result.conflict.service)
+      throw new ConfigError(source, ['services', index, 'groups'], result.conflict.message)
+    }
+    for (const name of Object.keys(this.#state.services)) if (!config.has(name)) this.drains.supersede(name)
+    const weights = new Map(Object.entries(result.state.services).map(([name, service]) => [name, service.weights]))
+    if (isShared(this.store)) {
+      // Other replicas may still run the services and groups this file dropped: the shared state
+      // keeps them, and this replica routes by what fits its config.
+      this.#state = overlayConfig(this.#state, config).state
+      return weights
+    }
+    if (result.changed && this.store instanceof FileStore) {
+      try {
+        await this.store.save(result.state)
+      } catch (error) {
+        throw new ConfigError(source, '', `cannot save the desired state for the new config: ${error instanceof Error ? error.message : String(error)}`)
+      }
+    }
+    this.#state = result.state
+    return weights
   }
 
   #serial<T>(task: () => Promise<T>): Promise<T> {

@@ -6,6 +6,7 @@ export const ADMIN_ERRORS = {
   invalid_body: 400,
   invalid_weights: 400,
   invalid_if_match: 400,
+  invalid_config: 400,
   unauthorized: 401,
   forbidden_origin: 403,
   forbidden_host: 403,
@@ -14,6 +15,7 @@ export const ADMIN_ERRORS = {
   no_rollout: 404,
   method_not_allowed: 405,
   not_ready: 409,
+  no_config_file: 409,
   nothing_to_roll_back: 409,
   read_only: 409,
   write_conflict: 409,
@@ -43,6 +45,8 @@ export class HttpError extends Error {
     message: string,
     /** Extra response headers (e.g. Allow, WWW-Authenticate). */
     readonly headers: Readonly<Record<string, string>> = {},
+    /** The config field at fault (`services[0].timeouts.connectMs`), for a config that cannot be used. */
+    readonly field?: string,
   ) {
     super(message)
     this.name = 'HttpError'
@@ -73,5 +77,6 @@ export function sendError(res: ServerResponse, error: HttpError, extraHeaders: R
     res.destroy()
     return
   }
-  sendJson(res, error.status, { error: { code: error.code, message: error.message } }, { ...error.headers, ...extraHeaders })
+  const body = error.field === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, field: error.field }
+  sendJson(res, error.status, { error: body }, { ...error.headers, ...extraHeaders })
 }

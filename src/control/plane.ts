@@ -70,7 +70,8 @@ export class ControlPlane {
   /** SRV discovery status by `service/group`. */
   readonly discovery = new Map<string, GroupDiscoveryStatus>()
   readonly #snapshot: FlushingSnapshot
-  readonly #servicesByName: Map<string, ServiceConfig>
+  #config: Config
+  #servicesByName: Map<string, ServiceConfig>
   readonly #weights = new Map<string, Readonly<Record<string, number>>>()
   /** Known instances per service, then group, in discovery's order. */
   readonly #known = new Map<string, Map<string, readonly KnownInstance[]>>()
@@ -85,9 +86,10 @@ export class ControlPlane {
   #nextId = 1
 
   constructor(
-    readonly config: Config,
+    config: Config,
     readonly logger: Logger,
   ) {
+    this.#config = config
     this.#servicesByName = new Map(config.services.map((service) => [service.name, service]))
     for (const service of config.services) {
       this.#weights.set(service.name, service.weights)
@@ -97,6 +99,47 @@ export class ControlPlane {
     this.#spec = spec
     this.#snapshot = new FlushingSnapshot(new SnapshotHolder(table), this.#flush)
     this.snapshot = this.#snapshot
+  }
+
+  /** The config in force (a reload replaces it). */
+  get config(): Config {
+    return this.#config
+  }
+
+  /**
+   * A reload: services, groups and their `weights` (already reconciled with the desired state)
+   * from `config`. Instances of services and groups it no longer has are removed (they drain);
+   * those of groups that stay are kept, with their ids and verdicts, until discovery says otherwise.
+   */
+  reconfigure(config: Config, weights: ReadonlyMap<string, Readonly<Record<string, number>>>): void {
+    const groupsOf = new Map(config.services.map((service) => [service.name, new Set(service.groups.map((group) => group.name))]))
+    for (const [serviceName, groups] of this.#known) {
+      const kept = groupsOf.get(serviceName)
+      for (const group of groups.keys()) if (kept === undefined || !kept.has(group)) this.setInstances(serviceName, group, [])
+    }
+    this.#config = config
+    this.#servicesByName = new Map(config.services.map((service) => [service.name, service]))
+    const known = new Map<string, Map<string, readonly KnownInstance[]>>()
+    for (const service of config.services) {
+      const before = this.#known.get(service.name)
+      const groups = new Map<string, readonly KnownInstance[]>()
+      for (const group of service.groups) groups.set(group.name, before?.get(group.name) ?? [])
+      known.set(service.name, groups)
+    }
+    this.#known.clear()
+    for (const [name, groups] of known) this.#known.set(name, groups)
+    this.#weights.clear()
+    for (const service of config.services) this.#weights.set(service.name, Object.freeze({ ...(weights.get(service.name) ?? service.weights) }))
+    for (const [name, groups] of this.#draining) {
+      const kept = groupsOf.get(name)
+      if (kept === undefined) this.#draining.delete(name)
+      else this.#draining.set(name, new Set([...groups].filter((group) => kept.has(group))))
+    }
+    for (const key of this.discovery.keys()) {
+      const slash = key.indexOf('/')
+      if (!groupsOf.get(key.slice(0, slash))?.has(key.slice(slash + 1))) this.discovery.delete(key)
+    }
+    this.publish()
   }
 
   service(name: string): ServiceConfig | undefined {
@@ -223,7 +266,7 @@ export class ControlPlane {
     const routes: ServiceRoute<KnownInstance>[] = []
     const services: ServiceSpec[] = []
     const weightOf = (instance: KnownInstance) => (this.#verdicts.get(instance.id) ?? UNJUDGED).weight
-    for (const service of this.config.services) {
+    for (const service of this.#config.services) {
       const weights = this.weightsOf(service.name)
       const draining = this.#draining.get(service.name) ?? NOT_DRAINING
       const liveByGroup = new Map<string, KnownInstance[]>()

@@ -2,11 +2,13 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Registry } from 'prom-client'
+import { ConfigError } from '../config/errors.js'
 import type { ClusterView } from './cluster.js'
 import type { ChangeController, ChangeResult, MutationOptions } from './changes.js'
 import { HttpError, sendJson } from './http-errors.js'
 import { parseRolloutRequest, rolloutView, type RolloutView } from './rollout-api.js'
 import type { RolloutAction, Rollouts } from './rollouts.js'
+import type { ConfigReload } from './ports.js'
 import type { SeriesSampler } from './series.js'
 import type { EventStream } from './sse.js'
 import { notReadyReasons, serviceView, servicesView, type StatusSources } from './status.js'
@@ -22,6 +24,8 @@ export interface AdminContext extends StatusSources {
   /** The store and the replicas sharing it (`GET /v1/cluster`). */
   cluster(): ClusterView
   readonly rollouts: Rollouts
+  /** Re-reads the config file; absent when the proxy runs without one (the demo). */
+  readonly reload?: ConfigReload
 }
 
 /** One matched request. `body` is the parsed JSON object of a mutation, `{}` for reads. */
@@ -157,6 +161,17 @@ const postRolloutAction: Handler = async (ctx, request) => {
   answerRollout(ctx, request, name, result.revision)
 }
 
+const postReload: Handler = async (ctx, request) => {
+  onlyFields(request.body, [])
+  if (ctx.reload === undefined) throw new HttpError('no_config_file', 'this proxy runs without a config file to re-read (demo)')
+  try {
+    sendJson(request.res, 200, await ctx.reload())
+  } catch (error) {
+    if (error instanceof ConfigError) throw new HttpError('invalid_config', error.message, {}, error.field === '' ? undefined : error.field)
+    throw error
+  }
+}
+
 const getSeries: Handler = (ctx, request) => {
   sendJson(request.res, 200, ctx.series.seriesOf(serviceName(ctx, request)))
 }
@@ -201,4 +216,5 @@ export const ROUTES: readonly Route[] = [
   { pattern: /^\/v1\/services\/([^/]+)\/rollouts$/, methods: { POST: mutate(postRollouts) } },
   { pattern: /^\/v1\/services\/([^/]+)\/rollout$/, methods: { GET: read(getRollout) } },
   { pattern: /^\/v1\/services\/([^/]+)\/rollout\/(pause|resume|promote|abort)$/, methods: { POST: mutate(postRolloutAction) } },
+  { pattern: /^\/v1\/reload$/, methods: { POST: mutate(postReload) } },
 ]

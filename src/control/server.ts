@@ -48,8 +48,8 @@ function openToRead(path: string): boolean {
  */
 export class AdminServer {
   readonly server: Server
-  readonly #tokenDigest: Buffer | undefined
-  readonly #readTokenDigest: Buffer | undefined
+  #tokenDigest: Buffer | undefined
+  #readTokenDigest: Buffer | undefined
 
   constructor(readonly options: AdminServerOptions) {
     this.#tokenDigest = options.token === undefined ? undefined : digest(options.token)
@@ -58,6 +58,12 @@ export class AdminServer {
       void this.#handle(req, res)
     })
     this.server.keepAliveTimeout = 5_000
+  }
+
+  /** A reload's tokens: the next request is checked against them. */
+  setTokens(token: string | undefined, readToken: string | undefined): void {
+    this.#tokenDigest = token === undefined ? undefined : digest(token)
+    this.#readTokenDigest = readToken === undefined ? undefined : digest(readToken)
   }
 
   /** Binds and returns the port. Refuses a non-loopback address without a token. */

@@ -11,13 +11,14 @@ import { ChangeController, configWeights } from './changes.js'
 import { DrainTracker } from './drain.js'
 import { createMetrics } from './metrics.js'
 import type { ControlPlane } from './plane.js'
-import type { ConnectProbe, DataPlaneLink } from './ports.js'
+import type { ConfigReload, ConnectProbe, DataPlaneLink } from './ports.js'
 import { RolloutCounts } from './rollout-counts.js'
 import { Rollouts } from './rollouts.js'
 import { SeriesSampler } from './series.js'
 import { AdminServer } from './server.js'
 import { EventStream } from './sse.js'
 import { UiFiles } from './ui-files.js'
+import { logWeightsFromState } from './weights-source.js'
 
 /** The control side of a running proxy: desired state, drains, rollouts, and the admin listener. */
 export interface Control {
@@ -25,6 +26,8 @@ export interface Control {
   readonly rollouts: Rollouts
   /** Opens the admin listener when the config has `admin`; returns its port. */
   listen(): Promise<number | undefined>
+  /** A reload's admin tokens (the rest of `admin` cannot change while running). */
+  reconfigure(config: Config): void
   /** Closes the admin listener and cancels drain deadlines. */
   close(): Promise<void>
 }
@@ -121,12 +124,14 @@ export async function prepareControl(
   dataPlanes: DataPlaneLink,
   acceptsConnection: ConnectProbe,
   logger: Logger,
+  reload?: ConfigReload,
 ): Promise<Control> {
   let store: StateStore | undefined
   let state = initialState(configWeights(plane))
   const listener = new StoreEvents()
   if (config.state?.store === 'file') ({ store, state } = await openFileStore(config, config.state.path, plane, logger))
   if (config.state?.store === 'etcd') ({ store, state } = await openEtcdStore(config, config.state, plane, listener, logger))
+  logWeightsFromState(plane, logger)
   const peers = isShared(store) ? new ClusterDrains(store, plane.events, logger) : undefined
   const drains = new DrainTracker(dataPlanes, plane.events, logger, (service, groups) => plane.setDrainingGroups(service, groups), peers)
   const changes = new ChangeController(plane, store, state, drains, acceptsConnection, logger)
@@ -168,11 +173,15 @@ export async function prepareControl(
           ui: await UiFiles.load(),
           cluster: () => clusterView(store, changes.revision, rollouts.driver),
           rollouts,
+          reload,
         },
       })
       const bound = await server.listen()
       logger.info({ event: 'admin_listening', host, port: bound, auth: token !== undefined }, 'admin API listening')
       return bound
+    },
+    reconfigure(next) {
+      server?.setTokens(next.admin?.token, next.admin?.readToken)
     },
     async close() {
       rollouts.stop()

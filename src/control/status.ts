@@ -6,6 +6,7 @@ import type { ChangeController } from './changes.js'
 import type { DrainStatus } from './drain.js'
 import type { ControlPlane } from './plane.js'
 import type { DataPlaneLink } from './ports.js'
+import { sameWeights } from './weights-source.js'
 
 /** History entries shown per service. */
 const HISTORY_SHOWN = 10
@@ -39,6 +40,11 @@ export interface ServiceView {
   /** Revision of the routing snapshot in force. */
   readonly routeRevision: number
   readonly weights: Weights
+  /**
+   * The config file's weights, shown only when they differ from `weights`: the desired weights from
+   * the state store win over the file's (at start and at every reload).
+   */
+  readonly configWeights?: Weights
   readonly groups: readonly GroupView[]
   /** The running or last cut-over since start. */
   readonly cutover: DrainStatus | null
@@ -92,6 +98,7 @@ export function serviceView({ plane, changes, dataPlanes }: StatusSources, name:
     revision: changes.revision,
     routeRevision: table.revision,
     weights,
+    ...(sameWeights(weights, config.weights) ? {} : { configWeights: config.weights }),
     groups,
     cutover: cutover ?? null,
     history: historyOf(changes.state, name).slice(-HISTORY_SHOWN),

@@ -23,6 +23,9 @@ import {
 } from './status.js'
 import type { HealthState } from './types.js'
 
+const FRESH_CHECK = Object.freeze({ passedOnce: false, failures: 0, failing: false })
+const PASSED_CHECK = Object.freeze({ passedOnce: true, failures: 0, failing: false })
+
 /** What health is connected to. */
 export interface HealthPorts {
   readonly instances: InstanceSource
@@ -43,13 +46,14 @@ export interface HealthMonitorOptions {
 /** Everything health keeps about one instance. */
 interface HealthRecord {
   readonly instance: KnownInstance
-  readonly service: ServiceConfig
+  /** Its service's config (a reload replaces it). */
+  service: ServiceConfig
   facts: InstanceFacts
   health: HealthState
   /** Monotonic time the instance last became live (slow start). */
   liveSinceMs: number
-  /** Active checks and slow-start steps; stopped once the instance leaves. */
-  readonly checks: InstanceChecks
+  /** Active checks and slow-start steps; stopped once the instance leaves (or a reload changes the checks). */
+  checks: InstanceChecks
   /** The panic guard's refusal was logged since the last transition. */
   guardLogged: boolean
   /** Health checks (by index) that reported at least once, and whether readiness passed once. */
@@ -72,7 +76,7 @@ export class HealthMonitor implements OutcomeSink {
   readonly #records = new Map<InstanceId, HealthRecord>()
   /** The records of each service, for the panic guard's census. */
   readonly #byService = new Map<string, Set<HealthRecord>>()
-  readonly #services: ReadonlyMap<string, ServiceConfig>
+  #services: ReadonlyMap<string, ServiceConfig>
   readonly #now: () => number
   /** Aborted by stop(): probes in flight close their sockets at once. */
   readonly #abort = new AbortController()
@@ -118,6 +122,43 @@ export class HealthMonitor implements OutcomeSink {
     this.#startingUp = false
   }
 
+  /**
+   * Marks a reload: instances found until `markStarted()` are of unknown age (a backend the file
+   * now lists may have run for long), so they are checked at once, as at start.
+   */
+  markStarting(): void {
+    this.#startingUp = true
+  }
+
+  /**
+   * A reload's services. Instances whose service's checks changed start the new checks at once
+   * and keep their standing: a live instance stays live until a new check fails, one that was not
+   * live waits for a pass. Ejections carry on. Instances of removed services go with discovery.
+   */
+  reconfigure(services: readonly ServiceConfig[]): void {
+    this.#services = new Map(services.map((service) => [service.name, service]))
+    for (const record of this.#records.values()) {
+      const service = this.#services.get(record.service.name)
+      if (service === undefined) continue
+      const before = record.service
+      record.service = service
+      if (JSON.stringify([before.healthChecks, before.readinessChecks]) === JSON.stringify([service.healthChecks, service.readinessChecks])) continue
+      record.checks.stop()
+      const live = isLive(record.health)
+      const facts: InstanceFacts = {
+        ...record.facts,
+        readiness: service.readinessChecks.length === 0 ? 'none' : live || record.facts.readiness === 'passed' ? 'passed' : 'pending',
+        checks: service.healthChecks.map(() => (live ? PASSED_CHECK : FRESH_CHECK)),
+      }
+      record.checks = this.#checksOf(record, service)
+      // What answered the old checks says nothing about the new ones (firstVerdicts waits on these).
+      record.reported.clear()
+      if (live) for (let index = 0; index < service.healthChecks.length; index++) record.reported.add(index)
+      this.#update(record, facts, 'health checks changed by a reload')
+      record.checks.start(true)
+    }
+  }
+
   /** Stops every check and timer. */
   stop(): void {
     this.#stopped = true
@@ -157,25 +198,18 @@ export class HealthMonitor implements OutcomeSink {
     if (service === undefined || this.#records.has(instance.id) || this.#stopped) return
     const now = this.#now()
     const facts = initialFacts(now, service.readinessChecks.length > 0, service.healthChecks.length)
-    const checks = new InstanceChecks(instance, service, this.#checkEnvironment, {
-      health: (index, outcome, detail) => this.#onHealth(record, index, outcome, detail),
-      ready: (name, detail) => {
-        record.readiedOnce = true
-        this.#update(record, markReady(record.facts), `readiness check ${name} passed (${detail})`)
-        this.#wakeJudgedWaiters()
-      },
-    })
     const record: HealthRecord = {
       instance,
       service,
       facts,
-      checks,
+      checks: undefined as unknown as InstanceChecks,
       health: 'starting',
       liveSinceMs: now,
       guardLogged: false,
       reported: new Set(),
       readiedOnce: false,
     }
+    record.checks = this.#checksOf(record, service)
     this.#records.set(instance.id, record)
     let siblings = this.#byService.get(service.name)
     if (siblings === undefined) this.#byService.set(service.name, (siblings = new Set()))
@@ -183,6 +217,17 @@ export class HealthMonitor implements OutcomeSink {
     // Without checks the facts already say healthy: this announces it.
     this.#update(record, facts, 'no health or readiness checks configured')
     record.checks.start(this.#startingUp)
+  }
+
+  #checksOf(record: HealthRecord, service: ServiceConfig): InstanceChecks {
+    return new InstanceChecks(record.instance, service, this.#checkEnvironment, {
+      health: (index, outcome, detail) => this.#onHealth(record, index, outcome, detail),
+      ready: (name, detail) => {
+        record.readiedOnce = true
+        this.#update(record, markReady(record.facts), `readiness check ${name} passed (${detail})`)
+        this.#wakeJudgedWaiters()
+      },
+    })
   }
 
   #onHealth(record: HealthRecord, index: number, outcome: CheckOutcome, detail: string): void {

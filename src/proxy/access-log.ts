@@ -6,6 +6,7 @@
  */
 import pino from 'pino'
 import type { AccessLogConfig } from '../config/types.js'
+import type { Logger } from '../support/log.js'
 
 /** How the request was placed: a new sticky client, a returning one, an override, or no key. */
 export type StickyKind = 'new' | 'returning' | 'override' | 'none'
@@ -36,16 +37,61 @@ export interface AccessEntry {
   readonly sticky: StickyKind
 }
 
-/** Asynchronous writes are gathered up to this many bytes before they go to the file. */
-const BUFFER_BYTES = 4096
+/**
+ * One JSON line, the fields in AccessEntry's order. Only the strings a client controls (path,
+ * request id, client address) go through JSON.stringify; the others are numbers, booleans or names
+ * the config and the proxy restrict to characters JSON needs no escape for. A third of the cost of
+ * stringifying the whole object.
+ */
+export function formatEntry(entry: AccessEntry): string {
+  return (
+    `{"time":"${entry.time}","requestId":${JSON.stringify(entry.requestId)},"client":${JSON.stringify(entry.client)},` +
+    `"method":"${entry.method}","path":${JSON.stringify(entry.path)},"status":${entry.status},"bytesIn":${entry.bytesIn},` +
+    `"bytesOut":${entry.bytesOut},"durationMs":${entry.durationMs},"complete":${entry.complete},"service":"${entry.service}",` +
+    `"group":"${entry.group}","instance":"${entry.instance}","retries":${entry.retries},"redispatched":${entry.redispatched},` +
+    `"sticky":"${entry.sticky}"}\n`
+  )
+}
+
+let lastMs = 0
+let lastIso = ''
+
+/** The time as ISO 8601, made once per millisecond however many lines share it. */
+export function isoNow(): string {
+  const now = Date.now()
+  if (now !== lastMs) {
+    lastMs = now
+    lastIso = new Date(now).toISOString()
+  }
+  return lastIso
+}
+
+/** Lines are gathered up to this many characters before they go to the destination in one write. */
+const BATCH_CHARS = 64 * 1024
+/** A quiet log still reaches its file this soon. */
+const FLUSH_MS = 200
+/** Beyond this much waiting for a slow disk, lines are dropped (and counted) rather than held without bound. */
+const MAX_PENDING_CHARS = 16 * 1024 * 1024
 
 export class AccessLog {
   readonly #stream: ReturnType<typeof pino.destination>
   readonly #sample: number
+  #lines: string[] = []
+  #chars = 0
+  #timer: NodeJS.Timeout | undefined
+  #dropped = 0
 
   /** `config.path` is a file (appended to) or `-` for stdout. */
-  constructor(config: AccessLogConfig) {
-    this.#stream = pino.destination({ dest: config.path === '-' ? 1 : config.path, sync: false, minLength: BUFFER_BYTES, mkdir: true })
+  constructor(config: AccessLogConfig, logger: Logger) {
+    // pino's destination (sonic-boom) does the fd work: appends, partial writes, EAGAIN on pipes.
+    // Handing it one string per batch rather than one per line costs a quarter of the CPU.
+    this.#stream = pino.destination({ dest: config.path === '-' ? 1 : config.path, sync: false, mkdir: true, maxLength: MAX_PENDING_CHARS })
+    // A disk that cannot keep up: sonic-boom drops the batch rather than hold it without bound.
+    this.#stream.on('drop', (data: string) => {
+      const lines = data.split('\n').length - 1
+      if (this.#dropped === 0) logger.warn({ event: 'access_log_dropping', path: config.path, lines }, 'access log: the destination cannot keep up; dropping lines')
+      this.#dropped += lines
+    })
     this.#sample = config.sample
   }
 
@@ -55,11 +101,27 @@ export class AccessLog {
   }
 
   write(entry: AccessEntry): void {
-    this.#stream.write(`${JSON.stringify(entry)}\n`)
+    const line = formatEntry(entry)
+    this.#lines.push(line)
+    this.#chars += line.length
+    if (this.#chars >= BATCH_CHARS) this.#flush()
+    else this.#timer ??= setTimeout(() => this.#flush(), FLUSH_MS).unref()
   }
 
-  /** Writes what is buffered and closes the file. */
-  close(): Promise<void> {
+  #flush(): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    if (this.#lines.length === 0) return
+    const batch = this.#lines.join('')
+    this.#lines = []
+    this.#chars = 0
+    this.#stream.write(batch)
+  }
+
+  /** Writes what is buffered and closes the file; says how many lines were dropped, if any. */
+  close(logger: Logger): Promise<void> {
+    this.#flush()
+    if (this.#dropped > 0) logger.warn({ event: 'access_log_dropped', lines: this.#dropped }, 'access log: lines were dropped')
     return new Promise((resolve) => {
       this.#stream.once('close', () => resolve())
       this.#stream.once('error', () => resolve())

@@ -1,3 +1,4 @@
+import { NO_CERTIFICATES, type Certificates, type KeyPair } from '../config/certificates.js'
 import type { Config, ServiceConfig } from '../config/types.js'
 import { SnapshotHolder } from '../routing/snapshot.js'
 import type { SnapshotSpec } from '../routing/spec.js'
@@ -10,10 +11,11 @@ import { InstancePools, type DetachedPool } from '../upstream/pools.js'
 import { StatsRegistry } from '../upstream/stats.js'
 import { AccessLog } from './access-log.js'
 import { GentleClose } from './gentle-close.js'
-import { ProxyListener } from './listener.js'
-import { planFor, type PlanParts } from './plan.js'
+import { ProxyListener, type ListenerSettings } from './listener.js'
+import { planFor, type PlanParts, type ServicePlan } from './plan.js'
 import { RetryPolicies } from './retry.js'
 import { tableFromSpec } from './table.js'
+import type { ListenerCertificates } from './tls.js'
 
 /** A service's listener as opened: the port is the bound one (the config may say 0). */
 export interface ListeningService {
@@ -26,10 +28,33 @@ export interface DataPlaneOptions {
   /** Where failures and 5xx streaks are reported (health, or a cluster worker's channel to it). */
   readonly outcomes: OutcomeSink
   readonly logger: Logger
+  /** The certificates of the config's TLS listeners, read and checked (loadCertificates). */
+  readonly certificates?: Certificates
+}
+
+/** One listener as the config asks for it. */
+interface WantedListener {
+  readonly host: string
+  readonly port: number
+  readonly http2: boolean
+  readonly services: readonly ServiceConfig[]
+  readonly settings: ListenerSettings
+}
+
+interface OpenListener {
+  readonly listener: ProxyListener
+  readonly closer: GentleClose
+  readonly host: string
+  readonly port: number
+  services: readonly string[]
+  /** The longest drainSeconds of its services, in ms: how long its requests may run on at a close. */
+  graceMs: number
+  /** Instances it keeps routing to while it closes (its services were removed by a reload). */
+  pinned?: ReadonlySet<Instance>
 }
 
 /** Services grouped by the address they listen on: one listener each. Port 0 is never shared. */
-function byListenAddress(services: readonly ServiceConfig[]): ServiceConfig[][] {
+function byListenAddress(services: readonly ServiceConfig[]): Map<string, ServiceConfig[]> {
   const groups = new Map<string, ServiceConfig[]>()
   for (const service of services) {
     // As the config rules say: each port-0 service gets a port of its own.
@@ -38,7 +63,26 @@ function byListenAddress(services: readonly ServiceConfig[]): ServiceConfig[][] 
     if (list === undefined) groups.set(key, [service])
     else list.push(service)
   }
-  return [...groups.values()]
+  return groups
+}
+
+/**
+ * The certificates of a TLS listener: its first service's is the default; each vhost gets its own
+ * when it has one, else its service's.
+ */
+function listenerCertificates(services: readonly ServiceConfig[], certificates: Certificates): ListenerCertificates | undefined {
+  const first = services[0]!.listen.tls
+  if (first === undefined) return undefined
+  const byService = new Map(certificates.services.map((entry) => [entry.service, entry]))
+  const byHost = new Map<string, KeyPair>()
+  for (const service of services) {
+    const own = byService.get(service.name)
+    if (own === undefined) continue
+    for (const vhost of service.vhosts) byHost.set(vhost, own.vhosts.find((entry) => entry.host === vhost)?.pair ?? own.pair)
+  }
+  const fallback = byService.get(services[0]!.name)?.pair
+  if (fallback === undefined) throw new Error(`no certificate was read for service ${services[0]!.name}`)
+  return { minVersion: first.minVersion, fallback, byHost }
 }
 
 /** A table that routes nothing (every service answers 503), in force until the first spec. */
@@ -50,36 +94,56 @@ function emptyTable(services: readonly ServiceConfig[]): RouteTable<Instance> {
  * The data plane, the same in a single process and in each cluster worker: listeners, one pool per
  * instance, traffic counters, retry budgets. It routes with the snapshot built from the last spec it
  * was given (`apply`), reports outcomes to its sink, and stops the same way in both modes: no new
- * connections, in-flight requests finish (GentleClose), then the pools close.
+ * connections, in-flight requests finish (GentleClose), then the pools close. A reload
+ * (`reconfigure`, then `listen`) changes all of it without dropping a connection: requests running
+ * keep the plan, snapshot and pool they started with.
  */
 export class DataPlane {
   /** Traffic counters per service and group. */
   readonly stats: StatsRegistry
-  readonly #config: Config
+  #config: Config
+  #certificates: Certificates
   readonly #logger: Logger
+  readonly #outcomes: OutcomeSink
   readonly #pools: InstancePools
   readonly #retry: RetryPolicies
-  readonly #parts: PlanParts
+  #plans = new Map<string, ServicePlan>()
   readonly #table: SnapshotHolder<RouteTable<Instance>>
-  readonly #closers: GentleClose[] = []
-  readonly #accessLog: AccessLog | undefined
+  #lastSpec: SnapshotSpec | undefined
+  readonly #listeners = new Map<string, OpenListener>()
+  /** Listeners a reload closed, finishing their requests. */
+  readonly #retiring = new Set<Promise<void>>()
+  /** Instances of removed services that closing listeners still route to: their pools stay. */
+  readonly #pinned = new Set<Instance>()
+  #accessLog: AccessLog | undefined
+  #accessLogConfig: Config['accessLog']
   #live: ReadonlySet<Instance> = new Set()
   #stopping: Promise<void> | undefined
 
   constructor(config: Config, options: DataPlaneOptions) {
     this.#config = config
+    this.#certificates = options.certificates ?? NO_CERTIFICATES
     this.#logger = options.logger
+    this.#outcomes = options.outcomes
     this.stats = new StatsRegistry(config)
     this.#pools = new InstancePools(config.services)
     this.#retry = new RetryPolicies(config.services, this.stats)
-    this.#accessLog = config.accessLog === undefined ? undefined : new AccessLog(config.accessLog)
-    this.#parts = { stats: this.stats, retry: this.#retry, outcomes: options.outcomes, logger: options.logger, accessLog: this.#accessLog }
+    this.#accessLog = config.accessLog === undefined ? undefined : new AccessLog(config.accessLog, options.logger)
+    this.#accessLogConfig = config.accessLog
+    this.#makePlans()
     this.#table = new SnapshotHolder(emptyTable(config.services))
+  }
+
+  #makePlans(): void {
+    const parts: PlanParts = { stats: this.stats, retry: this.#retry, outcomes: this.#outcomes, logger: this.#logger, accessLog: this.#accessLog }
+    this.#plans = new Map(this.#config.services.map((service) => [service.name, planFor(service, parts)]))
   }
 
   /** Routes with `spec` from the next request on; instances it no longer names drain. */
   apply(spec: SnapshotSpec): void {
+    this.#lastSpec = spec
     const { table, inUse, live } = tableFromSpec(this.#config.services, spec, this.#pools)
+    for (const instance of this.#pinned) (inUse as Set<Instance>).add(instance)
     // Streaks from before an instance entered or left rotation say nothing about it now.
     for (const instance of inUse) if (live.has(instance) !== this.#live.has(instance)) instance.resetStreaks()
     this.#live = live
@@ -87,33 +151,159 @@ export class DataPlane {
     this.#table.swap(table)
   }
 
-  /** Opens one listener per listen address; on a failure closes what it opened and throws. */
-  async start(): Promise<ListeningService[]> {
-    const listening: ListeningService[] = []
-    try {
-      for (const services of byListenAddress(this.#config.services)) {
-        const { host, port: wanted } = services[0]!.listen
-        const listener = new ProxyListener({
-          host,
-          port: wanted,
+  /**
+   * A reload: counters, retry rules, pools, plans and certificates follow `config` now (the next
+   * spec brings its instances); listeners follow at the next `listen()`.
+   */
+  reconfigure(config: Config, certificates: Certificates): void {
+    const before = this.#table.current
+    this.#config = config
+    this.#certificates = certificates
+    this.stats.reconfigure(config)
+    this.#retry.reconfigure(config.services, this.stats)
+    this.#pools.reconfigure(config.services)
+    if (JSON.stringify(config.accessLog) !== JSON.stringify(this.#accessLogConfig)) {
+      const old = this.#accessLog
+      this.#accessLog = config.accessLog === undefined ? undefined : new AccessLog(config.accessLog, this.#logger)
+      // Requests running still write to the old file; it closes once they are over.
+      if (old !== undefined) this.#retire(async () => {
+        await new Promise((resolve) => setTimeout(resolve, this.#longestDrainMs()).unref())
+        await old.close(this.#logger)
+      })
+    }
+    this.#accessLogConfig = config.accessLog
+    this.#makePlans()
+    this.#followListeners(before)
+    // Services the old spec knows keep their instances until the next one.
+    if (this.#lastSpec !== undefined) this.apply(this.#lastSpec)
+    else this.#table.swap(emptyTable(config.services))
+  }
+
+  /**
+   * Listeners that stay get the new plans now, so none pairs an old plan with the new table. Those
+   * the next `listen()` closes keep theirs; one whose services are all gone keeps routing them
+   * with `before` (the last table that had them), and their live instances keep their pools,
+   * until it is closed.
+   */
+  #followListeners(before: RouteTable<Instance>): void {
+    const wanted = this.#wanted()
+    const names = new Set(this.#config.services.map((service) => service.name))
+    for (const [key, open] of this.#listeners) {
+      const next = wanted.get(key)
+      if (next !== undefined && open.listener.speaksAs({ tls: next.settings.tls, http2: next.http2 })) {
+        open.listener.update(next.settings)
+        continue
+      }
+      if (open.pinned !== undefined || open.services.some((name) => names.has(name))) continue
+      const pinned = new Set<Instance>()
+      for (const name of open.services) {
+        for (const group of before.servicesByName.get(name)?.groups ?? []) for (const instance of group.instances) pinned.add(instance)
+      }
+      open.listener.pinTable(before)
+      open.pinned = pinned
+      for (const instance of pinned) this.#pinned.add(instance)
+    }
+  }
+
+  /** The longest drainSeconds of the config, in ms. */
+  #longestDrainMs(): number {
+    return Math.max(1_000, ...this.#config.services.map((service) => service.drainSeconds * 1000))
+  }
+
+  #retire(task: () => Promise<void>): void {
+    const done: Promise<void> = task()
+      .catch(() => {})
+      .finally(() => this.#retiring.delete(done))
+    this.#retiring.add(done)
+  }
+
+  /** The listeners the config asks for, by listen address. */
+  #wanted(): Map<string, WantedListener> {
+    const wanted = new Map<string, WantedListener>()
+    for (const [key, services] of byListenAddress(this.#config.services)) {
+      const { host, port, tls, http2, h2c } = services[0]!.listen
+      wanted.set(key, {
+        host,
+        port,
+        http2: tls === undefined ? h2c : http2,
+        services,
+        settings: {
           // Services sharing a port share its connections: the smallest limit holds for all.
           maxConnections: Math.min(...services.map((service) => service.listen.maxConnections)),
-          plans: services.map((service) => planFor(service, this.#parts)),
-          table: this.#table,
+          plans: services.map((service) => this.#plans.get(service.name)!),
           trustedProxies: this.#config.trustedProxies,
-          logger: this.#logger,
           accessLog: this.#accessLog,
-        })
-        const closer = new GentleClose(listener.server)
+          tls: listenerCertificates(services, this.#certificates),
+        },
+      })
+    }
+    return wanted
+  }
+
+  /**
+   * Makes the open listeners match the config: opens the missing ones, updates those that stay,
+   * closes the others gracefully (their requests finish). At start it opens every listener, and
+   * on a failure closes what it opened and throws.
+   */
+  async listen(): Promise<ListeningService[]> {
+    const wanted = this.#wanted()
+    // Closed first: a listener that speaks differently now may be reopened on the same address.
+    for (const [key, open] of this.#listeners) {
+      const next = wanted.get(key)
+      if (next !== undefined && open.listener.speaksAs({ tls: next.settings.tls, http2: next.http2 })) continue
+      this.#listeners.delete(key)
+      this.#logger.info({ event: 'listener_closing', host: open.host, port: open.port, services: open.services }, 'listener closing: its requests finish')
+      this.#retire(async () => {
+        await open.closer.close(open.graceMs)
+        if (open.pinned === undefined) return
+        for (const instance of open.pinned) this.#pinned.delete(instance)
+        // Their pools drain now, unless a later spec names them again.
+        if (this.#lastSpec !== undefined && this.#stopping === undefined) this.apply(this.#lastSpec)
+      })
+    }
+    const opened: OpenListener[] = []
+    try {
+      for (const [key, next] of wanted) {
+        const graceMs = Math.max(1_000, ...next.services.map((service) => service.drainSeconds * 1000))
+        const open = this.#listeners.get(key)
+        if (open !== undefined) {
+          open.listener.update(next.settings)
+          open.services = next.services.map((service) => service.name)
+          open.graceMs = graceMs
+          continue
+        }
+        const listener = new ProxyListener({ ...next.settings, host: next.host, port: next.port, http2: next.http2, table: this.#table, logger: this.#logger })
+        const closer = new GentleClose(listener.front)
         // In a cluster worker the primary owns the socket; every worker sees the port it bound.
         const port = await listener.listen()
-        this.#closers.push(closer)
-        for (const service of services) listening.push({ service: service.name, host, port })
+        const entry: OpenListener = { listener, closer, host: next.host, port, services: next.services.map((service) => service.name), graceMs }
+        this.#listeners.set(key, entry)
+        opened.push(entry)
       }
+    } catch (error) {
+      for (const entry of opened) {
+        for (const [key, open] of this.#listeners) if (open === entry) this.#listeners.delete(key)
+        await entry.closer.close(0)
+      }
+      throw error
+    }
+    return this.listening()
+  }
+
+  /** Opens one listener per listen address; on a failure closes what it opened and throws. */
+  async start(): Promise<ListeningService[]> {
+    try {
+      return await this.listen()
     } catch (error) {
       await this.stop(0)
       throw error
     }
+  }
+
+  /** Every service's open listener. */
+  listening(): ListeningService[] {
+    const listening: ListeningService[] = []
+    for (const open of this.#listeners.values()) for (const service of open.services) listening.push({ service, host: open.host, port: open.port })
     return listening
   }
 
@@ -138,10 +328,11 @@ export class DataPlane {
    */
   stop(graceMs: number): Promise<void> {
     this.#stopping ??= (async () => {
-      await Promise.all(this.#closers.map((closer) => closer.close(graceMs)))
+      await Promise.all([...this.#listeners.values()].map((open) => open.closer.close(graceMs)))
+      await Promise.all(this.#retiring)
       this.#retry.stop()
       await this.#pools.closeAll(1_000)
-      await this.#accessLog?.close()
+      await this.#accessLog?.close(this.#logger)
     })()
     return this.#stopping
   }

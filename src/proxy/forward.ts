@@ -12,9 +12,9 @@ import { isRefusedInterim, mayResend, sendThroughNodeHttp, type FallbackHandler 
 import { InstanceClaim } from './claim.js'
 import { buildResponseHeaders } from './headers.js'
 import { nextAttempt, redispatch, roomyInstance } from './next-attempt.js'
-import type { StickyKind } from './access-log.js'
+import { isoNow, type StickyKind } from './access-log.js'
 import type { Route } from './decide.js'
-import type { ServicePlan } from './plan.js'
+import { groupStats, type ServicePlan } from './plan.js'
 import { endTurn, takeTurn, type Turn } from './turns.js'
 
 const CLIENT_CLOSED = new Error('client closed the connection')
@@ -55,6 +55,8 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
   readonly #startedAt = performance.now()
   /** Kept: a request whose body went upstream as a stream loses its `socket` once that stream is done. */
   readonly #socket: Socket
+  /** An HTTP/2 stream: its own request (no turns on a connection), no reason phrase. */
+  readonly #h2: boolean
 
   constructor(
     readonly req: IncomingMessage,
@@ -73,19 +75,26 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     this.newClient = route.newClient
     this.#sticky = route.sticky
     this.#group = route.group
-    this.#stats = route.plan.stats.get(route.group.name)!
+    this.#stats = groupStats(route.plan, route.group.name)
     this.#retriesLeft = route.plan.retries
-    this.#socket = req.socket
+    this.#h2 = req.httpVersionMajor === 2
+    this.#socket = this.#h2 ? (undefined as unknown as Socket) : req.socket
     if (this.plan.accessLog?.sampled()) res.once('close', () => this.#logAccess())
   }
 
   /** Queues the request on its client connection; it begins when the requests before it are over. */
   start(): void {
-    takeTurn(this.#socket, this)
+    if (!this.#h2) return takeTurn(this.#socket, this)
+    // HTTP/2 multiplexes: a stream that closes before its answer ended (reset by the client, or its
+    // connection gone) is its client leaving. (node:http2 calls such a stream's response finished.)
+    this.res.once('close', () => {
+      if (!this.res.writableEnded) this.#clientLeft()
+    })
+    this.begin()
   }
 
   begin(): void {
-    if (!hasBody(this.req)) this.assign(this.instance)
+    if (this.#h2 ? (this.req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders : !hasBody(this.req)) this.assign(this.instance)
     else {
       readBody(this.req, this.plan.requestBufferBytes, (body) => {
         this.#body = body
@@ -118,12 +127,16 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
   /** The exchange is over: the next request on its client connection may begin. */
   #finish(): void {
     clearTimeout(this.#sendTimer)
-    endTurn(this.#socket, this)
+    if (!this.#h2) endTurn(this.#socket, this)
   }
 
   /** The client's connection closed: an attempt still running is aborted, nothing is retried. */
   clientClosed(): void {
     if (this.res.writableFinished) return
+    this.#clientLeft()
+  }
+
+  #clientLeft(): void {
     this.clientGone = true
     clearTimeout(this.#sendTimer)
     if (this.#controller !== null && !this.#controller.aborted) this.#controller.abort(CLIENT_CLOSED)
@@ -143,7 +156,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     this.#countAnswer(statusCode)
     const list = buildResponseHeaders(headers, this.extraResponseHeaders, this.newClient)
     if (statusCode === 204 || statusCode === 304) return this.#answerBodiless(statusCode, statusMessage, list)
-    if (statusMessage) this.res.writeHead(statusCode, statusMessage, list)
+    if (statusMessage && !this.#h2) this.res.writeHead(statusCode, statusMessage, list)
     else this.res.writeHead(statusCode, list)
   }
 
@@ -167,7 +180,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
       for (let i = 0; i < list.length; i += 2) if (list[i]!.toLowerCase() === 'content-length') list.splice(i, 2)
     }
     this.#answered = true
-    if (statusMessage) this.res.writeHead(statusCode, statusMessage, list)
+    if (statusMessage && !this.#h2) this.res.writeHead(statusCode, statusMessage, list)
     else this.res.writeHead(statusCode, list)
     this.res.end()
     this.#stats.recordDuration((performance.now() - this.#startedAt) / 1000)
@@ -253,7 +266,9 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     }
     this.#responseStarted = true
     this.#countAnswer(statusCode)
-    this.res.writeHead(statusCode, response.statusMessage, buildResponseHeaders(response.headers, this.extraResponseHeaders, this.newClient))
+    const list = buildResponseHeaders(response.headers, this.extraResponseHeaders, this.newClient)
+    if (this.#h2) this.res.writeHead(statusCode, list)
+    else this.res.writeHead(statusCode, response.statusMessage, list)
     response.pipe(this.res, { end: false })
     response.once('end', () => this.onResponseEnd())
     response.once('error', (error) => this.onFallbackError(error))
@@ -297,7 +312,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     if (to === undefined) return undefined
     this.#redispatched = true
     this.#group = to.group
-    this.#stats = this.plan.stats.get(to.group.name)!
+    this.#stats = groupStats(this.plan, to.group.name)
     return to.instance
   }
 
@@ -306,7 +321,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     const body = this.#body
     const declared = this.req.headers['content-length']
     this.plan.accessLog!.write({
-      time: new Date().toISOString(),
+      time: isoNow(),
       requestId: this.requestId,
       client: this.clientAddress,
       method: this.req.method!,

@@ -1,7 +1,9 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Http2Session } from 'node:http2'
 import { Server as NetServer, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { Duplex } from 'node:stream'
+import type { ListenerFront } from './front.js'
 
 /** A keep-alive connection is closed once it has been idle this long. */
 const IDLE_MS = 250
@@ -40,6 +42,10 @@ const discard = (): void => {}
  * after which they reconnect and send again. What the client sends after the close is never
  * parsed, so never forwarded: it was not answered, and the client sends it again elsewhere.
  *
+ * An HTTP/2 connection gets a GOAWAY (`session.close()`): the client opens no new stream on it,
+ * the streams running finish, then it closes; a client with more to send opens a new connection
+ * (elsewhere, in a cluster).
+ *
  * What is still open at `graceMs` is destroyed (a worker that cannot drain still stops); upgraded
  * connections wait for that. Follows connections from construction on (one listener per
  * connection, none per request).
@@ -48,9 +54,16 @@ export class GentleClose {
   readonly #sockets = new Set<Socket>()
   readonly #upgraded = new Set<Duplex>()
   readonly #lingering = new Set<Socket>()
+  readonly #sessions = new Set<Http2Session>()
   #closing = false
 
-  constructor(private readonly server: Server) {
+  constructor(private readonly front: Pick<ListenerFront, 'server' | 'http' | 'h2'>) {
+    const server = front.http
+    front.h2?.on('session', (session: Http2Session) => {
+      this.#sessions.add(session)
+      if (this.#closing) session.close()
+      session.once('close', () => this.#sessions.delete(session))
+    })
     server.on('connection', (socket: Socket) => {
       this.#sockets.add(socket)
       // One handed over by the primary just before it heard of the close.
@@ -68,15 +81,16 @@ export class GentleClose {
 
   /** Stops accepting; resolves once every connection is closed (by `graceMs` at the latest). */
   async close(graceMs: number): Promise<void> {
-    const server = this.server
+    const server = this.front.http
     // net.Server's close only stops accepting (in a worker: tells the primary to stop handing
     // connections here); http.Server's own close would also drop idle connections at once.
-    const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()))
+    const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(this.front.server, () => resolve()))
     // Ahead of the proxy's own listener, which may answer at once.
     server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
       res.shouldKeepAlive = false
     })
     this.#closing = true
+    for (const session of this.#sessions) session.close()
     for (const socket of this.#sockets) if (!this.#upgraded.has(socket)) this.#closeAfterResponse(socket)
     const watched = new Map<Socket, Watched>()
     const sweep = setInterval(() => {
@@ -104,12 +118,16 @@ export class GentleClose {
     const deadline = setTimeout(() => {
       for (const socket of this.#sockets) socket.destroy()
       for (const socket of this.#upgraded) socket.destroy()
+      for (const session of this.#sessions) session.destroy()
     }, graceMs)
     sweep.unref()
     deadline.unref()
     await closed
     clearInterval(sweep)
     clearTimeout(deadline)
+    // An engine the front feeds never listened; closing it now (nothing is left to drop) stops
+    // its timeout checks.
+    if (server !== this.front.server) server.close()
   }
 
   /** The response `socket` is producing, if its head has not gone out, and every later one close it. */

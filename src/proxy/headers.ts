@@ -28,6 +28,8 @@ const DROPPED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
 ])
 
 const DROPPED_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
+  // HTTP/2 forbids it in a response (and node:http2 would refuse the whole answer).
+  'http2-settings',
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -64,6 +66,7 @@ export function buildUpstreamHeaders(
   peerAddress: string,
   peerTrusted: boolean,
   requestId: string,
+  proto: 'http' | 'https',
 ): string[] | undefined {
   const raw = req.rawHeaders
   const named = connectionTokens(req.headers.connection)
@@ -93,12 +96,55 @@ export function buildUpstreamHeaders(
     }
     out.push(name, raw[i + 1]!)
   }
-  out.push('x-forwarded-for', priorFor === undefined ? peerAddress : `${priorFor}, ${peerAddress}`, 'x-forwarded-proto', priorProto ?? 'http')
+  return addForwarded(out, peerAddress, priorFor, priorProto ?? proto, priorHost ?? host, requestId)
+}
+
+/** The headers the proxy sets itself, after the client's. */
+function addForwarded(out: string[], peerAddress: string, priorFor: string | undefined, proto: string, forwardedHost: string, requestId: string): string[] {
+  out.push('x-forwarded-for', priorFor === undefined ? peerAddress : `${priorFor}, ${peerAddress}`, 'x-forwarded-proto', proto)
   // An HTTP/1.0 request may come without Host: then there is nothing to say.
-  const forwardedHost = priorHost ?? host
   if (forwardedHost !== '') out.push('x-forwarded-host', forwardedHost)
   out.push('x-request-id', requestId)
   return out
+}
+
+/**
+ * buildUpstreamHeaders for an HTTP/2 request going upstream as HTTP/1.1 (RFC 9113 §8.3.1,
+ * §8.2.3): pseudo-headers dropped, `:authority` becomes Host (the listener has put it in
+ * `req.headers.host`), and the cookie fields, which HTTP/2 may split, joined into one Cookie
+ * header. HTTP/2 has no Connection header, so nothing is named by one; the same headers are
+ * dropped and set as for HTTP/1.1.
+ */
+export function buildUpstreamHeadersFromH2(
+  req: IncomingMessage,
+  peerAddress: string,
+  peerTrusted: boolean,
+  requestId: string,
+  proto: 'http' | 'https',
+): string[] {
+  const raw = req.rawHeaders
+  const host = req.headers.host ?? ''
+  const out: string[] = host === '' ? [] : ['host', host]
+  let cookie: string | undefined
+  let priorFor: string | undefined
+  let priorProto: string | undefined
+  let priorHost: string | undefined
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!
+    if (name.charCodeAt(0) === 58 /* : */ || name === 'host') continue
+    if (name === 'cookie') {
+      cookie = cookie === undefined ? raw[i + 1]! : `${cookie}; ${raw[i + 1]!}`
+    } else if (DROPPED_REQUEST_HEADERS.has(name)) {
+      if (peerTrusted) {
+        if (name === 'x-forwarded-for') priorFor = priorFor === undefined ? raw[i + 1] : `${priorFor}, ${raw[i + 1]}`
+        else if (name === 'x-forwarded-proto') priorProto ??= raw[i + 1]
+        else if (name === 'x-forwarded-host') priorHost ??= raw[i + 1]
+        else if (name === 'forwarded' || name === 'x-real-ip') out.push(name, raw[i + 1]!)
+      }
+    } else if (!name.includes('_')) out.push(name, raw[i + 1]!)
+  }
+  if (cookie !== undefined) out.push('cookie', cookie)
+  return addForwarded(out, peerAddress, priorFor, priorProto ?? proto, priorHost ?? host, requestId)
 }
 
 /**

@@ -1,4 +1,5 @@
 import { createServer, ServerResponse, STATUS_CODES, type IncomingMessage, type Server } from 'node:http'
+import type { Http2Server, Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { BlockList, Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { Duplex } from 'node:stream'
@@ -7,55 +8,76 @@ import type { RouteTable } from '../routing/types.js'
 import type { Logger } from '../support/log.js'
 import type { Instance } from '../upstream/instance.js'
 import { answerClientError, clientAddressOf, isTrusted, peerAddressOf, toOriginForm, trustList, validHost } from './client.js'
-import type { AccessLog } from './access-log.js'
+import { isoNow, type AccessLog } from './access-log.js'
 import { decide, emptyDecision, type Decision, type Refusal, type Route } from './decide.js'
 import { ProxyErrors, sendError, type ProxyError } from './errors.js'
 import { Exchange } from './forward.js'
-import { buildUpstreamHeaders, removeCookie } from './headers.js'
+import { createH2Engine, ListenerFront } from './front.js'
+import { buildUpstreamHeaders, buildUpstreamHeadersFromH2, removeCookie } from './headers.js'
 import type { ServicePlan } from './plan.js'
 import { RequestIds } from './request-id.js'
+import type { ListenerCertificates } from './tls.js'
 import { followConnection } from './turns.js'
 import { forwardUpgrade } from './upgrade.js'
 
 const MAX_TARGET_LENGTH = 8 * 1024
 const MAX_HEADER_COUNT = 100
+/** node:http's maxHeaderSize, applied to HTTP/2 requests by the proxy itself. */
+const MAX_HEADER_BYTES = 16 * 1024
 
-export interface ListenerOptions {
-  readonly host: string
-  readonly port: number
+/** What a reload may change on a listener that stays. */
+export interface ListenerSettings {
   /** Client connections open at once; the listener refuses more. */
   readonly maxConnections: number
   /** Plans of the services on this address; more than one means every one declares vhosts. */
   readonly plans: readonly ServicePlan[]
-  readonly table: SnapshotSource<RouteTable<Instance>>
   readonly trustedProxies: readonly string[]
-  readonly logger: Logger
   /** Where refused requests are logged, when the access log is on (exchanges log themselves). */
   readonly accessLog?: AccessLog
+  /** The certificates of a TLS listener; absent: plain HTTP. */
+  readonly tls?: ListenerCertificates
+}
+
+export interface ListenerOptions extends ListenerSettings {
+  readonly host: string
+  readonly port: number
+  readonly table: SnapshotSource<RouteTable<Instance>>
+  readonly logger: Logger
+  /** HTTP/2 next to HTTP/1.1: through ALPN with TLS, with prior knowledge (h2c) without. */
+  readonly http2: boolean
 }
 
 /** What the checks of a request found wrong, or undefined. */
 type Problem = readonly [ProxyError, string] | undefined
 
 /**
- * One proxy listener: node:http server with sane limits. Every request (plain or WebSocket) passes
- * the same checks, is routed through the current snapshot (service by vhost → group → instance,
- * decide.ts) and forwarded with an Exchange (or as an upgrade).
+ * One proxy listener: a node:http engine with sane limits for HTTP/1.1 and, when configured, a
+ * node:http2 engine, fed by the front (plain, TLS with ALPN, or h2c). Every request (HTTP/1.1,
+ * HTTP/2 or WebSocket) passes the same checks, is routed through the current snapshot (service by
+ * vhost → group → instance, decide.ts) and forwarded with an Exchange (or as an upgrade).
  */
 export class ProxyListener {
+  /** The HTTP/1.1 engine. */
   readonly server: Server
-  readonly #single: ServicePlan | undefined
-  readonly #vhosts = new Map<string, ServicePlan>()
-  readonly #trusted: BlockList | undefined
+  /** The HTTP/2 engine, when the listener speaks HTTP/2. */
+  readonly h2: Http2Server | undefined
+  readonly front: ListenerFront
+  /** What X-Forwarded-Proto says from this listener. */
+  readonly proto: 'http' | 'https'
+  #settings: ListenerSettings
+  #single: ServicePlan | undefined
+  #vhosts = new Map<string, ServicePlan>()
+  #trusted: BlockList | undefined
+  #table: SnapshotSource<RouteTable<Instance>>
   readonly #requestIds = new RequestIds()
   readonly #decision: Decision = emptyDecision()
 
   constructor(readonly options: ListenerOptions) {
-    this.#single = options.plans.length === 1 ? options.plans[0] : undefined
-    for (const plan of options.plans) {
-      for (const vhost of plan.vhosts) this.#vhosts.set(vhost, plan)
-    }
-    this.#trusted = trustList(options.trustedProxies)
+    this.#settings = options
+    this.#table = options.table
+    this.#single = undefined
+    this.#apply(options)
+    this.proto = options.tls === undefined ? 'http' : 'https'
     this.server = createServer(
       {
         headersTimeout: 10_000,
@@ -66,26 +88,62 @@ export class ProxyListener {
       },
       (req, res) => this.#handle(req, res),
     )
-    this.server.maxConnections = options.maxConnections
     this.server.on('connection', followConnection)
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#handleUpgrade(req, socket, head))
     this.server.on('connect', (_req: IncomingMessage, socket: Duplex) =>
       answerRaw(socket, ProxyErrors.methodNotAllowed, 'CONNECT is not served: this is a reverse proxy'),
     )
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerClientError(error, socket))
+    if (options.http2) {
+      this.h2 = createH2Engine()
+      this.h2.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => this.#handleH2(req, res))
+      // node:http2 answers CONNECT itself (a bare 405) unless told otherwise: answer as for HTTP/1.1.
+      this.h2.on('connect', (req: Http2ServerRequest, res: Http2ServerResponse) => this.#handleH2(req, res))
+    }
+    this.front = new ListenerFront(options.tls !== undefined ? 'tls' : options.http2 ? 'h2c' : 'plain', this.server, this.h2, options.tls)
+    this.front.server.maxConnections = options.maxConnections
+  }
+
+  /** Whether `options` can be applied to this listener (same protocols), or it must be replaced. */
+  speaksAs(options: { readonly tls?: unknown; readonly http2: boolean }): boolean {
+    return (options.tls !== undefined) === (this.options.tls !== undefined) && options.http2 === this.options.http2
+  }
+
+  /** A reload: the next requests see `settings`; those running keep their plans. */
+  update(settings: ListenerSettings): void {
+    this.#apply(settings)
+    this.front.server.maxConnections = settings.maxConnections
+    if (settings.tls !== undefined) this.front.setCertificates(settings.tls)
+  }
+
+  /**
+   * A listener being closed because a reload removed its services keeps routing them with the
+   * last table that had them (and the data plane keeps those instances' connections) until its
+   * connections are closed: requests on them are served as before, not refused.
+   */
+  pinTable(table: RouteTable<Instance>): void {
+    this.#table = { current: table }
+  }
+
+  #apply(settings: ListenerSettings): void {
+    this.#settings = settings
+    this.#single = settings.plans.length === 1 ? settings.plans[0] : undefined
+    const vhosts = new Map<string, ServicePlan>()
+    for (const plan of settings.plans) {
+      for (const vhost of plan.vhosts) vhosts.set(vhost, plan)
+    }
+    this.#vhosts = vhosts
+    this.#trusted = trustList(settings.trustedProxies)
+  }
+
+  /** The names of the services this listener serves now. */
+  get services(): string[] {
+    return this.#settings.plans.map((plan) => plan.name)
   }
 
   /** Starts listening; resolves with the bound port. */
-  async listen(): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(this.options.port, this.options.host, () => {
-        this.server.off('error', reject)
-        resolve()
-      })
-    })
-    const address = this.server.address()
-    return typeof address === 'object' && address !== null ? address.port : this.options.port
+  listen(): Promise<number> {
+    return this.front.listen(this.options.port, this.options.host)
   }
 
   #planFor(req: IncomingMessage): ServicePlan | undefined {
@@ -98,7 +156,7 @@ export class ProxyListener {
   }
 
   /** The checks every request passes before it is routed; the target loses its fragment here. */
-  #check(req: IncomingMessage): Problem {
+  #check(req: IncomingMessage, rawHeaderLimit: number): Problem {
     let url = req.url!
     if (url.length > MAX_TARGET_LENGTH) return [ProxyErrors.uriTooLong, `request target longer than ${MAX_TARGET_LENGTH} bytes`]
     const hash = url.indexOf('#')
@@ -107,7 +165,7 @@ export class ProxyListener {
     if (url.charCodeAt(0) !== 47 /* / */ && !toOriginForm(req)) {
       return [ProxyErrors.badRequest, 'request target must be a path or an absolute http URL with host[:port]']
     }
-    if (req.rawHeaders.length > MAX_HEADER_COUNT * 2) return [ProxyErrors.headersTooLarge, `more than ${MAX_HEADER_COUNT} request headers`]
+    if (req.rawHeaders.length > rawHeaderLimit) return [ProxyErrors.headersTooLarge, `more than ${MAX_HEADER_COUNT} request headers`]
     const host = req.headers.host
     // HTTP/1.0 may omit Host; when present it must be one authority.
     if ((host !== undefined || req.httpVersionMinor !== 0) && !validHost(host)) return [ProxyErrors.badRequest, 'Host must be one host[:port]']
@@ -115,12 +173,12 @@ export class ProxyListener {
   }
 
   /** Checks and routes `req` into #decision; the refusal, when it cannot be served. */
-  #route(req: IncomingMessage, peer: string): Refusal | undefined {
-    const problem = this.#check(req)
+  #route(req: IncomingMessage, peer: string, rawHeaderLimit = MAX_HEADER_COUNT * 2): Refusal | undefined {
+    const problem = this.#check(req, rawHeaderLimit)
     if (problem !== undefined) return { error: problem[0], message: problem[1] }
     const plan = this.#planFor(req)
     if (plan === undefined) return { error: ProxyErrors.unknownHost, message: `no service for host ${req.headers.host ?? ''}` }
-    const service = this.options.table.current.servicesByName.get(plan.name)
+    const service = this.#table.current.servicesByName.get(plan.name)
     if (service === undefined) return { error: ProxyErrors.noLiveInstance, message: `service ${plan.name} has no live instance` }
     return decide(req, plan, service, peer, this.#trusted, this.#decision)
   }
@@ -131,13 +189,40 @@ export class ProxyListener {
     const requestId = this.#requestIds.of(req, trusted)
     const refusal = this.#route(req, peer)
     if (refusal !== undefined) {
-      if (this.options.accessLog?.sampled()) this.#logRefusal(req, res, peer, requestId)
+      if (this.#settings.accessLog?.sampled()) this.#logRefusal(req, res, peer, requestId)
       return sendError(res, refusal.error, refusal.message, { requestId })
     }
-    const headers = buildUpstreamHeaders(req, peer, trusted, requestId)
+    const headers = buildUpstreamHeaders(req, peer, trusted, requestId, this.proto)
     if (headers === undefined) return sendError(res, ProxyErrors.badRequest, 'more than one Host header', { requestId })
     if (this.#decision.plan!.overrideSecretDigest !== undefined) withoutSecretCookie(headers, this.#decision.plan!)
     // #route found a route: the decision's fields are all set for this request.
+    const route = this.#decision as Route
+    const client = route.plan.accessLog === undefined ? '' : clientAddressOf(req, peer, this.#trusted)
+    new Exchange(req, res, route, headers, requestId, client).start()
+  }
+
+  /**
+   * An HTTP/2 request. The compatibility API mirrors node:http's request and response, so the
+   * same checks, routing and Exchange serve it; what HTTP/2 does differently is settled here
+   * (`:authority` for Host, pseudo-headers, split cookies, CONNECT) and in Exchange (no turns: each
+   * stream is its own request; no reason phrase).
+   */
+  #handleH2(h2req: Http2ServerRequest, h2res: Http2ServerResponse): void {
+    const req = h2req as unknown as IncomingMessage
+    const res = h2res as unknown as ServerResponse
+    // The session's socket is reachable only while the session lives: read the peer now.
+    const peer = peerAddressOf(req.socket)
+    const trusted = isTrusted(this.#trusted, peer)
+    const requestId = this.#requestIds.of(req, trusted)
+    const problem = h2Problem(h2req)
+    const refusal: Refusal | undefined =
+      problem === undefined ? this.#route(req, peer, MAX_HEADER_COUNT * 2 + pseudoHeaderCount(h2req) * 2) : { error: problem[0], message: problem[1] }
+    if (refusal !== undefined) {
+      if (this.#settings.accessLog?.sampled()) this.#logRefusal(req, res, peer, requestId)
+      return sendError(res, refusal.error, refusal.message, { requestId })
+    }
+    const headers = buildUpstreamHeadersFromH2(req, peer, trusted, requestId, this.proto)
+    if (this.#decision.plan!.overrideSecretDigest !== undefined) withoutSecretCookie(headers, this.#decision.plan!)
     const route = this.#decision as Route
     const client = route.plan.accessLog === undefined ? '' : clientAddressOf(req, peer, this.#trusted)
     new Exchange(req, res, route, headers, requestId, client).start()
@@ -148,8 +233,8 @@ export class ProxyListener {
     const startedAt = performance.now()
     const service = this.#planFor(req)?.name ?? ''
     res.once('close', () => {
-      this.options.accessLog!.write({
-        time: new Date().toISOString(),
+      this.#settings.accessLog!.write({
+        time: isoNow(),
         requestId,
         client: clientAddressOf(req, peer, this.#trusted),
         method: req.method ?? '',
@@ -181,7 +266,7 @@ export class ProxyListener {
     if (refusal !== undefined) {
       return answerRaw(socket, refusal.error, refusal.message, requestId, refusal.error === ProxyErrors.methodNotAllowed ? 'allow: GET\r\n' : '')
     }
-    const headers = buildUpstreamHeaders(req, peer, trusted, requestId)
+    const headers = buildUpstreamHeaders(req, peer, trusted, requestId, this.proto)
     if (headers === undefined) return answerRaw(socket, ProxyErrors.badRequest, 'more than one Host header', requestId)
     if (this.#decision.plan!.overrideSecretDigest !== undefined) withoutSecretCookie(headers, this.#decision.plan!)
     const { instance, extraHeaders } = this.#decision
@@ -204,6 +289,33 @@ export class ProxyListener {
     req.push(null)
     this.#handle(req, res)
   }
+}
+
+/**
+ * What makes an HTTP/2 request unservable before the common checks: CONNECT (no path to route),
+ * a Host that names another authority than `:authority` (RFC 9113 §8.3.1), headers beyond the
+ * size node:http allows HTTP/1.1 requests. Sets `headers.host` from `:authority`.
+ */
+function h2Problem(req: Http2ServerRequest): Problem {
+  if (req.method === 'CONNECT') return [ProxyErrors.methodNotAllowed, 'CONNECT is not served: this is a reverse proxy']
+  const headers = req.headers
+  const authority = headers[':authority']
+  if (authority !== undefined) {
+    if (headers.host !== undefined && headers.host !== authority) return [ProxyErrors.badRequest, 'Host differs from :authority']
+    headers.host = authority
+  }
+  const raw = req.rawHeaders
+  let bytes = 0
+  for (let i = 0; i < raw.length; i++) bytes += raw[i]!.length
+  if (bytes > MAX_HEADER_BYTES) return [ProxyErrors.headersTooLarge, `request headers larger than ${MAX_HEADER_BYTES} bytes`]
+  return undefined
+}
+
+function pseudoHeaderCount(req: Http2ServerRequest): number {
+  const raw = req.rawHeaders
+  let count = 0
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.charCodeAt(0) === 58 /* : */) count++
+  return count
 }
 
 /** The override cookie carries the secret (`GROUP:SECRET`): it stops here. */

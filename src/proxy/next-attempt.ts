@@ -8,7 +8,7 @@ import { redispatchGroup } from '../routing/select.js'
 import type { GroupRoute, ServiceRoute } from '../routing/types.js'
 import type { Instance } from '../upstream/instance.js'
 import type { FailureKind } from '../upstream/outcomes.js'
-import type { ServicePlan } from './plan.js'
+import { groupStats, type ServicePlan } from './plan.js'
 import type { RetryPolicy } from './retry.js'
 
 /** Redispatches less than this far apart belong to one episode, logged once. */
@@ -86,7 +86,7 @@ export function redispatch(
 
 /** Counts a redispatch for `zdd_redispatched_total`, and logs the first of an episode. */
 export function countRedispatch(plan: ServicePlan, from: string, to: string): void {
-  plan.stats.get(from)!.recordRedispatch(to)
+  groupStats(plan, from).recordRedispatch(to)
   const now = performance.now()
   const episodeEnd = plan.redispatchEpisodes.get(from)
   if (episodeEnd === undefined || now > episodeEnd) {

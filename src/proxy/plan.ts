@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { ServiceConfig } from '../config/types.js'
 import type { Logger } from '../support/log.js'
 import type { OutcomeSink } from '../upstream/outcomes.js'
-import type { GroupStats, StatsRegistry } from '../upstream/stats.js'
+import { GroupStats, type StatsRegistry } from '../upstream/stats.js'
 import type { AccessLog } from './access-log.js'
 import type { RetryPolicies, RetryPolicy } from './retry.js'
 
@@ -10,8 +10,8 @@ const STICKY_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 /**
  * Everything a request of one service needs besides the snapshot, worked out once per data plane
- * (the config is fixed for its life): sticky and override names, retry rules, where counts and
- * outcomes go.
+ * and config (a reload makes new plans; running requests keep theirs): sticky and override
+ * names, retry rules, where counts and outcomes go.
  */
 export interface ServicePlan {
   readonly name: string
@@ -44,6 +44,8 @@ export interface ServicePlan {
   readonly retry: RetryPolicy
   /** Traffic counters by group name. */
   readonly stats: ReadonlyMap<string, GroupStats>
+  /** Counters of groups a reload added after this plan was made (counted, not exported). */
+  readonly unlistedStats: Map<string, GroupStats>
   readonly outcomes: OutcomeSink
   /** Logs failed attempts (the data plane logs failures only). */
   readonly logger: Logger
@@ -60,13 +62,26 @@ export interface PlanParts {
   readonly accessLog: AccessLog | undefined
 }
 
+/**
+ * The counters of `group` of the plan's service. A listener may pair a plan with a table of a newer
+ * config for a moment during a reload: a group the plan does not know still gets counters.
+ */
+export function groupStats(plan: ServicePlan, group: string): GroupStats {
+  const stats = plan.stats.get(group)
+  if (stats !== undefined) return stats
+  let unlisted = plan.unlistedStats.get(group)
+  if (unlisted === undefined) plan.unlistedStats.set(group, (unlisted = new GroupStats(plan.name, group)))
+  return unlisted
+}
+
 export function planFor(config: ServiceConfig, parts: PlanParts): ServicePlan {
   return {
     name: config.name,
     vhosts: config.vhosts.map((vhost) => vhost.toLowerCase()),
     stickyBy: config.sticky.by,
     stickyCookiePrefix: `${config.sticky.cookie}=`,
-    stickyCookieAttributes: `; Path=/; Max-Age=${STICKY_COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax`,
+    // Secure on TLS: a browser then never sends the id over plain HTTP, where anyone on the path could read it.
+    stickyCookieAttributes: `; Path=/; Max-Age=${STICKY_COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax${config.listen.tls === undefined ? '' : '; Secure'}`,
     stickyHeader: config.sticky.header.toLowerCase(),
     overrideHeader: config.override.header.toLowerCase(),
     overrideCookiePrefix: config.override.cookie === '' ? '' : `${config.override.cookie}=`,
@@ -81,6 +96,7 @@ export function planFor(config: ServiceConfig, parts: PlanParts): ServicePlan {
     sendMs: config.timeouts.sendMs,
     retry: parts.retry.of(config.name),
     stats: parts.stats.forService(config.name),
+    unlistedStats: new Map(),
     outcomes: parts.outcomes,
     logger: parts.logger,
     accessLog: parts.accessLog,

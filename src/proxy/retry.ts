@@ -84,10 +84,20 @@ export class RetryPolicy {
  * groups' stats.
  */
 export class RetryPolicies {
-  readonly #byService = new Map<string, RetryPolicy>()
+  #byService = new Map<string, RetryPolicy>()
   readonly #timer: NodeJS.Timeout
 
   constructor(services: readonly ServiceConfig[], stats: StatsRegistry) {
+    this.reconfigure(services, stats)
+    this.#timer = setInterval(() => {
+      for (const policy of this.#byService.values()) policy.budget.tick()
+    }, 1_000)
+    this.#timer.unref()
+  }
+
+  /** New policies for a new config (budgets start over); requests running keep theirs. */
+  reconfigure(services: readonly ServiceConfig[], stats: StatsRegistry): void {
+    const byService = new Map<string, RetryPolicy>()
     for (const service of services) {
       const groups = [...stats.forService(service.name).values()]
       const requestsSoFar = () => {
@@ -95,12 +105,9 @@ export class RetryPolicies {
         for (let i = 0; i < groups.length; i++) total += groups[i]!.durationCount
         return total
       }
-      this.#byService.set(service.name, new RetryPolicy(service.retryMethods, new RetryBudget(service.retryBudgetPercent, requestsSoFar)))
+      byService.set(service.name, new RetryPolicy(service.retryMethods, new RetryBudget(service.retryBudgetPercent, requestsSoFar)))
     }
-    this.#timer = setInterval(() => {
-      for (const policy of this.#byService.values()) policy.budget.tick()
-    }, 1_000)
-    this.#timer.unref()
+    this.#byService = byService
   }
 
   /** The policy of a configured service. */

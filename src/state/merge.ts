@@ -53,6 +53,54 @@ export function mergeWithConfig(
   return { ...saved, services }
 }
 
+/** Why a reload cannot keep the desired state: a group it drops still has traffic. */
+export interface ReloadConflict {
+  readonly service: string
+  readonly group: string
+  readonly message: string
+}
+
+/**
+ * The desired state under a reloaded config. The saved weights keep winning over the file's;
+ * services the file no longer has leave the state, new ones start with the file's weights, and a
+ * group the file dropped leaves its service's weights if its weight is 0. A dropped group that
+ * still has a weight is a conflict: the operator moves its traffic first (weights, cut-over), so a
+ * reload never shifts traffic by itself. Pure; `changed` says whether the state must be saved.
+ */
+export function reconcileOnReload(
+  state: DesiredState,
+  config: ReadonlyMap<string, { readonly weights: Weights; readonly groups: readonly string[] }>,
+): { readonly state: DesiredState; readonly changed: boolean } | { readonly conflict: ReloadConflict } {
+  const services: Record<string, ServiceState> = {}
+  let changed = false
+  for (const [name, current] of config) {
+    const saved = state.services[name]
+    if (saved === undefined) {
+      services[name] = { weights: current.weights }
+      changed = true
+      continue
+    }
+    const kept: Record<string, number> = {}
+    for (const [group, weight] of Object.entries(saved.weights)) {
+      if (current.groups.includes(group)) kept[group] = weight
+      else if (weight > 0) {
+        return {
+          conflict: {
+            service: name,
+            group,
+            message: `group "${group}" is gone from the file but still has weight ${weight} in the desired state: set its weight to 0 (weights, cut-over) first, or keep it`,
+          },
+        }
+      } else changed = true
+    }
+    const checked = validateWeights(kept, current.groups)
+    if (!checked.ok) return { conflict: { service: name, group: checked.field, message: `desired weights ${checked.message}` } }
+    services[name] = { ...saved, weights: checked.weights }
+  }
+  for (const name of Object.keys(state.services)) if (!config.has(name)) changed = true
+  return { state: { ...state, services }, changed }
+}
+
 /**
  * The shared-store counterpart of mergeWithConfig: replicas may run different configs for a while
  * (a rolling upgrade adds a service or a group), so nothing is refused or dropped. Services the

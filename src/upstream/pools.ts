@@ -33,12 +33,32 @@ export class InstancePools {
   readonly #instances = new Map<InstanceId, Instance>()
   readonly #draining = new Set<Instance>()
   readonly #detached = new Set<Pool>()
-  readonly #services: ReadonlyMap<string, ServicePools>
+  /** Settings by service name; a service a reload removed keeps its entry for its draining instances. */
+  readonly #services = new Map<string, ServicePools>()
 
   constructor(services: readonly ServiceConfig[]) {
-    this.#services = new Map(
-      services.map((service) => [service.name, { timeouts: service.timeouts, limits: service.limits, drainMs: service.drainSeconds * 1000 }]),
-    )
+    this.reconfigure(services)
+  }
+
+  /**
+   * A reload's settings. Instances of a service whose connection settings changed move to fresh
+   * connections made with the new ones; the old connections finish their requests and close
+   * (as a cut-over detaches them). New limits apply to the slots at once.
+   */
+  reconfigure(services: readonly ServiceConfig[]): void {
+    const changed = new Set<string>()
+    for (const service of services) {
+      const before = this.#services.get(service.name)
+      const after: ServicePools = { timeouts: service.timeouts, limits: service.limits, drainMs: service.drainSeconds * 1000 }
+      this.#services.set(service.name, after)
+      if (before !== undefined && poolKey(before) !== poolKey(after)) changed.add(service.name)
+    }
+    for (const instance of this.#instances.values()) {
+      const settings = this.#services.get(instance.service)!
+      const { limits, timeouts } = settings
+      instance.slots.resize(limits.connectionsPerInstance, limits.queuePerInstance, timeouts.queueMs)
+      if (changed.has(instance.service)) this.detach(instance.id)
+    }
   }
 
   /** The Instance of `spec` in `service`, created with its pool on first use. */
@@ -108,7 +128,7 @@ export class InstancePools {
     instance.draining = true
     this.#draining.add(instance)
     // close() lets queued and running requests finish and closes idle sockets at once.
-    const timer = setTimeout(() => void instance.pool.destroy().catch(() => {}), this.#services.get(instance.service)!.drainMs)
+    const timer = setTimeout(() => void instance.pool.destroy().catch(() => {}), this.#services.get(instance.service)?.drainMs ?? 30_000)
     timer.unref()
     instance.pool
       .close()
@@ -133,4 +153,10 @@ export class InstancePools {
       }),
     )
   }
+}
+
+/** What an instance's undici pool is made with: when it changes, the pool is replaced. */
+function poolKey(settings: ServicePools): string {
+  const { timeouts, limits } = settings
+  return `${limits.connectionsPerInstance}|${timeouts.connectMs}|${timeouts.headersMs}|${timeouts.idleMs}`
 }

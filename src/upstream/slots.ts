@@ -32,10 +32,26 @@ export class ConnectionSlots {
   #timer: NodeJS.Timeout | undefined
 
   constructor(
-    readonly limit: number,
-    readonly queueLimit: number,
-    readonly queueMs: number,
+    public limit: number,
+    public queueLimit: number,
+    public queueMs: number,
   ) {}
+
+  /**
+   * New limits from a reload. Requests sent or waiting stay; with a higher limit the oldest waiters
+   * are sent at once; with a lower one, fewer are sent until enough are over.
+   */
+  resize(limit: number, queueLimit: number, queueMs: number): void {
+    this.limit = limit
+    this.queueLimit = queueLimit
+    this.queueMs = queueMs
+    while (this.#sending < this.limit && this.#queue.length > 0) {
+      this.#sending++
+      const next = this.#queue.shift()!
+      if (this.#queue.length === 0) this.#disarm()
+      next.waiter.admitted()
+    }
+  }
 
   /** Whether a request would be sent at once. */
   get free(): boolean {
@@ -61,7 +77,8 @@ export class ConnectionSlots {
 
   /** A sent request is over: its connection goes to the oldest waiter, if any. */
   release(): void {
-    const next = this.#queue.shift()
+    // Above a limit a reload lowered: the connection is given up, not passed on.
+    const next = this.#sending > this.limit ? undefined : this.#queue.shift()
     if (next === undefined) {
       this.#sending--
       return

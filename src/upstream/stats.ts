@@ -55,14 +55,22 @@ export class GroupStats {
   }
 }
 
-/** All GroupStats of a config, created once; groups are fixed for the life of the process. */
+/** All GroupStats of a config; a reload adds and drops groups, and those that stay keep counting. */
 export class StatsRegistry {
-  readonly #byService = new Map<string, Map<string, GroupStats>>()
+  #byService = new Map<string, Map<string, GroupStats>>()
 
   constructor(config: Config) {
+    this.reconfigure(config)
+  }
+
+  /** Follows a new config: new groups start at 0, groups that stay keep their counts, the others go. */
+  reconfigure(config: Config): void {
+    const byService = new Map<string, Map<string, GroupStats>>()
     for (const service of config.services) {
-      this.#byService.set(service.name, new Map(service.groups.map((group) => [group.name, new GroupStats(service.name, group.name)])))
+      const before = this.#byService.get(service.name)
+      byService.set(service.name, new Map(service.groups.map((group) => [group.name, before?.get(group.name) ?? new GroupStats(service.name, group.name)])))
     }
+    this.#byService = byService
   }
 
   /** The stats of every group of one service, by group name. */

@@ -48,8 +48,19 @@ export const FIELD_DOCS: Readonly<Record<string, string>> = {
   'services[].listen.port':
     'Port to listen on; 0 lets the system pick one. Services sharing an address and port must each declare `vhosts`.',
   'services[].listen.maxConnections': 'Client connections open at once on this listener (the smallest value of the services sharing it); more are closed at once.',
+  'services[].listen.tls':
+    'TLS on this listener: the service\'s certificate (the default of the listener when services share it, and the certificate of those of its `vhosts` without their own). TLS 1.2+, ECDHE with AEAD ciphers only. Re-read at every reload. Services sharing a listener must all use TLS or none.',
+  'services[].listen.tls.cert': 'PEM file with the certificate, then its intermediates (`${VAR}` allowed; relative to the working directory).',
+  'services[].listen.tls.key': 'PEM file with the certificate\'s private key.',
+  'services[].listen.tls.minVersion': 'The oldest TLS version accepted: `TLSv1.2` or `TLSv1.3`.',
+  'services[].listen.http2': 'On a TLS listener, offer HTTP/2 through ALPN (clients without it use HTTP/1.1). Upstream requests stay HTTP/1.1.',
+  'services[].listen.h2c': 'On a plain listener, also accept HTTP/2 without TLS (prior knowledge; no `Upgrade: h2c`). Off by default: browsers never use it, and it is for trusted networks.',
   'services[].vhosts':
-    'Host names this service answers on a listener shared with other services (the request\'s Host, or an absolute-form target\'s authority, picks the service). Empty: the listener is the service\'s alone.',
+    'Host names this service answers on a listener shared with other services (the request\'s Host, or an absolute-form target\'s authority, picks the service). Empty: the listener is the service\'s alone. An entry may be `{"name": …, "tls": {"cert": …, "key": …}}` to bring its own certificate, chosen by SNI.',
+  'services[].vhosts[].name': 'The host name (no port).',
+  'services[].vhosts[].tls': 'This host\'s own certificate on a TLS listener, chosen when the client\'s SNI names it.',
+  'services[].vhosts[].tls.cert': 'PEM file with the certificate, then its intermediates.',
+  'services[].vhosts[].tls.key': 'PEM file with the certificate\'s private key.',
   'services[].groups': 'The version groups (blue/green, stable/canary) traffic is split between.',
   'services[].groups[].name': 'The group\'s name, as weights, overrides and `x-zdd-group` name it.',
   'services[].groups[].srv': 'A DNS SRV name whose targets are the group\'s instances (Mesos-DNS, Consul, Kubernetes headless services). Either this or `instances`.',

@@ -92,6 +92,32 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
 }
 
+/** h2c is HTTP/2 without TLS: on a TLS listener, ALPN offers HTTP/2 (`http2`). */
+export function checkListen(listen: { tls?: unknown; h2c: boolean }, ctx: Context): void {
+  if (listen.tls !== undefined && listen.h2c) {
+    ctx.addIssue({ code: 'custom', path: ['h2c'], message: 'is HTTP/2 without TLS: a TLS listener offers HTTP/2 through ALPN (see http2)' })
+  }
+}
+
+type VhostEntry = string | { readonly name: string; readonly tls: { readonly cert: string; readonly key: string } }
+
+/** Vhost names as the rest of the proxy reads them, and apart from them the vhosts with a certificate of their own. */
+export function splitVhosts<S extends { vhosts: readonly VhostEntry[] }>(
+  service: S,
+): Omit<S, 'vhosts'> & { vhosts: string[]; vhostCertificates: { host: string; cert: string; key: string }[] } {
+  const { vhosts, ...rest } = service
+  const names: string[] = []
+  const vhostCertificates: { host: string; cert: string; key: string }[] = []
+  for (const entry of vhosts) {
+    if (typeof entry === 'string') names.push(entry)
+    else {
+      names.push(entry.name)
+      vhostCertificates.push({ host: entry.name, cert: entry.tls.cert, key: entry.tls.key })
+    }
+  }
+  return { ...rest, vhosts: names, vhostCertificates }
+}
+
 /** Without a token the admin listener may only bind to loopback. */
 export function checkAdmin(admin: { host: string; token?: string }, ctx: Context): void {
   if (admin.token === undefined && !isLoopbackHost(admin.host)) {
@@ -124,8 +150,21 @@ export function checkDns(dns: { refreshMinSeconds: number; refreshMaxSeconds: nu
 
 interface ServiceListen {
   readonly name: string
-  readonly listen: { readonly host: string; readonly port: number }
+  readonly listen: {
+    readonly host: string
+    readonly port: number
+    readonly tls?: { readonly minVersion: string }
+    readonly http2: boolean
+    readonly h2c: boolean
+  }
   readonly vhosts: readonly string[]
+  readonly vhostCertificates?: readonly { readonly host: string }[]
+}
+
+/** How a listener speaks, which every service sharing it must agree on. */
+function protocolOf(listen: ServiceListen['listen']): string {
+  if (listen.tls === undefined) return listen.h2c ? 'plain HTTP with h2c' : 'plain HTTP'
+  return `TLS (${listen.tls.minVersion}+${listen.http2 ? ', HTTP/2' : ''})`
 }
 
 /**
@@ -151,6 +190,11 @@ export function checkServices(config: { services: readonly ServiceListen[] }, ct
         ctx.addIssue({ code: 'custom', path, message: `duplicate of vhosts[${firstHost}]` })
       }
     })
+    // A service that failed its own checks arrives here untransformed: nothing to relate then.
+    if (service.listen.tls === undefined && (service.vhostCertificates?.length ?? 0) > 0) {
+      const hostIndex = service.vhosts.indexOf(service.vhostCertificates![0]!.host)
+      ctx.addIssue({ code: 'custom', path: ['services', index, 'vhosts', hostIndex, 'tls'], message: 'needs listen.tls: a certificate is for a TLS listener' })
+    }
     if (service.listen.port === 0) return // Each port-0 listener gets its own port.
     const key = listenerName(service.listen)
     byListener.set(key, [...(byListener.get(key) ?? []), index])
@@ -159,8 +203,16 @@ export function checkServices(config: { services: readonly ServiceListen[] }, ct
   for (const [listener, indices] of byListener) {
     if (indices.length < 2) continue
     const claimed = new Map<string, number>()
+    const first = config.services[indices[0]!]!
     for (const index of indices) {
       const service = config.services[index]!
+      if (protocolOf(service.listen) !== protocolOf(first.listen)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['services', index, 'listen'],
+          message: `services sharing ${listener} share its connections: this one says ${protocolOf(service.listen)}, services[${indices[0]}] says ${protocolOf(first.listen)}`,
+        })
+      }
       if (service.vhosts.length === 0) {
         const other = indices.find((candidate) => candidate !== index)!
         ctx.addIssue({

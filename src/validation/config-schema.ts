@@ -27,7 +27,19 @@ import {
   urlPath,
   vhost,
 } from './config-fields.js'
-import { checkAdmin, checkDns, checkState, resolveState, checkGroup, checkOverride, checkServices, renameBackends, resolveService } from './config-rules.js'
+import {
+  checkAdmin,
+  checkDns,
+  checkGroup,
+  checkListen,
+  checkOverride,
+  checkServices,
+  checkState,
+  renameBackends,
+  resolveService,
+  resolveState,
+  splitVhosts,
+} from './config-rules.js'
 import type { Config } from '../config/types.js'
 
 /**
@@ -75,14 +87,32 @@ const groupSchema = strict({
   .superRefine(checkGroup)
   .transform(renameBackends)
 
+/** A PEM file path (`${VAR}` expanded); read, and re-read on every reload. */
+const pemFile = z.string().min(1)
+
+const certificateFiles = { cert: pemFile, key: pemFile }
+
+const tlsSchema = strict({
+  ...certificateFiles,
+  minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+})
+
+/** A vhost name, or a vhost with its own certificate (chosen by SNI). */
+const vhostEntry = z.union([vhost, strict({ name: vhost, tls: strict(certificateFiles) })])
+
 const serviceSchema = strict({
   name,
   listen: strict({
     host: listenHost.default('0.0.0.0'),
     port: port.default(8080),
     maxConnections: integer(1, 1_000_000).default(10_000),
-  }).prefault({}),
-  vhosts: z.array(vhost).default(() => []),
+    tls: tlsSchema.optional(),
+    http2: flag.default(true),
+    h2c: flag.default(false),
+  })
+    .superRefine(checkListen)
+    .prefault({}),
+  vhosts: z.array(vhostEntry).default(() => []),
   groups: z.array(groupSchema).min(1),
   // Checked against the group names in resolveService, which also fills in the default. Not a
   // z.record: that would turn a "__proto__" key into a prototype instead of an unknown group.
@@ -130,7 +160,9 @@ const serviceSchema = strict({
   }).prefault({}),
   exposeGroupHeader: flag.default(false),
   drainSeconds: numeric(z.number().min(0)).default(30),
-}).transform(resolveService)
+})
+  .transform(resolveService)
+  .transform(splitVhosts)
 
 const adminSchema = strict({
   host: listenHost.default('127.0.0.1'),

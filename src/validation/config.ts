@@ -29,10 +29,16 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv, source: string
  * Picks the one issue to report. An unknown key comes first: a misspelt key usually also causes
  * a "required" issue elsewhere, and the typo is the real cause. Otherwise the schema's order.
  */
-function toConfigError(issues: readonly z.core.$ZodIssue[], source: string): ConfigError {
+function toConfigError(issues: readonly z.core.$ZodIssue[], source: string, prefix: (string | number)[] = []): ConfigError {
   const issue = issues.find((candidate) => candidate.code === 'unrecognized_keys') ?? issues[0]
-  if (issue === undefined) return new ConfigError(source, '', 'invalid configuration')
-  const path = issue.path.map((step) => (typeof step === 'symbol' ? String(step) : step))
+  if (issue === undefined) return new ConfigError(source, prefix, 'invalid configuration')
+  const path = [...prefix, ...issue.path.map((step) => (typeof step === 'symbol' ? String(step) : step))]
+  if (issue.code === 'invalid_union') {
+    // A field taking several shapes (a vhost name or a vhost with its certificate): report the
+    // problem of the shape the value has, not "invalid input".
+    const branch = issue.errors.find((errors) => !errors.some((error) => error.code === 'invalid_type' && error.path.length === 0))
+    if (branch !== undefined && branch.length > 0) return toConfigError(branch, source, path)
+  }
   if (issue.code === 'unrecognized_keys') path.push(issue.keys[0] ?? '')
   return new ConfigError(source, path, issue.message)
 }

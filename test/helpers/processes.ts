@@ -138,3 +138,13 @@ export async function runCli(
   clearTimeout(timer)
   return { code: code ?? (signal ? 128 : -1), stdout, stderr }
 }
+
+/** The first match of `pattern` in everything `started` printed, waiting for it up to `timeoutMs`. */
+export async function outputMatch(started: Started, pattern: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
+  for (let waited = 0; ; waited += 20) {
+    const match = pattern.exec(started.output())
+    if (match !== null) return match
+    if (waited > timeoutMs) throw new Error(`no ${pattern} within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}

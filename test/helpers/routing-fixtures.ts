@@ -19,8 +19,9 @@ export const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 export function serviceConfig(groupNames: readonly string[], name = 'svc'): ServiceConfig {
   return {
     name,
-    listen: { host: '127.0.0.1', port: 0, maxConnections: 10_000 },
+    listen: { host: '127.0.0.1', port: 0, maxConnections: 10_000, http2: true, h2c: false },
     vhosts: [],
+    vhostCertificates: [],
     groups: groupNames.map((group) => ({ name: group, instances: ['127.0.0.1:9000'] })),
     weights: {},
     sticky: { by: 'cookie', cookie: 'zdd_client', header: 'x-client-id' },

@@ -72,6 +72,14 @@ describe('zdd-proxy demo', () => {
     expect(report.versions['1.0']).toBeLessThanOrEqual(200 + 68)
   })
 
+  it('prints its banner after the start-up log lines', async () => {
+    const lines = demo.output().split('\n')
+    const banner = lines.findIndex((line) => line.startsWith('zdd-proxy demo:'))
+    const lastStartLog = lines.findIndex((line) => line.includes('"event":"admin_listening"'))
+    expect(lastStartLog).toBeGreaterThanOrEqual(0)
+    expect(banner).toBeGreaterThan(lastStartLog)
+  })
+
   it("prints the lab's first line", async () => {
     const result = await runCli(['canary-check', url, '10'])
     expect(result.stdout.split('\n')[0]).toMatch(/^Out of 10 clients of simpleservice \d+ saw version 0\.9( and \d+ saw version 1\.0)?$|^Out of 10 clients of simpleservice 10 saw version 1\.0$/)

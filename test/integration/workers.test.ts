@@ -4,7 +4,7 @@ import { request as httpRequest } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBackend, type TestBackend } from '../helpers/backend.js'
 import { startLoad } from '../helpers/load.js'
-import { startCli, stopAll, type Started } from '../helpers/processes.js'
+import { outputMatch, startCli, stopAll, type Started } from '../helpers/processes.js'
 import { removeTempFiles, writeConfig } from '../helpers/proxy.js'
 import { binomialBand } from '../helpers/binomial.js'
 import { admin, agent, controlConfig, openEvents, stateDir } from './control-helpers.js'
@@ -113,7 +113,8 @@ describe('serve --workers 2', () => {
     proxy = await startCli(['serve', '--config', writeConfig(config), '--workers', '2'], { waitFor: /"event":"workers_ready"/ })
     const output = proxy.output()
     url = `http://127.0.0.1:${/"event":"listening"[^\n]*"port":(\d+)/.exec(output)![1]}`
-    adminUrl = `http://127.0.0.1:${/"event":"admin_listening"[^\n]*"port":(\d+)/.exec(output)![1]}`
+    // The admin listener opens after the workers are ready: its line may come a moment later.
+    adminUrl = `http://127.0.0.1:${(await outputMatch(proxy, /"event":"admin_listening"[^\n]*"port":(\d+)/))[1]}`
   })
 
   afterAll(async () => {
@@ -201,7 +202,7 @@ describe('serve --workers 2', () => {
     await slow.catch(() => {})
   })
 
-  it('restarts the workers one at a time on SIGHUP under saturating load: no error, no non-2xx', async () => {
+  it('restarts the workers one at a time on SIGUSR2 under saturating load: no error, no non-2xx', async () => {
     const before = pidLists(proxy.output(), 'workers_ready')[0]!
     expect(before).toHaveLength(2)
     // Closed loop, as fast as the proxy answers: each connection writes its next request the moment
@@ -212,7 +213,7 @@ describe('serve --workers 2', () => {
       for (let round = 1; round <= 2; round++) {
         await new Promise((resolve) => setTimeout(resolve, 1_000))
         const restarted = proxy.waitForLine(/"event":"workers_restarted"/, 20_000)
-        proxy.child.kill('SIGHUP')
+        proxy.child.kill('SIGUSR2')
         await restarted
       }
       // Some load on the new workers too.

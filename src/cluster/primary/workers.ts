@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster'
 import { fileURLToPath } from 'node:url'
+import type { Certificates } from '../../config/certificates.js'
 import type { Config } from '../../config/types.js'
 import type { DataSide } from '../../main.js'
 import type { SnapshotSpec } from '../../routing/spec.js'
@@ -8,7 +9,7 @@ import type { InstanceId } from '../../upstream/instance.js'
 import type { OutcomeSink } from '../../upstream/outcomes.js'
 import type { DetachedPool } from '../../upstream/pools.js'
 import type { StatsRegistry } from '../../upstream/stats.js'
-import { isFromWorker, layoutOf, WORKER_ENV, type FromWorker, type ListeningMessage, type SnapshotMessage, type ToWorker } from '../messages.js'
+import { isFromWorker, type ConfigMessage, type FromWorker, type ListeningMessage, type SnapshotMessage, type ToWorker } from '../messages.js'
 import { RespawnBackoff } from './backoff.js'
 import { WorkerFacts } from './facts.js'
 import { RemoteDrains } from './remote-drains.js'
@@ -18,6 +19,8 @@ const WORKER_ENTRY = fileURLToPath(new URL('../worker/entry.js', import.meta.url
 const START_TIMEOUT_MS = 30_000
 /** A stopping worker gets its grace time plus this before SIGKILL. */
 const STOP_MARGIN_MS = 5_000
+/** How long a reload waits for each worker to open and close its listeners. */
+const LISTEN_TIMEOUT_MS = 10_000
 
 interface WorkerRecord {
   readonly worker: Worker
@@ -31,11 +34,11 @@ interface WorkerRecord {
   /** Resolves once its listeners are open; rejects if it exits first. */
   readonly ready: Promise<void>
   readonly exited: Promise<void>
+  /** Called at its next `listening` (a reload waits for it). */
+  readonly onListening: (() => void)[]
 }
 
 export interface WorkerPoolOptions {
-  /** Absolute path of the config file, read by each worker. */
-  readonly configPath: string
   readonly workers: number
   /** How long a stopping worker may take to finish its requests. */
   readonly graceMs: number
@@ -55,6 +58,9 @@ export class WorkerPool implements DataSide {
   readonly #backoff = new RespawnBackoff()
   readonly #respawns = new Set<NodeJS.Timeout>()
   #snapshot: SnapshotMessage | undefined
+  #configMessage: ConfigMessage
+  /** How long a worker a rolling restart stops may take (the config's longest drainSeconds). */
+  #graceMs: number
   #servicesText = ''
   #listening: ListeningMessage['listeners'] | undefined
   #restarting: Promise<void> | undefined
@@ -62,11 +68,14 @@ export class WorkerPool implements DataSide {
   #stopping = false
 
   constructor(
-    private readonly config: Config,
+    config: Config,
+    certificates: Certificates,
     private readonly logger: Logger,
     outcomes: OutcomeSink,
     private readonly options: WorkerPoolOptions,
   ) {
+    this.#configMessage = { type: 'config', config, certificates }
+    this.#graceMs = options.graceMs
     this.#facts = new WorkerFacts(config, outcomes)
     this.#drains = new RemoteDrains(
       {
@@ -97,6 +106,36 @@ export class WorkerPool implements DataSide {
     this.#servicesText = text
     this.#snapshot = { type: 'snapshot', spec }
     for (const record of this.#records.values()) if (record.hello) this.#send(record, this.#snapshot)
+  }
+
+  /** A reload: every worker (and every later one) gets the config; listeners change at `listen()`. */
+  reconfigure(config: Config, certificates: Certificates): void {
+    this.#graceMs = Math.max(1_000, ...config.services.map((service) => service.drainSeconds * 1000))
+    this.#facts.stats.reconfigure(config)
+    this.#configMessage = { type: 'config', config, certificates }
+    for (const record of this.#records.values()) if (record.hello) this.#send(record, this.#configMessage)
+  }
+
+  /** A reload's listeners: every listening worker opens and closes its own; resolves once all did (bounded). */
+  async listen(): Promise<ListeningMessage['listeners']> {
+    const waits: Promise<void>[] = []
+    for (const record of this.#records.values()) {
+      if (!record.listening || record.stopping) continue
+      waits.push(
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, LISTEN_TIMEOUT_MS)
+          timer.unref()
+          record.onListening.push(() => {
+            clearTimeout(timer)
+            resolve()
+          })
+          void record.exited.then(resolve)
+        }),
+      )
+      this.#send(record, { type: 'listen' })
+    }
+    await Promise.all(waits)
+    return this.#listening ?? []
   }
 
   /** Forks the workers; resolves with the listeners once the first one listens. */
@@ -153,7 +192,7 @@ export class WorkerPool implements DataSide {
           this.logger.error({ event: 'workers_restart_failed', err: error }, 'a new worker did not start; keeping the others')
           return
         }
-        await this.#stopWorker(record, this.options.graceMs)
+        await this.#stopWorker(record, this.#graceMs)
       }
       const pids = [...this.#records.values()].map((record) => record.pid)
       this.logger.info({ event: 'workers_restarted', pids }, 'workers restarted')
@@ -161,7 +200,7 @@ export class WorkerPool implements DataSide {
   }
 
   #fork(): WorkerRecord {
-    const worker = cluster.fork({ [WORKER_ENV.config]: this.options.configPath, [WORKER_ENV.layout]: layoutOf(this.config) })
+    const worker = cluster.fork()
     let markReady!: () => void
     let markFailed!: (error: Error) => void
     const ready = new Promise<void>((resolve, reject) => {
@@ -179,6 +218,7 @@ export class WorkerPool implements DataSide {
       fatal: undefined,
       ready,
       exited: new Promise((resolve) => worker.once('exit', () => resolve())),
+      onListening: [],
     }
     this.#records.set(record.id, record)
     const timer = setTimeout(() => {
@@ -210,6 +250,7 @@ export class WorkerPool implements DataSide {
     switch (message.type) {
       case 'hello':
         record.hello = true
+        this.#send(record, this.#configMessage)
         if (this.#snapshot !== undefined) this.#send(record, this.#snapshot)
         return
       case 'report':
@@ -240,6 +281,7 @@ export class WorkerPool implements DataSide {
       this.#listening = message.listeners
     }
     this.logger.info({ event: 'worker_listening', worker: record.id, workerPid: record.pid }, 'worker listening')
+    for (const resolve of record.onListening.splice(0)) resolve()
   }
 
   #onExit(record: WorkerRecord, code: number | null, signal: string | null): void {

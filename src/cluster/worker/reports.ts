@@ -37,22 +37,12 @@ interface DetachedEntry {
  */
 export class ReportBuilder {
   readonly #sent = new Map<InstanceId, InstanceReport>()
-  readonly #groups: GroupMark[] = []
+  /** By GroupStats object: a reload keeps the objects of groups that stay, adds and drops the others. */
+  #groups = new Map<GroupStats, GroupMark>()
   readonly #detached = new Map<number, DetachedEntry>()
 
   constructor(private readonly dataPlane: ReportedDataPlane) {
-    for (const group of dataPlane.stats.all()) {
-      this.#groups.push({
-        stats: group,
-        statuses: new Float64Array(group.responsesByStatus),
-        durations: new Float64Array(group.durationCounts),
-        durationSum: group.durationSum,
-        durationCount: group.durationCount,
-        upstreamErrors: { ...group.upstreamErrors },
-        retries: group.retries,
-        redispatched: new Map(group.redispatchedTo),
-      })
-    }
+    for (const group of dataPlane.stats.all()) this.#groups.set(group, markOf(group))
   }
 
   /** Follows connections a cut-over detached, reported as `id` until they are closed. */
@@ -89,7 +79,13 @@ export class ReportBuilder {
 
   #groupReports(): GroupReport[] {
     const reports: GroupReport[] = []
-    for (const mark of this.#groups) {
+    const groups = new Map<GroupStats, GroupMark>()
+    for (const stats of this.dataPlane.stats.all()) {
+      // A group a reload added counts from 0: everything it has is still to report.
+      groups.set(stats, this.#groups.get(stats) ?? markOf(undefined, stats))
+    }
+    this.#groups = groups
+    for (const mark of groups.values()) {
       const stats = mark.stats
       const redispatched = redispatchDeltas(stats, mark)
       const noClients = sketchEmpty(stats.clients)
@@ -128,6 +124,20 @@ export class ReportBuilder {
       if (entry.closed) this.#detached.delete(id)
     }
     return reports
+  }
+}
+
+/** The mark of `group` as it is now, or (`from` undefined) of a group that has counted nothing yet. */
+function markOf(group: GroupStats | undefined, stats: GroupStats = group!): GroupMark {
+  return {
+    stats,
+    statuses: group === undefined ? new Float64Array(stats.responsesByStatus.length) : new Float64Array(group.responsesByStatus),
+    durations: group === undefined ? new Float64Array(stats.durationCounts.length) : new Float64Array(group.durationCounts),
+    durationSum: group?.durationSum ?? 0,
+    durationCount: group?.durationCount ?? 0,
+    upstreamErrors: group === undefined ? (Object.fromEntries(FAILURE_KINDS.map((kind) => [kind, 0])) as Record<FailureKind, number>) : { ...group.upstreamErrors },
+    retries: group?.retries ?? 0,
+    redispatched: new Map(group?.redispatchedTo ?? []),
   }
 }
 

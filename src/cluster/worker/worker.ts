@@ -1,10 +1,10 @@
 import cluster from 'node:cluster'
-import { loadConfig } from '../../config/load.js'
+import type { Certificates } from '../../config/certificates.js'
 import type { Config } from '../../config/types.js'
 import { DataPlane } from '../../proxy/data-plane.js'
 import { createLogger, type Logger } from '../../support/log.js'
 import type { OutcomeSink } from '../../upstream/outcomes.js'
-import { isToWorker, layoutOf, WORKER_ENV, type FromWorker, type ToWorker } from '../messages.js'
+import { isToWorker, type ConfigMessage, type FromWorker, type ToWorker } from '../messages.js'
 import { ReportBuilder } from './reports.js'
 
 /** How often a worker reports what changed. */
@@ -37,11 +37,13 @@ export class ClusterWorker {
   readonly #detached = new Map<number, () => void>()
   readonly #timer: NodeJS.Timeout
   #listening: Promise<void> | undefined
+  #config: Config
   #stopping = false
 
-  constructor(config: Config, logger: Logger) {
+  constructor(config: Config, certificates: Certificates, logger: Logger) {
     this.#logger = logger
-    this.#dataPlane = new DataPlane(config, { outcomes: toPrimary, logger })
+    this.#config = config
+    this.#dataPlane = new DataPlane(config, { outcomes: toPrimary, logger, certificates })
     this.#reports = new ReportBuilder(this.#dataPlane)
     this.#timer = setInterval(() => this.#report(), REPORT_MS)
     this.#timer.unref()
@@ -50,6 +52,13 @@ export class ClusterWorker {
   /** Handles one message from the primary. */
   handle(message: ToWorker): void {
     switch (message.type) {
+      case 'config':
+        this.#config = message.config
+        this.#dataPlane.reconfigure(message.config, message.certificates)
+        return
+      case 'listen':
+        void this.#relisten()
+        return
       case 'snapshot':
         this.#dataPlane.apply(message.spec)
         if (!this.#stopping) this.#listening ??= this.#listen()
@@ -78,6 +87,25 @@ export class ClusterWorker {
       return
     }
     if (!this.#stopping) send({ type: 'listening', listeners })
+  }
+
+  /** A reload's listeners; a failure (a port taken meanwhile) is logged, the others keep serving. */
+  async #relisten(): Promise<void> {
+    await this.#listening?.catch(() => {})
+    if (this.#stopping) return
+    let listeners
+    try {
+      listeners = await this.#dataPlane.listen()
+    } catch (error) {
+      this.#logger.error({ event: 'listen_failed', err: error instanceof Error ? error.message : String(error) }, 'a listener of the reloaded config cannot open')
+      listeners = this.#dataPlane.listening()
+    }
+    if (!this.#stopping) send({ type: 'listening', listeners })
+  }
+
+  /** The longest drainSeconds of the config in force, in ms. */
+  get graceMs(): number {
+    return Math.max(1_000, ...this.#config.services.map((service) => service.drainSeconds * 1000))
   }
 
   #report(done?: () => void): void {
@@ -111,31 +139,30 @@ function fail(message: string): void {
 /** The worker process's entry: see ClusterWorker. */
 export async function runWorker(): Promise<void> {
   const logger = createLogger('zdd-proxy').child({ worker: cluster.worker?.id ?? 0 })
-  // The primary orchestrates stops and restarts; a Ctrl-C or hangup reaching the whole process
-  // group must not cut this worker's requests.
+  // The primary orchestrates stops, restarts and reloads; a Ctrl-C or hangup reaching the whole
+  // process group must not cut this worker's requests.
   process.on('SIGINT', () => {})
   process.on('SIGHUP', () => {})
+  process.on('SIGUSR2', () => {})
   const early: ToWorker[] = []
   let worker: ClusterWorker | undefined
   process.on('message', (message: unknown) => {
     if (!isToWorker(message)) return
-    if (worker === undefined) early.push(message)
-    else worker.handle(message)
+    if (worker !== undefined) worker.handle(message)
+    else if (message.type === 'config') start(message)
+    else early.push(message)
   })
-  let config: Config
-  try {
-    config = await loadConfig(process.env[WORKER_ENV.config] ?? '')
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error))
-    return
+  const start = (message: ConfigMessage) => {
+    let running: ClusterWorker
+    try {
+      running = new ClusterWorker(message.config, message.certificates, logger)
+    } catch (error) {
+      fail(error instanceof Error ? error.message : String(error))
+      return
+    }
+    worker = running
+    process.on('SIGTERM', () => void running.stop(running.graceMs))
+    for (const queued of early.splice(0)) running.handle(queued)
   }
-  if (layoutOf(config) !== process.env[WORKER_ENV.layout]) {
-    fail('the config file changed since the proxy started (services, listen addresses or groups); restart the proxy to apply it')
-    return
-  }
-  const running = new ClusterWorker(config, logger)
-  worker = running
-  process.on('SIGTERM', () => void running.stop(Math.max(1_000, ...config.services.map((service) => service.drainSeconds * 1000))))
-  for (const message of early.splice(0)) running.handle(message)
   send({ type: 'hello' })
 }

@@ -239,4 +239,26 @@ describe('RemoteDrains', () => {
     await Promise.resolve()
     expect(one.reports.build()?.detached).toEqual([{ id: 7, running: 0, closed: true }])
   })
+
+  it('a group a reload added is reported from its first request; a group that stays keeps counting', () => {
+    const { facts, worker } = setup(stops)
+    const one = worker()
+    one.stats.forService('svc').get('a')!.recordStatus(200)
+    facts.apply(1, one.reports.build()!)
+    const next = parseConfig(
+      { services: [{ name: 'svc', groups: [{ name: 'a', instances: [A1] }, { name: 'c', instances: [B1] }], weights: { a: 1, c: 1 } }] },
+      {},
+      'test.json',
+    )
+    facts.stats.reconfigure(next)
+    one.dataPlane.reconfigure(next, { services: [], summaries: [] })
+    one.stats.forService('svc').get('a')!.recordStatus(200)
+    one.stats.forService('svc').get('c')!.recordStatus(503)
+    facts.apply(1, one.reports.build()!)
+    const totals = [...facts.stats.all()].map((group) => [group.group, group.responsesByStatus[200], group.responsesByStatus[503]])
+    expect(totals).toEqual([
+      ['a', 2, 0],
+      ['c', 0, 1],
+    ])
+  })
 })

@@ -74,7 +74,7 @@ describe('loadConfig', () => {
 
   it('reads, expands and validates a file', async () => {
     const config = await load('ok.json', JSON.stringify({ services: [{ name: 's', listen: { port: '${P}' }, groups: [{ name: 'a', instances: ['127.0.0.1:1'] }] }] }), { P: '0' })
-    expect(config.services[0]!.listen).toEqual({ host: '0.0.0.0', port: 0, maxConnections: 10_000 })
+    expect(config.services[0]!.listen).toEqual({ host: '0.0.0.0', port: 0, maxConnections: 10_000, http2: true, h2c: false })
   })
 
   it('names the file and position of invalid JSON', async () => {

@@ -17,8 +17,9 @@ describe('parseConfig: defaults', () => {
       services: [
         {
           name: 's',
-          listen: { host: '0.0.0.0', port: 8080, maxConnections: 10_000 },
+          listen: { host: '0.0.0.0', port: 8080, maxConnections: 10_000, http2: true, h2c: false },
           vhosts: [],
+          vhostCertificates: [],
           groups: [staticGroup],
           weights: { a: 1 },
           sticky: { by: 'cookie', cookie: 'zdd_client', header: 'x-client-id' },
@@ -117,6 +118,31 @@ describe('parseConfig: defaults', () => {
       input: { trustedProxies: ['10.0.0.0/8', '192.168.1.1', 'fd00::/8', '::1'] },
       expected: (c) => c.trustedProxies,
       value: ['10.0.0.0/8', '192.168.1.1', 'fd00::/8', '::1'],
+    },
+    {
+      desc: 'TLS listener: minVersion defaults to TLSv1.2, HTTP/2 on; vhosts may bring their own certificate',
+      input: {
+        services: [
+          {
+            name: 's',
+            groups: [staticGroup],
+            listen: { port: 0, tls: { cert: 'c.pem', key: 'k.pem' } },
+            vhosts: ['A.example', { name: 'B.example', tls: { cert: 'b.pem', key: 'bk.pem' } }],
+          },
+        ],
+      },
+      expected: (c) => [c.services[0]!.listen, c.services[0]!.vhosts, c.services[0]!.vhostCertificates],
+      value: [
+        { host: '0.0.0.0', port: 0, maxConnections: 10_000, tls: { cert: 'c.pem', key: 'k.pem', minVersion: 'TLSv1.2' }, http2: true, h2c: false },
+        ['a.example', 'b.example'],
+        [{ host: 'b.example', cert: 'b.pem', key: 'bk.pem' }],
+      ],
+    },
+    {
+      desc: 'h2c on a plain listener',
+      input: { services: [{ name: 's', groups: [staticGroup], listen: { h2c: 'true' } }] },
+      expected: (c) => c.services[0]!.listen.h2c,
+      value: true,
     },
     {
       desc: 'admin on a non-loopback host with a token',

@@ -35,7 +35,7 @@ async function start(): Promise<Harness> {
     if (harness.hold) held.push(res)
     else res.end('ok')
   })
-  const closer = new GentleClose(server)
+  const closer = new GentleClose({ server, http: server, h2: undefined })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   servers.push(server)
   return Object.assign(harness, {

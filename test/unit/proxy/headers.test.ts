@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import { describe, expect, it } from 'vitest'
-import { buildResponseHeaders, buildUpstreamHeaders, connectionTokens, readCookie, removeCookie } from '../../../src/proxy/headers.js'
+import { buildResponseHeaders, buildUpstreamHeaders, buildUpstreamHeadersFromH2, connectionTokens, readCookie, removeCookie } from '../../../src/proxy/headers.js'
 
 /**
  * The part of an IncomingMessage that buildUpstreamHeaders reads. `headers.connection` is derived
@@ -76,7 +76,7 @@ describe('buildUpstreamHeaders', () => {
     { name: 'HTTP2-Settings', value: 'AAMAAABkAAQCAAAAAAIAAAAA' },
   ])('drops the hop-by-hop header $name in any case', ({ name, value }) => {
     for (const spelled of [name, name.toLowerCase(), name.toUpperCase()]) {
-      const out = buildUpstreamHeaders(request(['Host', 'a.example', spelled, value, 'Accept', '*/*']), PEER, false, RID)
+      const out = buildUpstreamHeaders(request(['Host', 'a.example', spelled, value, 'Accept', '*/*']), PEER, false, RID, 'http')
       expect(pairs(out), spelled).toEqual([['Host', 'a.example'], ['Accept', '*/*'], ...forwarded(PEER, 'http', 'a.example')])
     }
   })
@@ -93,13 +93,13 @@ describe('buildUpstreamHeaders', () => {
   ])('drops the headers named in Connection: $desc', ({ connection, kept }) => {
     const raw = ['Host', 'a.example', 'X-Foo', '1', 'X-Bar', '2', 'X-Baz', '3']
     for (const value of connection) raw.push('Connection', value)
-    const out = pairs(buildUpstreamHeaders(request(raw), PEER, false, RID))
+    const out = pairs(buildUpstreamHeaders(request(raw), PEER, false, RID, 'http'))
     expect(out.map(([name]) => name)).toEqual(['Host', ...kept, 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id'])
   })
 
   it('passes Host and every other header through in order, with the names as the client spelled them', () => {
     const raw = ['hOsT', 'A.Example:8080', 'X-Trace', 'abc', 'accept', 'text/html', 'Accept', 'application/json', 'Cookie', 'a=1']
-    const out = pairs(buildUpstreamHeaders(request(raw), PEER, false, RID))
+    const out = pairs(buildUpstreamHeaders(request(raw), PEER, false, RID, 'http'))
     expect(out).toEqual([
       ['hOsT', 'A.Example:8080'],
       ['X-Trace', 'abc'],
@@ -116,7 +116,7 @@ describe('buildUpstreamHeaders', () => {
     { desc: 'Host in two spellings', raw: ['host', 'a.example', 'HOST', 'b.example'], trusted: false },
     { desc: 'two Host headers from a trusted peer', raw: ['Host', 'a.example', 'Host', 'b.example'], trusted: true },
   ])('refuses $desc (undefined)', ({ raw, trusted }) => {
-    expect(buildUpstreamHeaders(request(raw), PEER, trusted, RID)).toBeUndefined()
+    expect(buildUpstreamHeaders(request(raw), PEER, trusted, RID, 'http')).toBeUndefined()
   })
 
   const incoming = [
@@ -131,12 +131,12 @@ describe('buildUpstreamHeaders', () => {
   ]
 
   it('overwrites X-Forwarded-For/-Proto/-Host from an untrusted peer', () => {
-    const out = pairs(buildUpstreamHeaders(request(incoming), PEER, false, RID))
+    const out = pairs(buildUpstreamHeaders(request(incoming), PEER, false, RID, 'http'))
     expect(out).toEqual([['Host', 'a.example'], ['Accept', '*/*'], ...forwarded(PEER, 'http', 'a.example')])
   })
 
   it('extends them for a trusted peer: all X-Forwarded-For joined then the peer, the first proto and host', () => {
-    const out = pairs(buildUpstreamHeaders(request(incoming), PEER, true, RID))
+    const out = pairs(buildUpstreamHeaders(request(incoming), PEER, true, RID, 'http'))
     expect(out).toEqual([
       ['Host', 'a.example'],
       ['Accept', '*/*'],
@@ -166,18 +166,18 @@ describe('buildUpstreamHeaders', () => {
       expected: forwarded(PEER, 'http', 'public.example'),
     },
   ])('from a trusted peer with $desc, falls back to the peer, http and Host', ({ raw, expected }) => {
-    expect(pairs(buildUpstreamHeaders(request(raw), PEER, true, RID))).toEqual([['Host', 'a.example'], ...expected])
+    expect(pairs(buildUpstreamHeaders(request(raw), PEER, true, RID, 'http'))).toEqual([['Host', 'a.example'], ...expected])
   })
 
   it('puts the peer address into X-Forwarded-For as given (IPv6)', () => {
-    const out = pairs(buildUpstreamHeaders(request(['Host', 'a.example', 'X-Forwarded-For', '203.0.113.1']), '2001:db8::1', true, RID))
+    const out = pairs(buildUpstreamHeaders(request(['Host', 'a.example', 'X-Forwarded-For', '203.0.113.1']), '2001:db8::1', true, RID, 'http'))
     expect(out.at(-4)).toEqual(['x-forwarded-for', '203.0.113.1, 2001:db8::1'])
   })
 
   it('returns a flat list of strings with exactly one of each X-Forwarded-* and the request id, appended last', () => {
     const raw = ['X-Forwarded-Host', 'x', 'Host', 'a.example', 'X-Forwarded-For', 'y', 'Accept', '*/*', 'X-Forwarded-Proto', 'https']
     for (const trusted of [false, true]) {
-      const out = buildUpstreamHeaders(request(raw), PEER, trusted, RID)!
+      const out = buildUpstreamHeaders(request(raw), PEER, trusted, RID, 'http')!
       expect(out.every((entry) => typeof entry === 'string'), 'all strings').toBe(true)
       expect(out.length, 'Host, Accept, three X-Forwarded-* and the request id').toBe(12)
       const names = pairs(out).map(([name]) => name)
@@ -191,20 +191,20 @@ describe('buildUpstreamHeaders', () => {
     { desc: 'a client X-Request-Id is replaced (the caller passes the trusted one on)', raw: ['X-Request-Id', 'mine'], trusted: true, kept: [] },
     { desc: 'names with an underscore are dropped (a backend may fold them into dashes)', raw: ['Transfer_Encoding', 'chunked', 'X_Forwarded_For', '6.6.6.6', 'X-Ok', '1'], trusted: false, kept: ['X-Ok'] },
   ])('$desc', ({ raw, trusted, kept }) => {
-    const out = pairs(buildUpstreamHeaders(request(['Host', 'a.example', ...raw]), PEER, trusted, RID))
+    const out = pairs(buildUpstreamHeaders(request(['Host', 'a.example', ...raw]), PEER, trusted, RID, 'http'))
     expect(out.map(([name]) => name).slice(1, -4)).toEqual(kept)
     expect(out.at(-1)).toEqual(['x-request-id', RID])
   })
 
   it('leaves X-Forwarded-Host out when the request has no Host (HTTP/1.0)', () => {
-    const out = pairs(buildUpstreamHeaders(request(['Accept', '*/*']), PEER, false, RID))
+    const out = pairs(buildUpstreamHeaders(request(['Accept', '*/*']), PEER, false, RID, 'http'))
     expect(out.map(([name]) => name)).toEqual(['Accept', 'x-forwarded-for', 'x-forwarded-proto', 'x-request-id'])
   })
 
   it('does not change the request', () => {
     const raw = ['Host', 'a.example', 'Connection', 'X-Foo', 'X-Foo', '1', 'X-Forwarded-For', '203.0.113.1']
     const req = request(raw)
-    buildUpstreamHeaders(req, PEER, true, RID)
+    buildUpstreamHeaders(req, PEER, true, RID, 'http')
     expect(req.rawHeaders).toEqual(['Host', 'a.example', 'Connection', 'X-Foo', 'X-Foo', '1', 'X-Forwarded-For', '203.0.113.1'])
   })
 })
@@ -339,5 +339,37 @@ describe('removeCookie', () => {
   it('drops a Cookie header left empty, and leaves look-alike names alone', () => {
     expect(strip(['cookie', 'zdd_group=b:secret', 'x', '1'])).toEqual(['x', '1'])
     expect(strip(['cookie', 'xzdd_group=b; zdd_groupx=c'])).toEqual(['cookie', 'xzdd_group=b; zdd_groupx=c'])
+  })
+})
+
+describe('buildUpstreamHeadersFromH2', () => {
+  /** An HTTP/2 request as node:http2's compatibility API shows it: pseudo-headers in the raw list, Host set by the listener. */
+  function h2request(rawHeaders: string[], host: string | undefined): IncomingMessage {
+    return { rawHeaders, headers: host === undefined ? {} : { host } } as unknown as IncomingMessage
+  }
+
+  it('drops pseudo-headers, takes Host from :authority and joins split cookies into one header', () => {
+    const raw = [':method', 'GET', ':path', '/a', ':scheme', 'https', ':authority', 'a.example', 'cookie', 'x=1', 'accept', '*/*', 'cookie', 'y=2']
+    expect(pairs(buildUpstreamHeadersFromH2(h2request(raw, 'a.example'), PEER, false, RID, 'https'))).toEqual([
+      ['host', 'a.example'],
+      ['accept', '*/*'],
+      ['cookie', 'x=1; y=2'],
+      ...forwarded(PEER, 'https', 'a.example'),
+    ])
+  })
+
+  it('replaces what an untrusted client says about itself, and keeps it from a trusted proxy', () => {
+    const raw = [':authority', 'a.example', 'x-forwarded-for', '6.6.6.6', 'x-forwarded-proto', 'http', 'x-real-ip', '6.6.6.6', 'x_forwarded_for', '1.1.1.1']
+    expect(pairs(buildUpstreamHeadersFromH2(h2request(raw, 'a.example'), PEER, false, RID, 'https'))).toEqual([['host', 'a.example'], ...forwarded(PEER, 'https', 'a.example')])
+    expect(pairs(buildUpstreamHeadersFromH2(h2request(raw, 'a.example'), PEER, true, RID, 'https'))).toEqual([
+      ['host', 'a.example'],
+      ['x-real-ip', '6.6.6.6'],
+      ...forwarded(`6.6.6.6, ${PEER}`, 'http', 'a.example'),
+    ])
+  })
+
+  it('sends no Host when the request named no authority', () => {
+    const out = pairs(buildUpstreamHeadersFromH2(h2request([':method', 'GET', ':path', '/'], undefined), PEER, false, RID, 'http'))
+    expect(out.map(([name]) => name)).toEqual(['x-forwarded-for', 'x-forwarded-proto', 'x-request-id'])
   })
 })

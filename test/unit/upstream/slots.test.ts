@@ -56,3 +56,30 @@ describe('ConnectionSlots', () => {
     expect(vi.getTimerCount()).toBe(0)
   })
 })
+
+describe('ConnectionSlots.resize (a reload)', () => {
+  it('sends the oldest waiters at once when the limit rises', () => {
+    const log: string[] = []
+    const slots = new ConnectionSlots(1, 5, 1_000)
+    slots.acquire(waiter('a', log))
+    slots.acquire(waiter('b', log))
+    slots.acquire(waiter('c', log))
+    slots.resize(2, 5, 1_000)
+    expect(log).toEqual(['b admitted'])
+    expect(slots.waiting).toBe(1)
+  })
+
+  it('lets fewer through after the limit falls, without cutting what runs', () => {
+    const log: string[] = []
+    const slots = new ConnectionSlots(3, 5, 1_000)
+    for (const name of ['a', 'b', 'c']) slots.acquire(waiter(name, log))
+    slots.resize(1, 5, 1_000)
+    expect(slots.acquire(waiter('d', log))).toBe('queued')
+    slots.release()
+    slots.release()
+    expect(log).toEqual([])
+    slots.release()
+    expect(log).toEqual(['d admitted'])
+    expect(slots.free).toBe(false)
+  })
+})
