@@ -10,6 +10,7 @@ import { parseRolloutRequest, rolloutView, type RolloutView } from './rollout-ap
 import type { RolloutAction, Rollouts } from './rollouts.js'
 import type { ConfigReload } from './ports.js'
 import type { SeriesSampler } from './series.js'
+import type { SplitAccuracy } from './split-accuracy.js'
 import type { EventStream } from './sse.js'
 import { notReadyReasons, serviceView, servicesView, type StatusSources } from './status.js'
 import type { UiFiles } from './ui-files.js'
@@ -19,6 +20,7 @@ export interface AdminContext extends StatusSources {
   readonly metrics: Registry
   readonly events: EventStream
   readonly series: Pick<SeriesSampler, 'seriesOf'>
+  readonly splits: Pick<SplitAccuracy, 'splitOf'>
   /** The dashboard's built files. */
   readonly ui: UiFiles
   /** The store and the replicas sharing it (`GET /v1/cluster`). */

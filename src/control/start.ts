@@ -15,6 +15,7 @@ import type { ConfigReload, ConnectProbe, DataPlaneLink } from './ports.js'
 import { RolloutCounts } from './rollout-counts.js'
 import { Rollouts } from './rollouts.js'
 import { SeriesSampler } from './series.js'
+import { SplitAccuracy } from './split-accuracy.js'
 import { AdminServer } from './server.js'
 import { EventStream } from './sse.js'
 import { UiFiles } from './ui-files.js'
@@ -146,6 +147,7 @@ export async function prepareControl(
   rollouts.start()
   let server: AdminServer | undefined
   let series: SeriesSampler | undefined
+  let splits: SplitAccuracy | undefined
 
   return {
     changes,
@@ -156,6 +158,8 @@ export async function prepareControl(
       // Sampled only where someone can read it: the admin API's series endpoint.
       series = new SeriesSampler(dataPlanes.stats)
       series.start()
+      splits = new SplitAccuracy(dataPlanes.stats, () => plane.config.services, (service) => plane.weightsOf(service), plane.events, logger)
+      splits.start()
       const shared = isShared(store) ? store : undefined
       server = new AdminServer({
         host,
@@ -167,9 +171,10 @@ export async function prepareControl(
           plane,
           changes,
           dataPlanes,
-          metrics: createMetrics(plane, dataPlanes.stats, () => changes.revision, store === undefined ? undefined : () => shared?.connected ?? true),
+          metrics: createMetrics(plane, dataPlanes.stats, splits, () => changes.revision, store === undefined ? undefined : () => shared?.connected ?? true),
           events: new EventStream(plane.events, maxEventStreams),
           series,
+          splits,
           ui: await UiFiles.load(),
           cluster: () => clusterView(store, changes.revision, rollouts.driver),
           rollouts,
@@ -182,11 +187,13 @@ export async function prepareControl(
     },
     reconfigure(next) {
       server?.setTokens(next.admin?.token, next.admin?.readToken)
+      splits?.reconfigure()
     },
     async close() {
       rollouts.stop()
       drains.stop()
       series?.stop()
+      splits?.stop()
       await server?.close()
       if (isShared(store)) await store.close()
     },
