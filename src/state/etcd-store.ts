@@ -322,7 +322,9 @@ export class EtcdStore implements SharedStore {
   /** One watch event, in revision order. */
   async #event(kv: IKeyValue, deleted: boolean): Promise<void> {
     const revision = Number(kv.mod_revision)
-    if (revision <= this.#seen) return
+    // Several keys can change in one revision (a transaction; a lease's end deletes every key under
+    // it at once): each of them is an event of that same revision.
+    if (revision < this.#seen) return
     this.#seen = revision
     const key = classifyKey(this.#keys, kv.key.toString())
     if (key.kind === 'state') {
