@@ -77,6 +77,11 @@ it('is driven by one replica on every replica\'s counts, and by another within o
   expect(await driverSeenBy(others[1]!)).toBe(successor)
   // The key lives under the dead replica's lease: it ends after LEASE_SECONDS, well within a step.
   expect(takenOverAt - killedAt).toBeLessThan(STEP_SECONDS * 1000)
+  // Its membership went with the same lease, in the same revision as the driver key.
+  for (const replica of others) {
+    const members = (await admin(replica.adminUrl, 'GET', '/v1/cluster')).json.replicas.map((member: { id: string }) => member.id)
+    expect(members.sort()).toEqual(others.map((other) => other.id).sort())
+  }
 
   const completed = await new Promise<(typeof watch.events)[number]>((resolve, reject) => {
     const timer = setInterval(() => {
