@@ -1,20 +1,49 @@
 /**
- * The rollout panel. Progressive rollouts are a later part of the admin API
- * (`/v1/services/{name}/rollout`); the panel stays hidden until that endpoint answers, and shows
- * whatever figures it gives, so it needs no change when the API lands.
+ * The rollout panel, fed by `GET /v1/services/{name}/rollout`: the running (or last) rollout's
+ * step, weights, the open window's canary and baseline figures and the verdict so far, with
+ * pause/resume/promote/abort. Hidden against a proxy without the rollout API (404 not_found).
  */
 import { ApiError, getJson, mutate, servicePath } from './client.js'
 import { confirmDialog, el, find } from './dom.js'
+import { percent, weightsText } from './format.js'
 import type { ServicePanel } from './service-panel.js'
 import { canAct, onModeChange } from './session.js'
 
 const ACTIONS = ['pause', 'resume', 'promote', 'abort'] as const
 type RolloutAction = (typeof ACTIONS)[number]
 
-function valueText(value: unknown): string {
-  if (value === null || value === undefined) return '–'
-  if (typeof value === 'object') return JSON.stringify(value)
-  return String(value)
+interface GroupFigures {
+  readonly requests: number
+  readonly errorRate: number | null
+  readonly p99Ms: number | null
+}
+
+/** The fields of the API's rollout view the panel shows. */
+interface Rollout {
+  readonly to: string
+  readonly phase: string
+  readonly step: number
+  readonly of: number
+  readonly weight: number
+  readonly weights: Readonly<Record<string, number>>
+  readonly reason: string | null
+  readonly verdict: string | null
+  readonly figures: { readonly seconds: number; readonly replicas: number; readonly canary: GroupFigures; readonly baseline: GroupFigures } | null
+  readonly failed: readonly { readonly check: string; readonly canary: number; readonly baseline?: number; readonly limit: number }[]
+}
+
+/** Phases in which the actions mean something. */
+const ACTIVE = new Set(['running', 'paused', 'finishing'])
+
+function figuresText(figures: GroupFigures): string {
+  const p99 = figures.p99Ms === null ? '–' : `${figures.p99Ms} ms`
+  return `${figures.requests} requests, errors ${percent(figures.errorRate, 2)}, p99 ${p99}`
+}
+
+function failedText(check: Rollout['failed'][number]): string {
+  const value = (n: number) => (check.check === 'errorRate' ? percent(n, 2) : `${n} ms`)
+  const baseline = check.baseline === undefined ? '' : ` (baseline ${value(check.baseline)})`
+  return `${check.check}: canary ${value(check.canary)}${baseline}, limit ${value(check.limit)}`
 }
 
 export class RolloutPanel {
@@ -37,7 +66,7 @@ export class RolloutPanel {
   async refresh(): Promise<void> {
     if (!this.#available) return
     try {
-      this.#render(await getJson<Record<string, unknown>>(servicePath(this.panel.name, '/rollout')))
+      this.#render((await getJson<{ rollout: Rollout | null }>(servicePath(this.panel.name, '/rollout'))).rollout)
     } catch (error) {
       if (error instanceof ApiError && error.status === 404 && error.code === 'not_found') {
         this.#available = false
@@ -49,17 +78,29 @@ export class RolloutPanel {
     }
   }
 
-  #render(rollout: Record<string, unknown>): void {
+  #render(rollout: Rollout | null): void {
     this.section.hidden = false
-    const items: HTMLElement[] = []
-    for (const [key, value] of Object.entries(rollout)) items.push(el('dt', key), el('dd', valueText(value)))
-    find(this.section, '.rollout-figures').replaceChildren(...items)
+    const rows: [string, string][] = []
+    if (rollout === null) rows.push(['State', 'no rollout yet (start one with `zdd-proxy rollout` or POST /v1/services/{name}/rollouts)'])
+    else {
+      rows.push(['Canary', `${rollout.to}: ${rollout.phase}, step ${rollout.step} of ${rollout.of} (${rollout.weight} %)`], ['Weights', weightsText(rollout.weights)])
+      if (rollout.figures !== null) {
+        rows.push(['Canary figures', figuresText(rollout.figures.canary)], ['Baseline figures', figuresText(rollout.figures.baseline)])
+        rows.push(['Window', `${Math.round(rollout.figures.seconds)} s, ${rollout.figures.replicas} replica${rollout.figures.replicas === 1 ? '' : 's'}`])
+      }
+      if (rollout.verdict !== null) rows.push(['Verdict', rollout.verdict])
+      if (rollout.reason !== null) rows.push(['Reason', rollout.reason])
+      for (const check of rollout.failed) rows.push(['Failed check', failedText(check)])
+    }
+    find(this.section, '.rollout-figures').replaceChildren(...rows.flatMap(([term, text]) => [el('dt', term), el('dd', text)]))
+    const active = rollout !== null && ACTIVE.has(rollout.phase)
+    for (const action of ACTIONS) find(this.section, `[data-action="${action}"]`).hidden = !active
   }
 
   async #act(action: RolloutAction): Promise<void> {
     if (!canAct()) return this.panel.notice('Read-only: enter the admin token to steer the rollout.')
     if ((action === 'promote' || action === 'abort') && !(await confirmDialog(`${action === 'promote' ? 'Promote' : 'Abort'} the rollout of ${this.panel.name}?`, [
-      action === 'promote' ? 'The new version takes all traffic now, skipping the remaining steps.' : 'The rollout stops and traffic goes back to the previous weights.',
+      action === 'promote' ? 'The rollout moves on to its next step now, without waiting for this step\'s judgement.' : 'The rollout stops and traffic goes back to the weights before it, at once.',
     ]))) return
     try {
       await mutate('POST', servicePath(this.panel.name, `/rollout/${action}`), {})

@@ -9,17 +9,21 @@ import type { Config } from '../config/types.js'
 import { createLogger, type Logger } from '../support/log.js'
 import { startProxy, type RunningProxy } from '../main.js'
 import { startDemoEtcd, type DemoEtcd } from './demo-etcd.js'
+import { runRolloutStory } from './demo-rollout.js'
 import { CliError } from './errors.js'
 import { DEFAULT_CONFIG_PATH, stopOnSignals } from './serve.js'
 
 const CLI_PATH = fileURLToPath(new URL('./main.js', import.meta.url))
 const READY_LINE = /listening on port (\d+)/
+/** The extra version `--rollout` starts, failing a fifth of its requests. */
+const ROLLOUT_FAILING_VERSION = '1.1'
 
 interface DemoArgs {
   port: number
   'admin-port': number
   'admin-token'?: string
   replicas: number
+  rollout: boolean
 }
 
 interface Instance {
@@ -28,7 +32,7 @@ interface Instance {
 }
 
 /** Starts one simpleservice process on a free loopback port and waits for its startup line. */
-function startSimpleService(version: string): Promise<Instance> {
+function startSimpleService(version: string, env: Readonly<Record<string, string>> = {}): Promise<Instance> {
   const child = spawn(process.execPath, [CLI_PATH, 'simpleservice'], {
     env: {
       ...process.env,
@@ -37,6 +41,7 @@ function startSimpleService(version: string): Promise<Instance> {
       SIMPLE_SERVICE_VERSION: version,
       SIMPLE_SERVICE_QUIET: '1',
       ZDD_STOP_WITH_PARENT: '1',
+      ...env,
     },
     // The open stdin pipe ends when the demo dies, however it dies: the instance then stops too.
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -82,10 +87,12 @@ function demoConfig(base: Config, args: DemoArgs, instances: ReadonlyMap<string,
       {
         ...service,
         listen: { ...service.listen, host: '127.0.0.1', port: shift(args.port) },
-        groups: service.groups.map((group) => ({
-          name: group.name,
-          instances: (instances.get(group.name) ?? []).map((instancePort) => `127.0.0.1:${instancePort}`),
+        groups: [...new Set([...service.groups.map((group) => group.name), ...instances.keys()])].map((name) => ({
+          name,
+          instances: (instances.get(name) ?? []).map((instancePort) => `127.0.0.1:${instancePort}`),
         })),
+        // A rollout starts from the old version alone.
+        ...(args.rollout ? { weights: { '0.9': 100, '1.0': 0, [ROLLOUT_FAILING_VERSION]: 0 } } : {}),
       },
     ],
   }
@@ -103,12 +110,17 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
         type: 'number',
         default: 1,
         describe: 'run N proxy replicas sharing their state in a local etcd (needs etcd on PATH); replica i listens on PORT+i-1 and ADMIN-PORT+i-1',
+      })
+      .option('rollout', {
+        type: 'boolean',
+        default: false,
+        describe: 'also start 1.1 (failing 20 % of requests) at weight 0, then run two progressive rollouts under load: 1.0 to completion, 1.1 rolled back',
       }),
   handler: async (args) => {
     if (args['admin-token'] !== undefined && args['admin-token'].trim() === '') throw new CliError('--admin-token must not be empty', 2)
     if (!Number.isInteger(args.replicas) || args.replicas < 1 || args.replicas > 9) throw new CliError(`--replicas: expected a whole number from 1 to 9, got ${args.replicas}`, 2)
     const base = await loadConfig(DEFAULT_CONFIG_PATH)
-    const versions = ['0.9', '0.9', '0.9', '1.0']
+    const versions = ['0.9', '0.9', '0.9', '1.0', ...(args.rollout ? [ROLLOUT_FAILING_VERSION] : [])]
     const started: Instance[] = []
     const stopInstances = async () => {
       await Promise.all(
@@ -123,7 +135,8 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       )
     }
     try {
-      for (const instance of await Promise.all(versions.map(startSimpleService))) started.push(instance)
+      const envOf = (version: string): Record<string, string> => (version === ROLLOUT_FAILING_VERSION ? { FAIL_RATE: '0.2' } : {})
+      for (const instance of await Promise.all(versions.map((version) => startSimpleService(version, envOf(version))))) started.push(instance)
     } catch (error) {
       await stopInstances()
       throw error
@@ -175,7 +188,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     const adminFlag = adminUrl === 'http://127.0.0.1:9090' ? '' : ` --admin ${adminUrl}`
     const lines = [
       '',
-      `zdd-proxy demo: simpleservice 0.9 x3 (ports ${ports.get('0.9')?.join(', ')}) and 1.0 x1 (port ${ports.get('1.0')?.join(', ')})`,
+      `zdd-proxy demo: simpleservice 0.9 x3 (ports ${ports.get('0.9')?.join(', ')}) and 1.0 x1 (port ${ports.get('1.0')?.join(', ')})${args.rollout ? `, 1.1 x1 failing 20 % (port ${ports.get(ROLLOUT_FAILING_VERSION)?.join(', ')})` : ''}`,
       `proxy listening on ${url} with weights ${weights}`,
     ]
     if (etcd !== undefined) {
@@ -225,5 +238,13 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       await etcd?.stop()
       removeState()
     })
+    if (!args.rollout) return
+    const print = (...text: string[]) => process.stdout.write(`${text.join('\n')}\n`)
+    try {
+      await runRolloutStory({ service: config.services[0]!.name, url, adminUrl, token: args['admin-token'], events: proxy.plane.events, print })
+      print('The rollouts are over; the lab keeps running. Ctrl-C stops everything the demo started.')
+    } catch (error) {
+      print(`the rollout demo stopped: ${error instanceof Error ? error.message : String(error)}`)
+    }
   },
 }

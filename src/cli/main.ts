@@ -13,6 +13,7 @@ import { cutoverCommand } from './cutover.js'
 import { demoCommand } from './demo.js'
 import { CliError } from './errors.js'
 import { rollbackCommand } from './rollback.js'
+import { rolloutCommand } from './rollout.js'
 import { serveCommand } from './serve.js'
 import { simpleserviceCommand } from './simpleservice.js'
 import { statusCommand } from './status.js'
@@ -34,6 +35,7 @@ try {
     .command(weightsCommand)
     .command(cutoverCommand)
     .command(rollbackCommand)
+    .command(rolloutCommand)
     .command(configSchemaCommand)
     .demandCommand(1, 'a command is required (see --help)')
     .recommendCommands()

@@ -42,17 +42,25 @@ export function formatService(view: ServiceView): string {
   }
   lines.push(
     ...table([
-      ['GROUP', 'WEIGHT', 'SHARE', 'INSTANCES'],
+      ['GROUP', 'WEIGHT', 'SHARE', 'OF REQUESTS', 'OF CLIENTS', 'INSTANCES'],
       ...view.groups.map((group) => {
         const live = group.instances.filter((instance) => instance.live).length
         let instances = `${live} of ${group.instances.length} live`
         if (group.discovery !== undefined) {
           instances += `  (SRV ${group.discovery.srv}${group.discovery.lastFailure ? `: ${group.discovery.lastFailure}` : ''})`
         }
-        return [group.name, String(group.weight), percent(group.share), instances]
+        const observed = group.observed ?? null
+        const requests = observed?.requests == null ? '-' : percent(observed.requests)
+        const clients = observed?.clients == null ? '-' : `${percent(observed.clients)} (${observed.clientCount})${observed.drifting ? ' drifting' : ''}`
+        return [group.name, String(group.weight), percent(group.share), requests, clients, instances]
       }),
     ]),
   )
+  const window = view.observedShare ?? null
+  if (window !== null) {
+    const judged = window.judged ? '' : ' (not judged for drift yet: too few clients or less than a window at these weights)'
+    lines.push(`  observed over the last ${Math.round(window.seconds)} of ${window.windowSeconds} s${judged}`)
+  }
   const instances = view.groups.flatMap((group) =>
     group.instances.map((instance) => [instance.instance, group.name, instance.state, instance.live ? 'yes' : 'no', String(instance.inflight)]),
   )

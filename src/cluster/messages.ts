@@ -92,6 +92,8 @@ export interface GroupReport {
   readonly retries: number
   /** Requests redispatched to another group since the last report, by that group's name. */
   readonly redispatched: Readonly<Record<string, number>>
+  /** Distinct clients answered since the last report: the sketch's registers in base64, when any. */
+  readonly clients?: string
 }
 
 /** Requests still queued or running on the worker's pool of detach `id`; `closed` once it is empty and closed. */

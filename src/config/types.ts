@@ -223,4 +223,15 @@ export interface ServiceConfig {
   readonly exposeGroupHeader: boolean
   /** How long a group or instance leaving rotation may keep in-flight requests. */
   readonly drainSeconds: number
+  readonly observedShare: ObservedShareConfig
+}
+
+/** Split accuracy: observed shares of requests and clients, and when a drift is reported. */
+export interface ObservedShareConfig {
+  /** The window the shares are observed over. */
+  readonly windowSeconds: number
+  /** A group's share of distinct clients this far (0..1) from its configured share is a drift. */
+  readonly maxDrift: number
+  /** Fewer distinct clients in the window than this: too few to judge a drift. */
+  readonly minClients: number
 }

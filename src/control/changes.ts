@@ -12,6 +12,8 @@ import { HttpError } from './http-errors.js'
 import type { ControlPlane } from './plane.js'
 import type { ConnectProbe } from './ports.js'
 import { changeToUndo, cutoverWeights, drainedGroups, refuseCutover } from './change-rules.js'
+import { rolloutEvents, type RolloutEventType } from './rollout-events.js'
+import { pausedByOperator } from './rollout-steps.js'
 
 /** Options every mutation takes. */
 export interface MutationOptions {
@@ -33,11 +35,18 @@ export interface ChangeResult {
   readonly drain?: DrainStatus
 }
 
+/** What a planned change committed: the state it produced and its history entry, when it made one. */
+export interface Committed {
+  readonly revision: number
+  readonly state: DesiredState
+  readonly change?: HistoryEntry
+}
+
 /** Tries of one change when other replicas keep writing first (without If-Match). */
 const MAX_ATTEMPTS = 5
 
 /** A change as planned on one state. */
-type Plan = (state: DesiredState) => Change | Promise<Change>
+export type Plan = (state: DesiredState) => Omit<Change, 'id'> | Promise<Omit<Change, 'id'>>
 
 /**
  * Applies changes to the desired state, one at a time: check, persist, then publish the new
@@ -54,6 +63,7 @@ export class ChangeController {
   #state: DesiredState
   // Mutations run one after the other so If-Match and the file always see the latest revision.
   #queue: Promise<unknown> = Promise.resolve()
+  readonly #listeners = new Set<(state: DesiredState) => void>()
 
   constructor(
     private readonly plane: ControlPlane,
@@ -79,9 +89,33 @@ export class ChangeController {
     this.#adopt(state)
   }
 
+  /** Calls `listener` with each state once it is in force (this replica's changes and others'). */
+  onState(listener: (state: DesiredState) => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  /**
+   * Commits the change `plan` makes of the current state, as every mutation is committed
+   * (serialized, checked against the store and If-Match, persisted, then applied and announced).
+   * `plan` throws an HttpError to refuse; it runs again on the newer state when another replica
+   * wrote first.
+   */
+  apply(options: MutationOptions, plan: Plan): Promise<Committed> {
+    return this.#serial(async () => {
+      const { state, id } = await this.#mutate(options, async (base) => {
+        const change = await plan(base)
+        this.#guard(options)
+        return change
+      })
+      const change = state.history.find((entry) => entry.id === id)
+      return change === undefined ? { revision: state.revision, state } : { revision: change.revision, state, change }
+    })
+  }
+
   setWeights(service: string, input: unknown, options: MutationOptions): Promise<ChangeResult> {
     return this.#serial(() =>
-      this.#mutate(options, () => {
+      this.#change(options, (state) => {
         const groups = this.#groupsOf(service)
         const checked = validateWeights(input, groups)
         if (!checked.ok) {
@@ -89,14 +123,14 @@ export class ChangeController {
           throw new HttpError('invalid_weights', `${field}: ${checked.message}`)
         }
         this.#guard(options)
-        return { service, kind: 'weights', after: checked.weights, time: now(), reason: options.reason }
+        return withPause(state, { service, kind: 'weights', after: checked.weights, time: now(), reason: options.reason }, 'weights set')
       }),
     )
   }
 
   cutover(service: string, to: string, options: CutoverOptions): Promise<ChangeResult> {
     return this.#serial(() =>
-      this.#mutate(options, async (state) => {
+      this.#change(options, async (state) => {
         const groups = this.#groupsOf(service)
         if (!groups.includes(to)) {
           throw new HttpError('invalid_body', `to: unknown group "${to}" (groups: ${groups.join(', ')})`)
@@ -118,14 +152,14 @@ export class ChangeController {
         const from = drainedGroups(before, after)
         const drainSeconds = options.drainSeconds ?? this.plane.service(service)!.drainSeconds
         const time = now()
-        return { service, kind: 'cutover', after, time, reason: options.reason, to, cutover: { to, from, startedAt: time, drainSeconds } }
+        return withPause(state, { service, kind: 'cutover', after, time, reason: options.reason, to, cutover: { to, from, startedAt: time, drainSeconds } }, 'a cut-over made')
       }),
     )
   }
 
   rollback(service: string, options: MutationOptions): Promise<ChangeResult> {
     return this.#serial(() =>
-      this.#mutate(options, (state) => {
+      this.#change(options, (state) => {
         const groups = this.#groupsOf(service)
         const target = changeToUndo(historyOf(state, service))
         if (target === undefined) throw new HttpError('nothing_to_roll_back', `${service} has no change left to roll back`)
@@ -135,9 +169,15 @@ export class ChangeController {
           throw new HttpError('nothing_to_roll_back', `cannot restore the weights before revision ${target.revision}: ${checked.message}`)
         }
         this.#guard(options)
-        return { service, kind: 'rollback', after: checked.weights, time: now(), reason: options.reason, undid: target.revision }
+        return withPause(state, { service, kind: 'rollback', after: checked.weights, time: now(), reason: options.reason, undid: target.revision }, 'a rollback made')
       }),
     )
+  }
+
+  /** A mutation whose change makes a history entry: answered with that entry. */
+  async #change(options: MutationOptions, plan: Plan): Promise<ChangeResult> {
+    const { state, id } = await this.#mutate(options, plan)
+    return this.#result(state, id)
   }
 
   /**
@@ -222,7 +262,7 @@ export class ChangeController {
    * wrote first, its state is applied and the change planned again on it, unless If-Match pinned
    * the revision. A lost answer whose write went through is recognised by the change's id.
    */
-  async #mutate(options: MutationOptions, plan: Plan): Promise<ChangeResult> {
+  async #mutate(options: MutationOptions, plan: Plan): Promise<{ state: DesiredState; id: string }> {
     const id = randomUUID()
     // If-Match names a revision another replica wrote that this one has not seen yet: look.
     if (isShared(this.store) && options.ifMatch !== undefined && options.ifMatch > this.#state.revision) {
@@ -231,7 +271,9 @@ export class ChangeController {
     }
     for (let attempt = 1; ; attempt++) {
       const base = this.#state
-      const change: Change = { ...(await plan(base)), id }
+      const planned = await plan(base)
+      // The record names the change that wrote it, so a lost answer is recognised without a history entry too.
+      const change: Change = { ...planned, id, ...(planned.rollout === undefined ? {} : { rollout: { ...planned.rollout, changeId: id } }) }
       if (this.#state === base) {
         let outcome
         try {
@@ -241,10 +283,10 @@ export class ChangeController {
         }
         if (outcome.committed) {
           this.#adopt(outcome.state)
-          return this.#result(outcome.state, id)
+          return { state: outcome.state, id }
         }
         this.#adopt(outcome.current)
-        if (outcome.current.history.some((entry) => entry.id === id)) return this.#result(outcome.current, id)
+        if (madeBy(outcome.current, change)) return { state: outcome.current, id }
         if (options.ifMatch !== undefined) {
           throw new HttpError('revision_mismatch', `If-Match: revision is ${this.#state.revision}, not ${options.ifMatch} (another replica changed it first)`, {
             etag: `"${this.#state.revision}"`,
@@ -286,7 +328,11 @@ export class ChangeController {
       const name = service.name
       const entries = fresh.filter((entry) => entry.service === name)
       const weights = next.services[name]?.weights
-      if (weights === undefined || (entries.length === 0 && sameWeights(before.services[name]?.weights, weights))) continue
+      const rollout = rolloutEvents(name, before.services[name]?.rollout, next.services[name]?.rollout, weights ?? {})
+      if (weights === undefined || (entries.length === 0 && sameWeights(before.services[name]?.weights, weights))) {
+        for (const { type, payload } of rollout) this.#publish(type, payload)
+        continue
+      }
       const checked = validateWeights(weights, service.groups.map((group) => group.name))
       // The store already said which services do not fit this config; their routing stays.
       if (!checked.ok) continue
@@ -306,8 +352,16 @@ export class ChangeController {
         const drain = this.drains.start({ service: name, to, from, revision, startedAt, drainSeconds }, instances)
         this.#announce('cutover_started', last!, { to, from, drainSeconds, inflight: drain.inflight })
       }
+      for (const { type, payload } of rollout) this.#publish(type, payload)
     }
     if (isShared(this.store)) this.store.applied(next)
+    for (const listener of this.#listeners) listener(next)
+  }
+
+  #publish(eventType: RolloutEventType, payload: Record<string, unknown>): void {
+    this.plane.events.publish(eventType, payload)
+    const { service, id, step, of } = payload as { service: string; id: string; step: number; of: number }
+    this.logger.info({ event: eventType, ...payload }, `${eventType} ${service} (rollout ${id}, step ${step} of ${of})`)
   }
 
   #announce(
@@ -327,6 +381,17 @@ export class ChangeController {
     this.plane.events.publish(eventType, payload)
     this.logger.info({ event: eventType, ...payload }, `${eventType} ${entry.service} (revision ${entry.revision})`)
   }
+}
+
+/** `change` with the service's running rollout paused, when it has one: the operator's change wins. */
+function withPause(state: DesiredState, change: Omit<Change, 'id'>, what: string): Omit<Change, 'id'> {
+  const rollout = pausedByOperator(state.services[change.service]?.rollout, what)
+  return rollout === undefined ? change : { ...change, rollout }
+}
+
+/** Whether `state` holds `change` already: its history entry, or the rollout record it wrote. */
+function madeBy(state: DesiredState, change: Change): boolean {
+  return state.history.some((entry) => entry.id === change.id) || state.services[change.service]?.rollout?.changeId === change.id
 }
 
 function eventOf(entry: HistoryEntry): 'weights_changed' | 'cutover_started' | 'rollback' {

@@ -26,15 +26,24 @@ export interface ClusterView {
   readonly source: StateSource
   /** The last connection problem while not connected. */
   readonly lastError?: string
+  /** The replica that drives rollouts (`self` with a file store; null while none does, or without a store). */
+  readonly driver: string | null
   readonly replicas: readonly ReplicaView[]
 }
 
 /** The cluster as this replica sees it; `revision` is the revision it routes with. */
-export function clusterView(store: StateStore | undefined, revision: number): ClusterView {
+export function clusterView(store: StateStore | undefined, revision: number, driver?: string): ClusterView {
   const now = new Date().toISOString()
   if (!isShared(store)) {
     const self = { id: `${hostname()}-${process.pid}`, appliedRevision: revision, self: true, lastSeen: now, lagging: false }
-    return { store: store === undefined ? 'none' : 'file', connected: true, storeRevision: revision, source: store === undefined ? 'config' : 'store', replicas: [self] }
+    return {
+      store: store === undefined ? 'none' : 'file',
+      connected: true,
+      storeRevision: revision,
+      source: store === undefined ? 'config' : 'store',
+      driver: store === undefined ? null : self.id,
+      replicas: [self],
+    }
   }
   const storeRevision = Math.max(store.storeRevision, revision)
   const replicas: ReplicaView[] = store.replicas().map((replica) => {
@@ -46,6 +55,6 @@ export function clusterView(store: StateStore | undefined, revision: number): Cl
   if (!replicas.some((replica) => replica.self)) {
     replicas.push({ id: store.replicaId, appliedRevision: revision, self: true, lastSeen: now, lagging: revision < storeRevision })
   }
-  const view: ClusterView = { store: 'etcd', connected: store.connected, storeRevision, source: store.source, replicas }
+  const view: ClusterView = { store: 'etcd', connected: store.connected, storeRevision, source: store.source, driver: driver ?? null, replicas }
   return store.connected || store.lastError === undefined ? view : { ...view, lastError: store.lastError }
 }

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { DURATION_BUCKETS, type StatsRegistry } from '../upstream/stats.js'
 import type { ControlPlane } from './plane.js'
+import type { SplitAccuracy } from './split-accuracy.js'
 
 type GroupLabels = 'service' | 'group'
 type HistogramValue = { value: number; labels: Record<string, string | number>; metricName: string }
@@ -58,6 +59,7 @@ class ScrapedHistogram extends Histogram<GroupLabels> {
 export function createMetrics(
   plane: ControlPlane,
   stats: StatsRegistry,
+  splits: Pick<SplitAccuracy, 'splitOf'>,
   stateRevision: () => number,
   /** Whether the state store is reachable; absent without a store. */
   storeUp?: () => boolean,
@@ -154,6 +156,24 @@ export function createMetrics(
         const weights = plane.weightsOf(service.name)
         for (const group of service.groups) {
           this.set({ service: service.name, group: group.name }, Object.hasOwn(weights, group.name) ? weights[group.name]! : 0)
+        }
+      }
+    },
+  })
+
+  new Gauge<GroupLabels | 'of'>({
+    name: 'zdd_observed_share',
+    help: 'Share of the service\'s requests or distinct clients a group got over the observedShare window (absent before its first sample or without traffic)',
+    labelNames: ['service', 'group', 'of'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const service of plane.config.services) {
+        const split = splits.splitOf(service.name)
+        if (split === undefined) continue
+        for (const [group, observed] of Object.entries(split.groups)) {
+          if (observed.requests !== null) this.set({ service: service.name, group, of: 'requests' }, observed.requests)
+          if (observed.clients !== null) this.set({ service: service.name, group, of: 'clients' }, observed.clients)
         }
       }
     },

@@ -6,8 +6,11 @@ import { ConfigError } from '../config/errors.js'
 import type { ClusterView } from './cluster.js'
 import type { ChangeController, ChangeResult, MutationOptions } from './changes.js'
 import { HttpError, sendJson } from './http-errors.js'
+import { parseRolloutRequest, rolloutView, type RolloutView } from './rollout-api.js'
+import type { RolloutAction, Rollouts } from './rollouts.js'
 import type { ConfigReload } from './ports.js'
 import type { SeriesSampler } from './series.js'
+import type { SplitAccuracy } from './split-accuracy.js'
 import type { EventStream } from './sse.js'
 import { notReadyReasons, serviceView, servicesView, type StatusSources } from './status.js'
 import type { UiFiles } from './ui-files.js'
@@ -17,10 +20,12 @@ export interface AdminContext extends StatusSources {
   readonly metrics: Registry
   readonly events: EventStream
   readonly series: Pick<SeriesSampler, 'seriesOf'>
+  readonly splits: Pick<SplitAccuracy, 'splitOf'>
   /** The dashboard's built files. */
   readonly ui: UiFiles
   /** The store and the replicas sharing it (`GET /v1/cluster`). */
   cluster(): ClusterView
+  readonly rollouts: Rollouts
   /** Re-reads the config file; absent when the proxy runs without one (the demo). */
   readonly reload?: ConfigReload
 }
@@ -126,6 +131,38 @@ const postRollback: Handler = async (ctx, request) => {
   answerChange(ctx, request, name, result)
 }
 
+/** The service's rollout as the state holds it now, with its open window's figures. */
+function currentRollout(ctx: AdminContext, name: string): RolloutView | null {
+  const rollout = ctx.changes.state.services[name]?.rollout
+  if (rollout === undefined) return null
+  return rolloutView(rollout, ctx.rollouts.live(name, rollout), ctx.plane.weightsOf(name), ctx.rollouts.driver)
+}
+
+function answerRollout(ctx: AdminContext, request: AdminRequest, name: string, revision: number, status = 200): void {
+  const headers: Record<string, string> = { etag: `"${revision}"` }
+  if (status === 201) headers.location = `/v1/services/${encodeURIComponent(name)}/rollout`
+  sendJson(request.res, status, { revision, rollout: currentRollout(ctx, name), service: serviceView(ctx, name) }, headers)
+}
+
+const postRollouts: Handler = async (ctx, request) => {
+  const name = serviceName(ctx, request)
+  const rollout = parseRolloutRequest(request.body, { drainSeconds: ctx.plane.service(name)!.drainSeconds })
+  const result = await ctx.rollouts.begin(name, rollout, options(request))
+  answerRollout(ctx, request, name, result.revision, 201)
+}
+
+const getRollout: Handler = (ctx, request) => {
+  const name = serviceName(ctx, request)
+  sendJson(request.res, 200, { service: name, rollout: currentRollout(ctx, name) }, { etag: `"${ctx.changes.revision}"` })
+}
+
+const postRolloutAction: Handler = async (ctx, request) => {
+  const name = serviceName(ctx, request)
+  onlyFields(request.body, ['reason'])
+  const result = await ctx.rollouts.act(name, request.params[1] as RolloutAction, options(request))
+  answerRollout(ctx, request, name, result.revision)
+}
+
 const postReload: Handler = async (ctx, request) => {
   onlyFields(request.body, [])
   if (ctx.reload === undefined) throw new HttpError('no_config_file', 'this proxy runs without a config file to re-read (demo)')
@@ -178,5 +215,8 @@ export const ROUTES: readonly Route[] = [
   { pattern: /^\/v1\/services\/([^/]+)\/weights$/, methods: { PUT: mutate(putWeights) } },
   { pattern: /^\/v1\/services\/([^/]+)\/cutover$/, methods: { POST: mutate(postCutover) } },
   { pattern: /^\/v1\/services\/([^/]+)\/rollback$/, methods: { POST: mutate(postRollback) } },
+  { pattern: /^\/v1\/services\/([^/]+)\/rollouts$/, methods: { POST: mutate(postRollouts) } },
+  { pattern: /^\/v1\/services\/([^/]+)\/rollout$/, methods: { GET: read(getRollout) } },
+  { pattern: /^\/v1\/services\/([^/]+)\/rollout\/(pause|resume|promote|abort)$/, methods: { POST: mutate(postRolloutAction) } },
   { pattern: /^\/v1\/reload$/, methods: { POST: mutate(postReload) } },
 ]

@@ -12,15 +12,19 @@ import { DrainTracker } from './drain.js'
 import { createMetrics } from './metrics.js'
 import type { ControlPlane } from './plane.js'
 import type { ConfigReload, ConnectProbe, DataPlaneLink } from './ports.js'
+import { RolloutCounts } from './rollout-counts.js'
+import { Rollouts } from './rollouts.js'
 import { SeriesSampler } from './series.js'
+import { SplitAccuracy } from './split-accuracy.js'
 import { AdminServer } from './server.js'
 import { EventStream } from './sse.js'
 import { UiFiles } from './ui-files.js'
 import { logWeightsFromState } from './weights-source.js'
 
-/** The control side of a running proxy: desired state, drains, and the admin listener. */
+/** The control side of a running proxy: desired state, drains, rollouts, and the admin listener. */
 export interface Control {
   readonly changes: ChangeController
+  readonly rollouts: Rollouts
   /** Opens the admin listener when the config has `admin`; returns its port. */
   listen(): Promise<number | undefined>
   /** A reload's admin tokens (the rest of `admin` cannot change while running). */
@@ -139,17 +143,23 @@ export async function prepareControl(
     }
     listener.attach(changes, peers)
   }
+  const rollouts = new Rollouts(plane, changes, new RolloutCounts(dataPlanes.stats, isShared(store) ? store : undefined), drains, store, logger)
+  rollouts.start()
   let server: AdminServer | undefined
   let series: SeriesSampler | undefined
+  let splits: SplitAccuracy | undefined
 
   return {
     changes,
+    rollouts,
     async listen() {
       if (config.admin === undefined) return undefined
       const { host, port, token, readToken, maxEventStreams } = config.admin
       // Sampled only where someone can read it: the admin API's series endpoint.
       series = new SeriesSampler(dataPlanes.stats)
       series.start()
+      splits = new SplitAccuracy(dataPlanes.stats, () => plane.config.services, (service) => plane.weightsOf(service), plane.events, logger)
+      splits.start()
       const shared = isShared(store) ? store : undefined
       server = new AdminServer({
         host,
@@ -161,11 +171,13 @@ export async function prepareControl(
           plane,
           changes,
           dataPlanes,
-          metrics: createMetrics(plane, dataPlanes.stats, () => changes.revision, store === undefined ? undefined : () => shared?.connected ?? true),
+          metrics: createMetrics(plane, dataPlanes.stats, splits, () => changes.revision, store === undefined ? undefined : () => shared?.connected ?? true),
           events: new EventStream(plane.events, maxEventStreams),
           series,
+          splits,
           ui: await UiFiles.load(),
-          cluster: () => clusterView(store, changes.revision),
+          cluster: () => clusterView(store, changes.revision, rollouts.driver),
+          rollouts,
           reload,
         },
       })
@@ -175,10 +187,13 @@ export async function prepareControl(
     },
     reconfigure(next) {
       server?.setTokens(next.admin?.token, next.admin?.readToken)
+      splits?.reconfigure()
     },
     async close() {
+      rollouts.stop()
       drains.stop()
       series?.stop()
+      splits?.stop()
       await server?.close()
       if (isShared(store)) await store.close()
     },

@@ -6,6 +6,7 @@ import type { ChangeController } from './changes.js'
 import type { DrainStatus } from './drain.js'
 import type { ControlPlane } from './plane.js'
 import type { DataPlaneLink } from './ports.js'
+import type { ObservedShare, SplitAccuracy } from './split-accuracy.js'
 import { sameWeights } from './weights-source.js'
 
 /** History entries shown per service. */
@@ -29,6 +30,11 @@ export interface GroupView {
   /** Share of new traffic in the current snapshot (0..1). */
   readonly share: number
   readonly instances: readonly InstanceView[]
+  /**
+   * Observed over `ServiceView.observedShare`'s window: the group's share of requests and of
+   * distinct clients next to its configured share; null before the first sample.
+   */
+  readonly observed: ObservedShare | null
   /** SRV discovery of the group, when it has one. */
   readonly discovery?: { readonly srv: string; readonly ready: boolean; readonly lastFailure?: string }
 }
@@ -46,6 +52,8 @@ export interface ServiceView {
    */
   readonly configWeights?: Weights
   readonly groups: readonly GroupView[]
+  /** The window the groups' `observed` shares cover; null before the first sample. */
+  readonly observedShare: { readonly windowSeconds: number; readonly seconds: number; readonly judged: boolean } | null
   /** The running or last cut-over since start. */
   readonly cutover: DrainStatus | null
   /** The latest changes of this service, oldest first. */
@@ -57,10 +65,12 @@ export interface StatusSources {
   readonly plane: ControlPlane
   readonly changes: ChangeController
   readonly dataPlanes: Pick<DataPlaneLink, 'inflightOf'>
+  /** Observed shares; absent where nothing samples them. */
+  readonly splits?: Pick<SplitAccuracy, 'splitOf'>
 }
 
 /** One service's view, or undefined when there is no such service. */
-export function serviceView({ plane, changes, dataPlanes }: StatusSources, name: string): ServiceView | undefined {
+export function serviceView({ plane, changes, dataPlanes, splits }: StatusSources, name: string): ServiceView | undefined {
   const config = plane.service(name)
   const table = plane.snapshot.current
   const route = table.servicesByName.get(name)
@@ -68,6 +78,7 @@ export function serviceView({ plane, changes, dataPlanes }: StatusSources, name:
   const weights = plane.weightsOf(name)
   const cutover = changes.drains.statusOf(name)
   const drainingGroups = cutover?.phase === 'draining' ? cutover.from : []
+  const split = splits?.splitOf(name)
   const groups = config.groups.map((group): GroupView => {
     const groupRoute = route.groupsByName.get(group.name)
     const live = new Set(groupRoute?.instances ?? [])
@@ -87,6 +98,7 @@ export function serviceView({ plane, changes, dataPlanes }: StatusSources, name:
       name: group.name,
       weight: groupRoute?.weight ?? 0,
       share: groupRoute?.share ?? 0,
+      observed: split?.groups[group.name] ?? null,
       instances,
     }
     if (discovery === undefined) return view
@@ -100,6 +112,7 @@ export function serviceView({ plane, changes, dataPlanes }: StatusSources, name:
     weights,
     ...(sameWeights(weights, config.weights) ? {} : { configWeights: config.weights }),
     groups,
+    observedShare: split === undefined ? null : { windowSeconds: split.windowSeconds, seconds: split.seconds, judged: split.judged },
     cutover: cutover ?? null,
     history: historyOf(changes.state, name).slice(-HISTORY_SHOWN),
   }

@@ -166,6 +166,8 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     if (statusCode < 500) instance.fivexxInARow = 0
     else this.plan.outcomes.answered5xx(instance.id, ++instance.fivexxInARow)
     this.#stats.recordStatus(statusCode)
+    // Without a key (sticky none, no header) the hash is random: no client to count.
+    if (this.#sticky !== 'none') this.#stats.recordClient(this.keyHash)
   }
 
   /**
@@ -343,6 +345,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
   #answer(error: ProxyError, message: string, retryAfterSeconds?: number): void {
     this.#finish()
     this.#stats.recordStatus(error.status)
+    if (this.#sticky !== 'none') this.#stats.recordClient(this.keyHash)
     this.#stats.recordDuration((performance.now() - this.#startedAt) / 1000)
     sendError(this.res, error, `${message} (request id ${this.requestId})`, { retryAfterSeconds, requestId: this.requestId })
   }

@@ -5,13 +5,15 @@
  * {prefix}state                        the whole DesiredState as JSON (compare-and-set on its mod_revision)
  * {prefix}replicas/{id}                ReplicaRecord, under the replica's lease
  * {prefix}drains/{service}/{id}        DrainRecord of the service's last cut-over, under the lease
+ * {prefix}counts/{service}/{id}        CountsRecord of the service's rollout window, under the lease
+ * {prefix}driver                       the id of the replica that drives rollouts, under its lease
  * ```
  *
  * A write cannot know the revision etcd will give it, so the document's newest revisions (its
  * own `revision`, the newest history entry's, a cut-over record made by that write) are stored
  * as 0 and read back as the key's mod_revision. Older entries carry their real revision.
  */
-import type { DrainRecord, ReplicaRecord } from './shared.js'
+import type { CountsRecord, DrainRecord, ReplicaRecord, WindowCounts } from './shared.js'
 import type { DesiredState, HistoryEntry, ServiceState } from './store.js'
 
 /** The revision a document's newest entries are written with (no etcd revision is 0). */
@@ -20,30 +22,44 @@ export const PENDING_REVISION = 0
 export interface EtcdKeys {
   readonly prefix: string
   readonly state: string
+  readonly driver: string
   replica(id: string): string
   drain(service: string, replica: string): string
+  counts(service: string, replica: string): string
 }
 
 export function etcdKeys(prefix: string): EtcdKeys {
   return {
     prefix,
     state: `${prefix}state`,
+    driver: `${prefix}driver`,
     replica: (id) => `${prefix}replicas/${encodeURIComponent(id)}`,
     drain: (service, replica) => `${prefix}drains/${encodeURIComponent(service)}/${encodeURIComponent(replica)}`,
+    counts: (service, replica) => `${prefix}counts/${encodeURIComponent(service)}/${encodeURIComponent(replica)}`,
   }
 }
 
 /** What a key under the prefix holds. */
-export type KeyKind = { kind: 'state' } | { kind: 'replica'; id: string } | { kind: 'drain'; service: string; replica: string } | { kind: 'other' }
+export type KeyKind =
+  | { kind: 'state' }
+  | { kind: 'driver' }
+  | { kind: 'replica'; id: string }
+  | { kind: 'drain'; service: string; replica: string }
+  | { kind: 'counts'; service: string; replica: string }
+  | { kind: 'other' }
 
 export function classifyKey(keys: EtcdKeys, key: string): KeyKind {
   if (!key.startsWith(keys.prefix)) return { kind: 'other' }
   const rest = key.slice(keys.prefix.length).split('/')
   try {
     if (rest.length === 1 && rest[0] === 'state') return { kind: 'state' }
+    if (rest.length === 1 && rest[0] === 'driver') return { kind: 'driver' }
     if (rest.length === 2 && rest[0] === 'replicas') return { kind: 'replica', id: decodeURIComponent(rest[1]!) }
     if (rest.length === 3 && rest[0] === 'drains') {
       return { kind: 'drain', service: decodeURIComponent(rest[1]!), replica: decodeURIComponent(rest[2]!) }
+    }
+    if (rest.length === 3 && rest[0] === 'counts') {
+      return { kind: 'counts', service: decodeURIComponent(rest[1]!), replica: decodeURIComponent(rest[2]!) }
     }
   } catch {
     // A key someone wrote by hand with a bad escape is not ours.
@@ -98,4 +114,24 @@ export function decodeDrain(service: string, replica: string, text: string): Dra
   }
   const record = { replica, service, revision: value.revision, phase: value.phase, inflight: value.inflight }
   return counts === undefined ? record : { ...record, counts }
+}
+
+function windowCounts(value: unknown): WindowCounts | undefined {
+  if (value === null || typeof value !== 'object') return undefined
+  const { requests, answered5xx, upstreamFailures, durations } = value as Record<string, unknown>
+  if (!isCount(requests) || !isCount(answered5xx) || !isCount(upstreamFailures) || !Array.isArray(durations) || !durations.every(isCount)) return undefined
+  return { requests, answered5xx, upstreamFailures, durations: durations as number[] }
+}
+
+/** A replica's counts of a rollout window, or undefined when the value is not one. */
+export function decodeCounts(service: string, replica: string, text: string): CountsRecord | undefined {
+  const value = object(text)
+  if (value === undefined || typeof value.window !== 'string' || value.groups === null || typeof value.groups !== 'object') return undefined
+  const groups: Record<string, WindowCounts> = {}
+  for (const [group, raw] of Object.entries(value.groups as Record<string, unknown>)) {
+    const counts = windowCounts(raw)
+    if (counts === undefined) return undefined
+    groups[group] = counts
+  }
+  return { replica, service, window: value.window, groups }
 }

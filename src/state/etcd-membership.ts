@@ -1,8 +1,8 @@
 import type { IKeyValue, Lease } from 'etcd3'
 import type { Logger } from '../support/log.js'
 import { Coalesced } from './coalesced.js'
-import { decodeDrain, decodeReplica, type EtcdKeys, type KeyKind } from './etcd-codec.js'
-import type { DrainRecord, ReplicaRecord } from './shared.js'
+import { decodeCounts, decodeDrain, decodeReplica, type EtcdKeys, type KeyKind } from './etcd-codec.js'
+import type { CountsRecord, DrainRecord, ReplicaRecord } from './shared.js'
 
 /** What membership needs of the store's connection, read at each write. */
 export interface MembershipLink {
@@ -14,9 +14,10 @@ export interface MembershipLink {
 }
 
 /**
- * The replicas and their drain reports as this replica sees them (from the prefix's keys), and
- * this replica's own record and reports, written under its lease. Each kind of write goes one at
- * a time, so an older value never lands after a newer one; all are written again after a reconnect.
+ * The replicas, their drain reports and their rollout counts as this replica sees them (from the
+ * prefix's keys), and this replica's own record and reports, written under its lease. Each kind of
+ * write goes one at a time, so an older value never lands after a newer one; all are written again
+ * after a reconnect.
  */
 export class EtcdMembership {
   readonly #replicas = new Map<string, ReplicaRecord>()
@@ -24,8 +25,13 @@ export class EtcdMembership {
   readonly #drains = new Map<string, DrainRecord>()
   readonly #ownDrains = new Map<string, Omit<DrainRecord, 'replica'>>()
   readonly #dirtyDrains = new Set<string>()
+  /** By full key. */
+  readonly #counts = new Map<string, CountsRecord>()
+  readonly #ownCounts = new Map<string, Omit<CountsRecord, 'replica'>>()
+  readonly #dirtyCounts = new Set<string>()
   readonly #record = new Coalesced(() => this.#writeRecord())
   readonly #drainWriter = new Coalesced(() => this.#writeDrains())
+  readonly #countsWriter = new Coalesced(() => this.#writeCounts())
   readonly #startedAt = new Date().toISOString()
   #heartbeat: NodeJS.Timeout | undefined
 
@@ -44,10 +50,18 @@ export class EtcdMembership {
     return [...this.#drains.values()].filter((record) => record.service === service)
   }
 
+  /** Every replica's counts of `service`'s rollout window; this replica's own as last reported. */
+  counts(service: string): readonly CountsRecord[] {
+    const others = [...this.#counts.values()].filter((record) => record.service === service && record.replica !== this.replicaId)
+    const own = this.#ownCounts.get(service)
+    return own === undefined ? others : [...others, { ...own, replica: this.replicaId }]
+  }
+
   /** Forgets what was read, before a full reload. */
   clear(): void {
     this.#replicas.clear()
     this.#drains.clear()
+    this.#counts.clear()
   }
 
   /** Applies a replica or drain key read or watched; true when it was one. */
@@ -65,6 +79,13 @@ export class EtcdMembership {
       else this.#drains.set(name, record)
       return true
     }
+    if (key.kind === 'counts') {
+      const name = kv.key.toString()
+      const record = deleted ? undefined : decodeCounts(key.service, key.replica, kv.value.toString())
+      if (record === undefined) this.#counts.delete(name)
+      else this.#counts.set(name, record)
+      return true
+    }
     return false
   }
 
@@ -79,12 +100,21 @@ export class EtcdMembership {
     this.#drainWriter.run()
   }
 
+  /** Publishes this replica's counts of a rollout window (the latest one wins). */
+  reportCounts(record: Omit<CountsRecord, 'replica'>): void {
+    this.#ownCounts.set(record.service, record)
+    this.#dirtyCounts.add(record.service)
+    this.#countsWriter.run()
+  }
+
   /** Writes the record and every report again (a fresh lease after a reconnect) and waits for it. */
   async rewrite(): Promise<void> {
     this.#record.run()
     for (const service of this.#ownDrains.keys()) this.#dirtyDrains.add(service)
+    for (const service of this.#ownCounts.keys()) this.#dirtyCounts.add(service)
     this.#drainWriter.run()
-    await Promise.all([this.#record.idle(), this.#drainWriter.idle()])
+    this.#countsWriter.run()
+    await Promise.all([this.#record.idle(), this.#drainWriter.idle(), this.#countsWriter.idle()])
   }
 
   /** Keeps lastSeen fresh; the lease itself is kept alive by the client. */
@@ -106,6 +136,20 @@ export class EtcdMembership {
       .value(JSON.stringify(record))
       .exec()
       .catch((error: unknown) => this.logger.debug({ event: 'replica_record_failed', err: error }, 'cannot write this replica\'s record'))
+  }
+
+  async #writeCounts(): Promise<void> {
+    for (const service of [...this.#dirtyCounts]) {
+      this.#dirtyCounts.delete(service)
+      const record = this.#ownCounts.get(service)
+      const lease = this.link.lease()
+      if (record === undefined || lease === undefined || !this.link.connected()) continue
+      await lease
+        .put(this.keys.counts(service, this.replicaId))
+        .value(JSON.stringify({ window: record.window, groups: record.groups }))
+        .exec()
+        .catch((error: unknown) => this.logger.debug({ event: 'counts_report_failed', service, err: error }, 'cannot write this replica\'s rollout counts'))
+    }
   }
 
   async #writeDrains(): Promise<void> {

@@ -4,15 +4,19 @@ import { Etcd3, GRPCDeadlineExceededError, isRecoverableError, type IKeyValue, t
 import type { Logger } from '../support/log.js'
 import { StandingWorker } from '../support/off-thread.js'
 import { Coalesced } from './coalesced.js'
+import { DriverElection } from './etcd-driver.js'
 import { EtcdMembership } from './etcd-membership.js'
 import { PENDING_REVISION, classifyKey, encodeState, etcdKeys, settleRevisions, type EtcdKeys } from './etcd-codec.js'
 import { FileStore } from './file-store.js'
 import { overlayConfig } from './merge.js'
-import type { DrainRecord, ReplicaRecord, SharedStore, SharedStoreListener, StateSource } from './shared.js'
+import type { CountsRecord, DrainRecord, ReplicaRecord, SharedStore, SharedStoreListener, StateSource } from './shared.js'
 import { StateError, StoreUnavailableError, applyChange, type Change, type CommitOutcome, type DesiredState, type Weights } from './store.js'
 
 // zod-based; runs in a standing worker thread (see off-thread.ts for why).
 const PARSE_MODULE = new URL('../validation/state.js', import.meta.url)
+
+/** How often a replica that sees no driver tries to become it (besides when the driver key goes). */
+const CAMPAIGN_EVERY_MS = 1_000
 
 /** Reconnect delays: quick first, then doubling up to the cap. */
 const BACKOFF_FIRST_MS = 100
@@ -63,6 +67,8 @@ export class EtcdStore implements SharedStore {
   #reconnect: NodeJS.Timeout | undefined
   #backoffMs = BACKOFF_FIRST_MS
   #closed = false
+  readonly #election: DriverElection
+  #campaigner: NodeJS.Timeout | undefined
 
   constructor(options: EtcdStoreOptions) {
     this.#options = options
@@ -88,6 +94,7 @@ export class EtcdStore implements SharedStore {
       { lease: () => this.#lease, connected: () => this.#connected, appliedRevision: () => this.#applied?.revision ?? 0 },
       options.logger,
     )
+    this.#election = new DriverElection(this.#client, this.#keys.driver, this.replicaId, { lease: () => this.#lease, connected: () => this.#connected }, options.logger)
     this.#cacheWriter = new Coalesced(async () => {
       if (this.#applied !== undefined) await this.#cache.save(this.#applied)
     })
@@ -109,6 +116,10 @@ export class EtcdStore implements SharedStore {
     return this.#lastError
   }
 
+  get driver(): string | undefined {
+    return this.#election.driver
+  }
+
   async open(listener: SharedStoreListener): Promise<DesiredState | undefined> {
     this.#listener = listener
     this.#parser.warm('{}', 'warm-up')
@@ -116,12 +127,12 @@ export class EtcdStore implements SharedStore {
     try {
       const loaded = await this.#serially(() => this.#connect())
       this.#source = 'store'
-      this.#members.startHeartbeat((this.#options.leaseSeconds * 1000) / 2)
+      this.#startCampaigns()
       return loaded
     } catch (error) {
       this.#lastError = describe(error)
       this.#scheduleReconnect()
-      this.#members.startHeartbeat((this.#options.leaseSeconds * 1000) / 2)
+      this.#startCampaigns()
       const cached = await this.#cache.load().catch((problem: unknown) => {
         this.#options.logger.error({ event: 'state_cache_unusable', err: problem }, 'the state cache cannot be read; using the config\'s weights')
         return undefined
@@ -148,6 +159,14 @@ export class EtcdStore implements SharedStore {
 
   reportDrain(record: Omit<DrainRecord, 'replica'>): void {
     this.#members.report(record)
+  }
+
+  counts(service: string): readonly CountsRecord[] {
+    return this.#members.counts(service)
+  }
+
+  reportCounts(record: Omit<CountsRecord, 'replica'>): void {
+    this.#members.reportCounts(record)
   }
 
   async commit(base: DesiredState, change: Change): Promise<CommitOutcome> {
@@ -197,6 +216,7 @@ export class EtcdStore implements SharedStore {
   async close(): Promise<void> {
     this.#closed = true
     clearTimeout(this.#reconnect)
+    clearInterval(this.#campaigner)
     this.#members.stop()
     this.#dropWatch()
     await this.#cacheWriter.idle()
@@ -212,12 +232,15 @@ export class EtcdStore implements SharedStore {
     const range = await this.#client.getAll().prefix(this.#keys.prefix).exec()
     const revision = Number(range.header.revision)
     let state: DesiredState | undefined
+    let driver: string | undefined
     this.#members.clear()
     for (const kv of range.kvs) {
       const key = classifyKey(this.#keys, kv.key.toString())
       if (key.kind === 'state') state = await this.#decodeState(kv)
+      else if (key.kind === 'driver') driver = kv.value.toString()
       else this.#members.take(kv, key, false)
     }
+    this.#election.seen(driver)
     this.#storeRevision = state?.revision ?? 0
     this.#seen = revision
     if (this.#lease === undefined) {
@@ -225,6 +248,8 @@ export class EtcdStore implements SharedStore {
       lease.on('lost', (error) => {
         if (this.#lease !== lease) return
         this.#lease = undefined
+        // The driver key went with the lease: this replica drives nothing until it wins the key again.
+        this.#election.leaseLost()
         this.#lost(`lease lost: ${describe(error)}`)
       })
       this.#lease = lease
@@ -244,6 +269,7 @@ export class EtcdStore implements SharedStore {
     // The record says what this replica routes with: the loaded state, which it applies next.
     if (state !== undefined && (this.#applied === undefined || this.#applied.revision < state.revision)) this.#applied = state
     await this.#members.rewrite()
+    if (this.#election.driver === undefined) await this.#election.campaign()
     this.#options.logger.info(
       { event: 'store_connected', store: 'etcd', revision: this.#storeRevision, replica: this.replicaId },
       `connected to etcd at store revision ${this.#storeRevision} as replica ${this.replicaId}`,
@@ -296,7 +322,9 @@ export class EtcdStore implements SharedStore {
   /** One watch event, in revision order. */
   async #event(kv: IKeyValue, deleted: boolean): Promise<void> {
     const revision = Number(kv.mod_revision)
-    if (revision <= this.#seen) return
+    // Several keys can change in one revision (a transaction; a lease's end deletes every key under
+    // it at once): each of them is an event of that same revision.
+    if (revision < this.#seen) return
     this.#seen = revision
     const key = classifyKey(this.#keys, kv.key.toString())
     if (key.kind === 'state') {
@@ -316,7 +344,22 @@ export class EtcdStore implements SharedStore {
       }
       return
     }
+    if (key.kind === 'driver') {
+      this.#election.seen(deleted ? undefined : kv.value.toString())
+      // The driver left (its lease ended or was revoked): any replica may take over.
+      if (deleted && !this.#closed) await this.#election.campaign()
+      return
+    }
     if (this.#members.take(kv, key, deleted)) this.#listener?.membership()
+  }
+
+  /** The heartbeat, and a campaign now and then while no replica drives (a lost race or a failed try). */
+  #startCampaigns(): void {
+    this.#members.startHeartbeat((this.#options.leaseSeconds * 1000) / 2)
+    this.#campaigner = setInterval(() => {
+      if (this.#election.driver === undefined && this.#connected && !this.#closed) this.#enqueue(() => this.#election.campaign())
+    }, CAMPAIGN_EVERY_MS)
+    this.#campaigner.unref()
   }
 
   async #decodeState(kv: IKeyValue): Promise<DesiredState> {

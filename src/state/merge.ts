@@ -1,7 +1,16 @@
 /** Checking a saved desired state against the config it is loaded with. */
 
 import { validateWeights } from '../routing/weights.js'
+import type { RolloutRecord } from './rollout-record.js'
 import { StateError, type DesiredState, type ServiceState, type Weights } from './store.js'
+
+/** Why a saved rollout cannot run on a config with `groups`, or undefined when it can. */
+function rolloutProblem(name: string, rollout: RolloutRecord | undefined, groups: readonly string[]): string | undefined {
+  if (rollout === undefined) return undefined
+  if (!groups.includes(rollout.to)) return `services.${name}.rollout.to: group "${rollout.to}" is not in the config`
+  const checked = validateWeights(rollout.before, groups)
+  return checked.ok ? undefined : `services.${name}.rollout.before${checked.field === '' ? '' : `.${checked.field}`}: ${checked.message}`
+}
 
 /**
  * Lays a saved state over the config's weights. The saved weights win; services the file does
@@ -30,6 +39,8 @@ export function mergeWithConfig(
         `services.${name}.weights${field}: ${checked.message}; fix the config or the state file`,
       )
     }
+    const problem = rolloutProblem(name, service.rollout, current.groups)
+    if (problem !== undefined) throw new StateError(source, `${problem}; fix the config or the state file`)
     services[name] = { ...service, weights: checked.weights }
   }
   for (const [name, service] of config) {
@@ -111,6 +122,8 @@ export function overlayConfig(
     }
     const checked = validateWeights(service.weights, current.groups)
     if (!checked.ok) problems.push(`services.${name}.weights${checked.field === '' ? '' : `.${checked.field}`}: ${checked.message}`)
+    const problem = rolloutProblem(name, service.rollout, current.groups)
+    if (problem !== undefined) problems.push(problem)
   }
   for (const [name, service] of config) {
     if (services[name] === undefined) services[name] = { weights: service.weights }

@@ -28,6 +28,26 @@ export interface DrainRecord {
   readonly counts?: Readonly<Record<string, number>>
 }
 
+/** One group's traffic in a rollout's analysis window, as one replica counted it. */
+export interface WindowCounts {
+  /** Answers sent (the instance's and the proxy's own). */
+  readonly requests: number
+  readonly answered5xx: number
+  /** Failed attempts on an instance (connect, reset, timeout, other). */
+  readonly upstreamFailures: number
+  /** The duration histogram's counts (DURATION_BUCKETS plus +Inf), not cumulative. */
+  readonly durations: readonly number[]
+}
+
+/** One replica's counts of a rollout's current window (written under its lease). */
+export interface CountsRecord {
+  readonly replica: string
+  readonly service: string
+  /** The window they belong to (RolloutRecord.window). */
+  readonly window: string
+  readonly groups: Readonly<Record<string, WindowCounts>>
+}
+
 /** Where the state a replica serves came from. */
 export type StateSource = 'store' | 'cache' | 'config'
 
@@ -70,6 +90,15 @@ export interface SharedStore extends StateStore {
   applied(state: DesiredState): void
   /** Publishes this replica's drain progress for a cut-over. */
   reportDrain(record: Omit<DrainRecord, 'replica'>): void
+  /** Every live replica's counts of `service`'s rollout window (this one's as last written). */
+  counts(service: string): readonly CountsRecord[]
+  /** Publishes this replica's counts of a rollout window. */
+  reportCounts(record: Omit<CountsRecord, 'replica'>): void
+  /**
+   * The replica that drives rollouts: the holder of the driver key, which lives under its lease,
+   * so when it dies another replica takes the key within leaseSeconds. Undefined while none holds it.
+   */
+  readonly driver: string | undefined
   /** Revokes the lease (this replica leaves at once) and disconnects. */
   close(): Promise<void>
 }

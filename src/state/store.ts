@@ -1,8 +1,9 @@
 /**
- * The desired state: weights per service, the last cut-over per service, a
+ * The desired state: weights per service, the last cut-over and the last rollout per service, a
  * global revision and the history of changes. The control plane is its only writer; a store
  * persists it whole.
  */
+import type { RolloutRecord } from './rollout-record.js'
 
 /** Weights of one service by group name, as set (not normalised). */
 export type Weights = Readonly<Record<string, number>>
@@ -30,6 +31,8 @@ export interface HistoryEntry {
   readonly undid?: number
   /** Set once a rollback undid this change; a later rollback goes one step further back. */
   readonly undone?: boolean
+  /** The rollout that made this change (a step, its rollback, its cut-over). */
+  readonly rollout?: string
 }
 
 /** The last cut-over of a service, as requested (its drain progress lives in memory only). */
@@ -44,6 +47,8 @@ export interface CutoverRecord {
 export interface ServiceState {
   readonly weights: Weights
   readonly cutover?: CutoverRecord
+  /** The running or last rollout. */
+  readonly rollout?: RolloutRecord
 }
 
 /** The whole desired state; replaced as a whole on every change. */
@@ -122,13 +127,19 @@ export interface Change {
   /** Random, unique per change (see HistoryEntry.id). */
   readonly id?: string
   readonly service: string
-  readonly kind: ChangeKind
+  /** `rollout`: only the service's rollout record moves (a pause, a resume at the same weights, an end): no history entry. */
+  readonly kind: ChangeKind | 'rollout'
+  /** The weights after the change (a `rollout` change keeps the service's). */
   readonly after: Weights
   readonly time: string
   readonly reason?: string
   readonly to?: string
   readonly undid?: number
   readonly cutover?: Omit<CutoverRecord, 'revision'>
+  /** The service's rollout record after the change; absent: unchanged. */
+  readonly rollout?: RolloutRecord
+  /** The id of the rollout that makes this change (HistoryEntry.rollout); absent for an operator's change. */
+  readonly madeBy?: string
 }
 
 /**
@@ -138,6 +149,11 @@ export interface Change {
 export function applyChange(state: DesiredState, change: Change, revision = state.revision + 1): DesiredState {
   const current = state.services[change.service]
   const before = current?.weights ?? {}
+  const rollout = change.rollout ?? current?.rollout
+  if (change.kind === 'rollout') {
+    const service: ServiceState = { ...current, weights: before, ...(rollout === undefined ? {} : { rollout }) }
+    return { format: STATE_FORMAT, revision, services: { ...state.services, [change.service]: service }, history: state.history }
+  }
   const entry: HistoryEntry = {
     revision,
     ...(change.id !== undefined ? { id: change.id } : {}),
@@ -149,6 +165,7 @@ export function applyChange(state: DesiredState, change: Change, revision = stat
     ...(change.reason !== undefined ? { reason: change.reason } : {}),
     ...(change.to !== undefined ? { to: change.to } : {}),
     ...(change.undid !== undefined ? { undid: change.undid } : {}),
+    ...(change.madeBy !== undefined ? { rollout: change.madeBy } : {}),
   }
   let history = state.history.map((item) =>
     change.undid !== undefined && item.revision === change.undid ? { ...item, undone: true } : item,
@@ -156,7 +173,11 @@ export function applyChange(state: DesiredState, change: Change, revision = stat
   history.push(entry)
   history = trimHistory(history, change.service)
   const cutover = change.cutover !== undefined ? { ...change.cutover, revision } : current?.cutover
-  const service: ServiceState = cutover !== undefined ? { weights: change.after, cutover } : { weights: change.after }
+  const service: ServiceState = {
+    weights: change.after,
+    ...(cutover === undefined ? {} : { cutover }),
+    ...(rollout === undefined ? {} : { rollout }),
+  }
   return { format: STATE_FORMAT, revision, services: { ...state.services, [change.service]: service }, history }
 }
 

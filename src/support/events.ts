@@ -10,6 +10,15 @@ export type ZddEventType =
   | 'instance_removed'
   | 'health_changed'
   | 'discovery_error'
+  | 'rollout_started'
+  | 'rollout_step'
+  | 'rollout_paused'
+  | 'rollout_resumed'
+  | 'rollout_failed'
+  | 'rollout_aborted'
+  | 'rollout_completed'
+  | 'split_drift'
+  | 'split_drift_ended'
 
 /** One event: its type, ISO timestamp, and a flat JSON payload. */
 export interface ZddEvent {

@@ -1,4 +1,5 @@
 import type { Config } from '../config/types.js'
+import { addToSketch, newSketch } from './client-sketch.js'
 import type { FailureKind } from './outcomes.js'
 
 /** Upper bounds (seconds) of the request duration histogram buckets. */
@@ -21,6 +22,11 @@ export class GroupStats {
   retries = 0
   /** Requests this group could not take, by the group that took them instead (redispatch). */
   readonly redispatchedTo = new Map<string, number>()
+  /**
+   * Distinct clients answered since the control side last took the sketch (it clears it every
+   * sample; a worker's is cleared at each report). A HyperLogLog sketch: see client-sketch.ts.
+   */
+  readonly clients = newSketch()
 
   constructor(
     readonly service: string,
@@ -29,6 +35,11 @@ export class GroupStats {
 
   recordStatus(status: number): void {
     if (status >= 100 && status < 600) this.responsesByStatus[status]!++
+  }
+
+  /** Counts the client of an answered request by its sticky key's hash. */
+  recordClient(keyHash: number): void {
+    addToSketch(this.clients, keyHash)
   }
 
   recordRedispatch(to: string, count = 1): void {

@@ -126,5 +126,9 @@ export const FIELD_DOCS: Readonly<Record<string, string>> = {
   'services[].timeouts.queueMs': 'Waiting for a connection slot (`limits`) before 503 `overloaded`.',
   'services[].timeouts.sendMs': 'A client that reads nothing of its answer for this long is closed, and its upstream request cut.',
   'services[].exposeGroupHeader': 'Add `x-zdd-group: <group>` to answers (for canary-check and testers).',
+  'services[].observedShare': 'Split accuracy: each group\'s observed share of requests and of distinct clients over a window, next to its configured share (`GET /v1/services/{name}`, `status`, `zdd_observed_share`).',
+  'services[].observedShare.windowSeconds': 'The window the shares are observed over; a drift is judged only once the weights have been the same for a whole window.',
+  'services[].observedShare.maxDrift': 'A group whose share of distinct clients is this far (0..1) from its configured share is drifting: event `split_drift`, and `split_drift_ended` when it is back.',
+  'services[].observedShare.minClients': 'Fewer distinct clients in the window than this: no drift is judged.',
   'services[].drainSeconds': 'After a cut-over, how long requests on the old group may run before their connections are closed.',
 }

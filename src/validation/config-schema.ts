@@ -160,6 +160,11 @@ const serviceSchema = strict({
   }).prefault({}),
   exposeGroupHeader: flag.default(false),
   drainSeconds: numeric(z.number().min(0)).default(30),
+  observedShare: strict({
+    windowSeconds: integer(2, 600).default(60),
+    maxDrift: numeric(z.number().gt(0).max(1)).default(0.05),
+    minClients: integer(1).default(100),
+  }).prefault({}),
 })
   .transform(resolveService)
   .transform(splitVhosts)

@@ -10,6 +10,62 @@ import { STATE_FORMAT, StateError, type DesiredState } from '../state/store.js'
 const weightsSchema = z.record(z.string(), z.number())
 const revisionSchema = z.number().int().min(0)
 
+const groupFiguresSchema = z.object({
+  requests: z.number().min(0),
+  errorRate: z.number().min(0).max(1).nullable(),
+  p99Ms: z.number().min(0).nullable(),
+})
+
+const figuresSchema = z.object({
+  seconds: z.number().min(0),
+  replicas: z.number().int().min(0),
+  canary: groupFiguresSchema,
+  baseline: groupFiguresSchema,
+  baselineFromStep: z.number().int().min(1).optional(),
+})
+
+const rolloutSchema = z.object({
+  id: z.string().min(1),
+  changeId: z.string().optional(),
+  to: z.string(),
+  before: weightsSchema,
+  steps: z.array(z.number().gt(0).max(100)).min(1),
+  stepSeconds: z.number().gt(0),
+  analysis: z.object({
+    maxErrorRate: z.number().min(0).max(1),
+    maxP99Ms: z.number().gt(0).optional(),
+    minRequests: z.number().int().min(1),
+    compareToBaseline: z.boolean(),
+    maxWaitSeconds: z.number().min(0),
+  }),
+  finish: z.enum(['cutover', 'weights']),
+  drainSeconds: z.number().min(0),
+  phase: z.enum(['running', 'paused', 'finishing', 'completed', 'failed', 'aborted']),
+  step: z.number().int().min(0),
+  window: z.string(),
+  windowStartedAt: z.string(),
+  startedAt: z.string(),
+  endedAt: z.string().optional(),
+  reason: z.string().optional(),
+  results: z.array(
+    z.object({
+      step: z.number().int().min(1),
+      weight: z.number(),
+      result: z.enum(['passed', 'promoted']),
+      at: z.string(),
+      figures: figuresSchema.nullable(),
+    }),
+  ),
+  failed: z
+    .array(z.object({ check: z.enum(['errorRate', 'p99']), canary: z.number(), baseline: z.number().optional(), limit: z.number() }))
+    .optional(),
+  figures: figuresSchema.optional(),
+  cutoverAt: z.string().optional(),
+  drain: z
+    .object({ outcome: z.string(), inflightAtStart: z.number(), completed: z.number(), cut: z.number(), remaining: z.number() })
+    .optional(),
+}).refine((rollout) => rollout.step < rollout.steps.length, { error: 'beyond the last step', path: ['step'] })
+
 const stateSchema = z.object({
   format: z.literal(STATE_FORMAT),
   revision: revisionSchema,
@@ -26,6 +82,7 @@ const stateSchema = z.object({
           drainSeconds: z.number().min(0),
         })
         .optional(),
+      rollout: rolloutSchema.optional(),
     }),
   ),
   history: z.array(
@@ -41,6 +98,7 @@ const stateSchema = z.object({
       to: z.string().optional(),
       undid: revisionSchema.optional(),
       undone: z.boolean().optional(),
+      rollout: z.string().optional(),
     }),
   ),
 })

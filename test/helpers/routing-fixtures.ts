@@ -38,5 +38,6 @@ export function serviceConfig(groupNames: readonly string[], name = 'svc'): Serv
     redispatch: true,
     limits: { connectionsPerInstance: 256, queuePerInstance: 256, requestBufferBytes: 65536 },
     slowStartSeconds: 0,
+    observedShare: { windowSeconds: 60, maxDrift: 0.05, minClients: 100 },
   }
 }

@@ -2,6 +2,7 @@ import type { Config } from '../../config/types.js'
 import type { SnapshotSpec } from '../../routing/spec.js'
 import type { InstanceId } from '../../upstream/instance.js'
 import { FAILURE_KINDS, type FailureKind, type OutcomeSink } from '../../upstream/outcomes.js'
+import { decodeSketch, mergeSketch } from '../../upstream/client-sketch.js'
 import { StatsRegistry } from '../../upstream/stats.js'
 import type { FailureCounts, FailureMessage, GroupReport, InstanceReport, ReportMessage } from '../messages.js'
 
@@ -130,6 +131,8 @@ export class WorkerFacts {
     addFailures(stats.upstreamErrors, report.upstreamErrors)
     stats.retries += report.retries
     for (const [to, count] of Object.entries(report.redispatched)) stats.recordRedispatch(to, count)
+    const clients = report.clients === undefined ? undefined : decodeSketch(report.clients)
+    if (clients !== undefined) mergeSketch(stats.clients, clients)
   }
 }
 

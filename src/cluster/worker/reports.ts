@@ -1,6 +1,7 @@
 import type { Instance, InstanceId } from '../../upstream/instance.js'
 import { FAILURE_KINDS, type FailureKind } from '../../upstream/outcomes.js'
 import type { DetachedPool } from '../../upstream/pools.js'
+import { encodeSketch, sketchEmpty } from '../../upstream/client-sketch.js'
 import type { GroupStats, StatsRegistry } from '../../upstream/stats.js'
 import type { DetachedReport, FailureCounts, GroupReport, InstanceReport, ReportMessage } from '../messages.js'
 
@@ -87,8 +88,9 @@ export class ReportBuilder {
     for (const mark of groups.values()) {
       const stats = mark.stats
       const redispatched = redispatchDeltas(stats, mark)
-      if (stats.durationCount === mark.durationCount && sameStatuses(stats, mark) && sameErrors(stats, mark) && stats.retries === mark.retries && redispatched === undefined) continue
-      reports.push({
+      const noClients = sketchEmpty(stats.clients)
+      if (noClients && stats.durationCount === mark.durationCount && sameStatuses(stats, mark) && sameErrors(stats, mark) && stats.retries === mark.retries && redispatched === undefined) continue
+      const report: GroupReport = {
         service: stats.service,
         group: stats.group,
         statuses: deltaPairs(stats.responsesByStatus, mark.statuses),
@@ -98,7 +100,13 @@ export class ReportBuilder {
         upstreamErrors: errorDeltas(stats, mark),
         retries: stats.retries - mark.retries,
         redispatched: redispatched ?? {},
-      })
+      }
+      // The primary keeps the union; this worker starts a new sketch for the next report.
+      if (noClients) reports.push(report)
+      else {
+        reports.push({ ...report, clients: encodeSketch(stats.clients) })
+        stats.clients.fill(0)
+      }
       mark.durationSum = stats.durationSum
       mark.durationCount = stats.durationCount
       mark.retries = stats.retries

@@ -9,6 +9,8 @@ import { parseAddress } from '../../../src/discovery/static.js'
 import { DataPlane } from '../../../src/proxy/data-plane.js'
 import type { FailureKind, OutcomeSink } from '../../../src/upstream/outcomes.js'
 import { parseConfig } from '../../../src/validation/config.js'
+import { hashString } from '../../../src/routing/rendezvous.js'
+import { estimateSketch } from '../../../src/upstream/client-sketch.js'
 
 const logger = pino({ level: 'silent' })
 const A1 = '127.0.0.1:9001'
@@ -112,6 +114,29 @@ describe('worker reports applied in the primary', () => {
     expect(seen.retries).toBe(1)
     expect(seen.redispatchedTo).toEqual(new Map([['b', 2]]))
     expect(facts.stats.forService('svc').get('b')!.durationCount).toBe(0)
+  })
+
+  it("merges the workers' distinct-client sketches in the primary; each worker starts a new one per report", () => {
+    const { facts, worker } = setup(stops)
+    const one = worker()
+    const two = worker()
+    const count = (stats: typeof one.stats, from: number, to: number) => {
+      const group = stats.forService('svc').get('a')!
+      for (let i = from; i < to; i++) {
+        group.recordStatus(200)
+        group.recordClient(hashString(`c${i}`))
+      }
+    }
+    count(one.stats, 0, 300)
+    count(two.stats, 200, 500)
+    const first = one.reports.build()!
+    expect(first.groups[0]!.clients).toEqual(expect.any(String))
+    expect(estimateSketch(one.stats.forService('svc').get('a')!.clients)).toBe(0)
+    facts.apply(1, first)
+    facts.apply(2, two.reports.build()!)
+    // 500 distinct clients (200 seen by both workers); linear counting at this size is within a few.
+    expect(Math.abs(estimateSketch(facts.stats.forService('svc').get('a')!.clients) - 500)).toBeLessThan(25)
+    expect(one.reports.build()).toBeUndefined()
   })
 
   it("clears stale streaks when an instance leaves and re-enters rotation, in the workers and in the primary", () => {

@@ -34,6 +34,7 @@ describe('parseConfig: defaults', () => {
           redispatch: true,
           limits: { connectionsPerInstance: 256, queuePerInstance: 256, requestBufferBytes: 65536 },
           slowStartSeconds: 0,
+          observedShare: { windowSeconds: 60, maxDrift: 0.05, minClients: 100 },
           timeouts: { connectMs: 2000, headersMs: 30000, idleMs: 60000, queueMs: 5000, sendMs: 60000 },
           exposeGroupHeader: false,
           drainSeconds: 30,
