@@ -27,9 +27,10 @@ describe('admin commands against the demo', () => {
     expect(result.code).toBe(0)
     const lines = result.stdout.split('\n')
     expect(lines[0]).toBe('simpleservice  revision 0  weights 0.9=80 1.0=20')
-    expect(lines).toContain('  GROUP  WEIGHT  SHARE  INSTANCES')
-    expect(lines).toContain('  0.9    80      80.0%  3 of 3 live')
-    expect(lines).toContain('  1.0    20      20.0%  1 of 1 live')
+    expect(lines).toContain('  GROUP  WEIGHT  SHARE  OF REQUESTS  OF CLIENTS  INSTANCES')
+    // No request went through the proxy yet: nothing observed.
+    expect(lines).toContain('  0.9    80      80.0%  -            -           3 of 3 live')
+    expect(lines).toContain('  1.0    20      20.0%  -            -           1 of 1 live')
     expect(lines.some((line) => /^ {2}INSTANCE +GROUP +HEALTH +LIVE +IN FLIGHT$/.test(line))).toBe(true)
     const instances = lines.filter((line) => /^ {2}127\.0\.0\.1:\d+ /.test(line))
     expect(instances).toHaveLength(4)
@@ -55,7 +56,8 @@ describe('admin commands against the demo', () => {
     expect([rollback.code, rollback.stdout]).toEqual([0, 'simpleservice: rolled back revision 2; weights 0.9=50 1.0=50 (revision 3)\n'])
 
     const status = await cli('status', 'simpleservice')
-    expect(status.stdout).toContain('  0.9    50      50.0%  3 of 3 live')
+    expect(status.stdout).toMatch(/\n {2}0\.9 +50 +50\.0% +- +- +3 of 3 live\n/)
+    expect(status.stdout).toMatch(/\n {2}observed over the last \d+ of 60 s \(not judged for drift yet/)
     expect(status.stdout).toContain('cut-over to 1.0 (revision 2, from 0.9): drained; 0 of 0 in-flight requests completed, 0 cut')
     expect(status.stdout).toMatch(/last change: rollback at \S+, revision 3\n/)
   })
