@@ -110,10 +110,17 @@ describe('a reload that cannot apply', () => {
     removeTempFiles()
   })
 
+  /** A service view without the traffic it observed (which the requests below change). */
+  const configured = ({ json }: { json: Record<string, any> }) => ({
+    ...json,
+    observedShare: undefined,
+    groups: json.groups.map((group: Record<string, unknown>) => ({ ...group, observed: undefined })),
+  })
+
   it('changes nothing, logs the error and answers 400 naming the field', async () => {
     const good = reloadConfig([a.address], 5_000)
     const proxy = await startControlledProxy(good)
-    const before = await admin(proxy.adminUrl, 'GET', '/v1/services/svc')
+    const before = configured(await admin(proxy.adminUrl, 'GET', '/v1/services/svc'))
     const bad = reloadConfig([b.address], -1)
     writeFileSync(proxy.configPath, JSON.stringify(bad))
     const answer = await admin(proxy.adminUrl, 'POST', '/v1/reload', {})
@@ -125,8 +132,7 @@ describe('a reload that cannot apply', () => {
     const failed = proxy.waitForLine(/"event":"reload_failed"/)
     proxy.child.kill('SIGHUP')
     await failed
-    const after = await admin(proxy.adminUrl, 'GET', '/v1/services/svc')
-    expect(after.json).toEqual(before.json)
+    expect(configured(await admin(proxy.adminUrl, 'GET', '/v1/services/svc'))).toEqual(before)
     for (let i = 0; i < 10; i++) {
       const response = await fetch(`${proxy.url}/`)
       expect(await response.text()).toBe('a')
@@ -145,7 +151,7 @@ describe('a reload that cannot apply', () => {
       expect(refused.json.error.field).toBe(field)
       expect(refused.json.error.message).toContain(problem)
     }
-    expect((await admin(proxy.adminUrl, 'GET', '/v1/services/svc')).json).toEqual(before.json)
+    expect(configured(await admin(proxy.adminUrl, 'GET', '/v1/services/svc'))).toEqual(before)
   })
 
   it('keeps the saved weights over the file\'s (and says so), and refuses to drop a group that still has traffic', async () => {
