@@ -1,6 +1,6 @@
 /** The rollout endpoints' bodies and answers: a start request checked field by field, and the view. */
 
-import type { FailedCheck, RolloutAnalysis, RolloutDrain, RolloutPhase, RolloutRecord, StepFigures, StepResult } from '../state/rollout-record.js'
+import type { FailedCheck, RolloutAnalysis, RolloutDrain, RolloutRecord, StepFigures, StepResult } from '../state/rollout-record.js'
 import type { Weights } from '../state/store.js'
 import { HttpError } from './http-errors.js'
 import { baselineGroups } from './rollout-rules.js'
@@ -65,18 +65,9 @@ function parseAnalysis(value: unknown): RolloutAnalysis {
 }
 
 /** A rollout as `GET /v1/services/{name}/rollout` shows it. Steps are numbered from 1. */
-export interface RolloutView {
-  readonly id: string
-  readonly to: string
+export interface RolloutView extends Pick<RolloutRecord, 'id' | 'to' | 'before' | 'steps' | 'stepSeconds' | 'analysis' | 'finish' | 'drainSeconds' | 'phase'> {
   /** The groups the canary takes traffic from. */
   readonly baseline: readonly string[]
-  readonly before: Weights
-  readonly steps: readonly number[]
-  readonly stepSeconds: number
-  readonly analysis: RolloutAnalysis
-  readonly finish: 'cutover' | 'weights'
-  readonly drainSeconds: number
-  readonly phase: RolloutPhase
   /** The current step, from 1. */
   readonly step: number
   readonly of: number
