@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import type { CommandModule } from 'yargs'
 import { loadConfig } from '../config/load.js'
 import type { Config } from '../config/types.js'
-import { createLogger, type Logger } from '../support/log.js'
+import { createLogger } from '../support/log.js'
 import { startProxy, type RunningProxy } from '../main.js'
 import { startDemoEtcd, type DemoEtcd } from './demo-etcd.js'
 import { runRolloutStory } from './demo-rollout.js'
@@ -158,15 +158,14 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       removeState()
     }
     const configs: Config[] = []
-    const loggers: Logger[] = []
     try {
       if (args.replicas > 1) etcd = await startDemoEtcd()
       for (let replica = 1; replica <= args.replicas; replica++) {
         const state: DemoState = etcd === undefined ? { file: join(stateDir, 'state.json') } : { etcd: etcd.endpoint, replica, cachePath: join(stateDir, `cache-${replica}.json`) }
         const config = demoConfig(base, args, ports, state)
         configs.push(config)
-        const logger = createLogger(args.replicas > 1 ? `zdd-proxy demo-${replica}` : 'zdd-proxy')
-        loggers.push(logger)
+        // Written at once, so the banner and the rollout story come after the lines they follow.
+        const logger = createLogger(args.replicas > 1 ? `zdd-proxy demo-${replica}` : 'zdd-proxy', { sync: true })
         try {
           proxies.push(await startProxy(config, logger))
         } catch (error) {
@@ -224,8 +223,6 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       'Ctrl-C stops everything the demo started.',
       '',
     )
-    // The start-up log lines are written asynchronously: flush them so the banner comes after them.
-    await Promise.all(loggers.map((logger) => new Promise<void>((resolve) => logger.flush(() => resolve()))))
     process.stdout.write(lines.join('\n'))
     const everything: RunningProxy = {
       ...proxy,
