@@ -12,6 +12,7 @@ import { request } from 'undici'
 import { spawnChild } from './children.js'
 import { freePort, standardGroups, startZdd, type Contender, type ContenderContext } from './contenders.js'
 import { runPaced, type PacedResult } from './paced.js'
+import { readServerSentEvents } from './sse.js'
 
 export interface ReplicasResult {
   readonly replicas: number
@@ -47,18 +48,7 @@ function findEtcd(): string | undefined {
 async function watchApplied(adminUrl: string, signal: AbortSignal): Promise<Map<number, number>> {
   const arrivals = new Map<number, number>()
   const response = await request(`${adminUrl}/v1/events?event_type=weights_changed`, { signal })
-  let buffer = ''
-  response.body.setEncoding('utf8')
-  response.body.on('data', (chunk: string) => {
-    const at = performance.now()
-    buffer += chunk
-    let end: number
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const data = /^data: (.*)$/m.exec(buffer.slice(0, end))?.[1]
-      buffer = buffer.slice(end + 2)
-      if (data !== undefined) arrivals.set((JSON.parse(data) as { revision: number }).revision, at)
-    }
-  })
+  readServerSentEvents(response.body, (_type, data, at) => arrivals.set((JSON.parse(data) as { revision: number }).revision, at))
   response.body.on('error', () => {})
   return arrivals
 }

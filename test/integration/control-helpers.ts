@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Agent, request } from 'undici'
+import { readServerSentEvents } from '../../bench/sse.js'
 import { startCli, type Started } from '../helpers/processes.js'
 import { serviceConfig, writeConfig } from '../helpers/proxy.js'
 
@@ -120,11 +121,12 @@ export async function sampleGroups(url: string, count: number, concurrency = 8):
   return { groups, failures }
 }
 
-/** One SSE event as the admin API sends it. */
+/** One SSE event as the admin API sends it, with when it arrived (performance.now()). */
 export interface SseEvent {
   readonly event: string
   // Payloads are checked field by field.
   readonly data: any
+  readonly at: number
 }
 
 /** A client of `GET /v1/events` that collects every event. */
@@ -134,18 +136,9 @@ export async function openEvents(adminUrl: string, query = ''): Promise<{ events
   if (response.statusCode !== 200) throw new Error(`events: ${response.statusCode}`)
   const events: SseEvent[] = []
   const waiters = new Set<() => void>()
-  let buffer = ''
-  response.body.setEncoding('utf8')
-  response.body.on('data', (chunk: string) => {
-    buffer += chunk
-    let end: number
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end)
-      buffer = buffer.slice(end + 2)
-      const type = /^event: (.*)$/m.exec(block)?.[1]
-      const data = /^data: (.*)$/m.exec(block)?.[1]
-      if (type !== undefined && data !== undefined) events.push({ event: type, data: JSON.parse(data) })
-    }
+  readServerSentEvents(response.body, (type, data, at) => {
+    if (type === undefined) return
+    events.push({ event: type, data: JSON.parse(data), at })
     for (const waiter of waiters) waiter()
   })
   response.body.on('error', () => {})

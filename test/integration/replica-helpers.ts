@@ -5,8 +5,7 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Etcd3 } from 'etcd3'
 import { startCli, type Started } from '../helpers/processes.js'
-import { admin, agent, stateDir, writeConfig } from './control-helpers.js'
-import { request } from 'undici'
+import { admin, openEvents, stateDir, writeConfig, type SseEvent } from './control-helpers.js'
 
 export interface Replica extends Started {
   readonly id: string
@@ -91,37 +90,11 @@ export function putWeights(replica: Replica, service: string, weights: Record<st
   return admin(replica.adminUrl, 'PUT', `/v1/services/${service}/weights`, reason === undefined ? { weights } : { weights, reason }, headers)
 }
 
-/** One event of `/v1/events` with the time it arrived (performance.now()). */
-export interface TimedEvent {
-  readonly event: string
-  // Payloads are checked field by field.
-  readonly data: any
-  readonly at: number
-}
+/** One event of `/v1/events` with the time it arrived: `openEvents`' events. */
+export type TimedEvent = SseEvent
 
 /** A client of one replica's `/v1/events` that notes when each event arrived. */
-export async function timedEvents(adminUrl: string, query = ''): Promise<{ events: TimedEvent[]; close(): void }> {
-  const controller = new AbortController()
-  const response = await request(`${adminUrl}/v1/events${query}`, { signal: controller.signal, dispatcher: agent })
-  if (response.statusCode !== 200) throw new Error(`events: ${response.statusCode}`)
-  const events: TimedEvent[] = []
-  let buffer = ''
-  response.body.setEncoding('utf8')
-  response.body.on('data', (chunk: string) => {
-    const at = performance.now()
-    buffer += chunk
-    let end: number
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end)
-      buffer = buffer.slice(end + 2)
-      const type = /^event: (.*)$/m.exec(block)?.[1]
-      const data = /^data: (.*)$/m.exec(block)?.[1]
-      if (type !== undefined && data !== undefined) events.push({ event: type, data: JSON.parse(data), at })
-    }
-  })
-  response.body.on('error', () => {})
-  return { events, close: () => controller.abort() }
-}
+export const timedEvents = openEvents
 
 /** The desired state as stored in etcd (the history in full, which the API shows only the end of). */
 export async function storedState(endpoints: readonly string[], prefix = '/zdd-test/'): Promise<{ revision: number; history: { revision: number; reason?: string; id?: string }[] } | undefined> {
