@@ -9,8 +9,12 @@ import { Readable } from 'node:stream'
 /** What a request sends upstream: nothing, its whole body, or a stream of it. */
 export type RequestBody = Buffer | Readable | null
 
-/** Whether the request has a body (a length above 0, or chunked). */
+/**
+ * Whether the request has a body: HTTP/1.1 says so by a length above 0 or chunking; an HTTP/2
+ * stream that did not end with its headers has one (it needs no Content-Length).
+ */
 export function hasBody(req: IncomingMessage): boolean {
+  if (req.httpVersionMajor === 2) return !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders
   return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0'
 }
 

@@ -36,6 +36,8 @@ export interface Decision {
   /** The answer sets a new client's sticky cookie. */
   newClient: boolean
   sticky: StickyKind
+  /** The key's own group had no live instance: another group took the request. */
+  redispatched: boolean
 }
 
 /** A decision once made: where the request goes, as the snapshot it read said. */
@@ -50,6 +52,8 @@ export interface Route {
   readonly newClient: boolean
   /** How the group was chosen, for the access log. */
   readonly sticky: StickyKind
+  /** Routed to another group than the key's already (a request is redispatched once at most). */
+  readonly redispatched: boolean
 }
 
 export function emptyDecision(): Decision {
@@ -62,6 +66,7 @@ export function emptyDecision(): Decision {
     extraHeaders: undefined,
     newClient: false,
     sticky: 'none',
+    redispatched: false,
   }
 }
 
@@ -120,12 +125,14 @@ export function decide(
   if (group === undefined || instance === undefined) {
     return { error: ProxyErrors.noLiveInstance, message: `service ${plan.name} has no live instance` }
   }
+  let redispatched = false
   // Some group with a weight has no live instance: was it this key's? (Skipped while all are up.)
   if (service.weighted.length !== service.candidates.length && group.name !== overrideName) {
     const home = homeGroup(service, keyHash)
     if (home !== undefined && home !== group && home.instances.length === 0) {
       if (!plan.redispatch) return { error: ProxyErrors.noLiveInstance, message: `group ${home.name} of service ${plan.name} has no live instance` }
       countRedispatch(plan, home.name, group.name)
+      redispatched = true
     }
   }
   if (plan.exposeGroupHeader) {
@@ -140,6 +147,7 @@ export function decide(
   decision.extraHeaders = extraHeaders
   decision.newClient = newClient
   decision.sticky = overrideName !== undefined && group.name === overrideName ? 'override' : sticky
+  decision.redispatched = redispatched
   return undefined
 }
 

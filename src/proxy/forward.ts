@@ -11,7 +11,7 @@ import { clientMessageFor, errorForFailure, ProxyErrors, sendError, type ProxyEr
 import { isRefusedInterim, mayResend, sendThroughNodeHttp, type FallbackHandler } from './fallback.js'
 import { InstanceClaim } from './claim.js'
 import { buildResponseHeaders } from './headers.js'
-import { nextAttempt, redispatch, roomyInstance } from './next-attempt.js'
+import { nextAttempt, redispatch, roomyInstance, startsEpisode } from './next-attempt.js'
 import { isoNow, type StickyKind } from './access-log.js'
 import type { Route } from './decide.js'
 import { groupStats, type ServicePlan } from './plan.js'
@@ -45,7 +45,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
   /** The client has its whole answer already (204/304): what undici still reports is ignored. */
   #answered = false
   #retriedAfterSend = false
-  #redispatched = false
+  #redispatched: boolean
   #fellBack = false
   #retriesLeft: number
   #body: RequestBody = null
@@ -64,8 +64,8 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     route: Route,
     readonly upstreamHeaders: string[],
     readonly requestId: string,
-    /** The client's address through trusted proxies; set only when the access log is on. */
-    readonly clientAddress = '',
+    /** The client's address through trusted proxies; given only when the access log writes this request's line. */
+    readonly clientAddress?: string,
   ) {
     super(route.instance)
     this.plan = route.plan
@@ -74,12 +74,13 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     this.extraResponseHeaders = route.extraHeaders
     this.newClient = route.newClient
     this.#sticky = route.sticky
+    this.#redispatched = route.redispatched
     this.#group = route.group
     this.#stats = groupStats(route.plan, route.group.name)
     this.#retriesLeft = route.plan.retries
     this.#h2 = req.httpVersionMajor === 2
     this.#socket = this.#h2 ? (undefined as unknown as Socket) : req.socket
-    if (this.plan.accessLog?.sampled()) res.once('close', () => this.#logAccess())
+    if (clientAddress !== undefined) res.once('close', () => this.#logAccess())
   }
 
   /** Queues the request on its client connection; it begins when the requests before it are over. */
@@ -94,7 +95,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
   }
 
   begin(): void {
-    if (this.#h2 ? (this.req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders : !hasBody(this.req)) this.assign(this.instance)
+    if (!hasBody(this.req)) this.assign(this.instance)
     else {
       readBody(this.req, this.plan.requestBufferBytes, (body) => {
         this.#body = body
@@ -113,7 +114,12 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     if (other !== undefined) return this.assign(other)
     const to = this.#redispatchTarget()
     if (to !== undefined) return this.assign(to)
-    this.plan.logger.warn({ event: 'overloaded', service: this.plan.name, group: this.#group.name, requestId: this.requestId, why }, 'every instance of the group is busy')
+    if (startsEpisode(this.plan.overloadEpisodes, this.#group.name)) {
+      this.plan.logger.warn(
+        { event: 'overloaded', service: this.plan.name, group: this.#group.name, requestId: this.requestId, why },
+        'every instance of the group is busy: answering 503 (logged once per episode)',
+      )
+    }
     this.#answer(ProxyErrors.overloaded, `every instance of group ${this.#group.name} is busy; retry later`, 1)
   }
 
@@ -156,6 +162,11 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     this.#countAnswer(statusCode)
     const list = buildResponseHeaders(headers, this.extraResponseHeaders, this.newClient)
     if (statusCode === 204 || statusCode === 304) return this.#answerBodiless(statusCode, statusMessage, list)
+    this.#writeHead(statusCode, statusMessage, list)
+  }
+
+  /** The response head; HTTP/2 has no reason phrase. */
+  #writeHead(statusCode: number, statusMessage: string | undefined, list: string[]): void {
     if (statusMessage && !this.#h2) this.res.writeHead(statusCode, statusMessage, list)
     else this.res.writeHead(statusCode, list)
   }
@@ -165,9 +176,18 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     instance.failuresInARow = 0
     if (statusCode < 500) instance.fivexxInARow = 0
     else this.plan.outcomes.answered5xx(instance.id, ++instance.fivexxInARow)
+    this.#countStatus(statusCode)
+  }
+
+  /** An answer the client gets, the instance's or the proxy's own: its status and its client. */
+  #countStatus(statusCode: number): void {
     this.#stats.recordStatus(statusCode)
     // Without a key (sticky none, no header) the hash is random: no client to count.
     if (this.#sticky !== 'none') this.#stats.recordClient(this.keyHash)
+  }
+
+  #countDuration(): void {
+    this.#stats.recordDuration((performance.now() - this.#startedAt) / 1000)
   }
 
   /**
@@ -180,10 +200,9 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
       for (let i = 0; i < list.length; i += 2) if (list[i]!.toLowerCase() === 'content-length') list.splice(i, 2)
     }
     this.#answered = true
-    if (statusMessage && !this.#h2) this.res.writeHead(statusCode, statusMessage, list)
-    else this.res.writeHead(statusCode, list)
+    this.#writeHead(statusCode, statusMessage, list)
     this.res.end()
-    this.#stats.recordDuration((performance.now() - this.#startedAt) / 1000)
+    this.#countDuration()
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -215,7 +234,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     this.release()
     if (this.#answered) return this.#finish()
     this.res.end()
-    this.#stats.recordDuration((performance.now() - this.#startedAt) / 1000)
+    this.#countDuration()
     // A client still behind on reading keeps its send timer: it must read the rest in time too.
     if (this.#sendTimer === undefined) this.#finish()
     else this.res.once('finish', () => this.#finish())
@@ -266,9 +285,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     }
     this.#responseStarted = true
     this.#countAnswer(statusCode)
-    const list = buildResponseHeaders(response.headers, this.extraResponseHeaders, this.newClient)
-    if (this.#h2) this.res.writeHead(statusCode, list)
-    else this.res.writeHead(statusCode, response.statusMessage, list)
+    this.#writeHead(statusCode, response.statusMessage, buildResponseHeaders(response.headers, this.extraResponseHeaders, this.newClient))
     response.pipe(this.res, { end: false })
     response.once('end', () => this.onResponseEnd())
     response.once('error', (error) => this.onFallbackError(error))
@@ -323,7 +340,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     this.plan.accessLog!.write({
       time: isoNow(),
       requestId: this.requestId,
-      client: this.clientAddress,
+      client: this.clientAddress!,
       method: this.req.method!,
       path: this.req.url!,
       status: this.res.headersSent ? this.res.statusCode : 499,
@@ -344,9 +361,8 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
   /** The proxy's own answer (an error): counted like any response, named by the request id only. */
   #answer(error: ProxyError, message: string, retryAfterSeconds?: number): void {
     this.#finish()
-    this.#stats.recordStatus(error.status)
-    if (this.#sticky !== 'none') this.#stats.recordClient(this.keyHash)
-    this.#stats.recordDuration((performance.now() - this.#startedAt) / 1000)
+    this.#countStatus(error.status)
+    this.#countDuration()
     sendError(this.res, error, `${message} (request id ${this.requestId})`, { retryAfterSeconds, requestId: this.requestId })
   }
 }

@@ -11,6 +11,7 @@ import { answerClientError, clientAddressOf, isTrusted, peerAddressOf, toOriginF
 import { isoNow, type AccessLog } from './access-log.js'
 import { decide, emptyDecision, type Decision, type Refusal, type Route } from './decide.js'
 import { ProxyErrors, sendError, type ProxyError } from './errors.js'
+import { hasBody } from './body.js'
 import { Exchange } from './forward.js'
 import { createH2Engine, ListenerFront } from './front.js'
 import { buildUpstreamHeaders, buildUpstreamHeadersFromH2, removeCookie } from './headers.js'
@@ -48,7 +49,6 @@ export interface ListenerOptions extends ListenerSettings {
 }
 
 /** What the checks of a request found wrong, or undefined. */
-type Problem = readonly [ProxyError, string] | undefined
 
 /**
  * One proxy listener: a node:http engine with sane limits for HTTP/1.1 and, when configured, a
@@ -156,26 +156,26 @@ export class ProxyListener {
   }
 
   /** The checks every request passes before it is routed; the target loses its fragment here. */
-  #check(req: IncomingMessage, rawHeaderLimit: number): Problem {
+  #check(req: IncomingMessage, rawHeaderLimit: number): Refusal | undefined {
     let url = req.url!
-    if (url.length > MAX_TARGET_LENGTH) return [ProxyErrors.uriTooLong, `request target longer than ${MAX_TARGET_LENGTH} bytes`]
+    if (url.length > MAX_TARGET_LENGTH) return { error: ProxyErrors.uriTooLong, message: `request target longer than ${MAX_TARGET_LENGTH} bytes` }
     const hash = url.indexOf('#')
     // A fragment names a part of a resource for the client; it is never sent (RFC 9110 §4.2.5).
     if (hash >= 0) req.url = url = url.slice(0, hash)
     if (url.charCodeAt(0) !== 47 /* / */ && !toOriginForm(req)) {
-      return [ProxyErrors.badRequest, 'request target must be a path or an absolute http URL with host[:port]']
+      return { error: ProxyErrors.badRequest, message: 'request target must be a path or an absolute http URL with host[:port]' }
     }
-    if (req.rawHeaders.length > rawHeaderLimit) return [ProxyErrors.headersTooLarge, `more than ${MAX_HEADER_COUNT} request headers`]
+    if (req.rawHeaders.length > rawHeaderLimit) return { error: ProxyErrors.headersTooLarge, message: `more than ${MAX_HEADER_COUNT} request headers` }
     const host = req.headers.host
     // HTTP/1.0 may omit Host; when present it must be one authority.
-    if ((host !== undefined || req.httpVersionMinor !== 0) && !validHost(host)) return [ProxyErrors.badRequest, 'Host must be one host[:port]']
+    if ((host !== undefined || req.httpVersionMinor !== 0) && !validHost(host)) return { error: ProxyErrors.badRequest, message: 'Host must be one host[:port]' }
     return undefined
   }
 
   /** Checks and routes `req` into #decision; the refusal, when it cannot be served. */
   #route(req: IncomingMessage, peer: string, rawHeaderLimit = MAX_HEADER_COUNT * 2): Refusal | undefined {
     const problem = this.#check(req, rawHeaderLimit)
-    if (problem !== undefined) return { error: problem[0], message: problem[1] }
+    if (problem !== undefined) return problem
     const plan = this.#planFor(req)
     if (plan === undefined) return { error: ProxyErrors.unknownHost, message: `no service for host ${req.headers.host ?? ''}` }
     const service = this.#table.current.servicesByName.get(plan.name)
@@ -188,17 +188,10 @@ export class ProxyListener {
     const trusted = isTrusted(this.#trusted, peer)
     const requestId = this.#requestIds.of(req, trusted)
     const refusal = this.#route(req, peer)
-    if (refusal !== undefined) {
-      if (this.#settings.accessLog?.sampled()) this.#logRefusal(req, res, peer, requestId)
-      return sendError(res, refusal.error, refusal.message, { requestId })
-    }
+    if (refusal !== undefined) return this.#refuse(req, res, peer, requestId, refusal)
     const headers = buildUpstreamHeaders(req, peer, trusted, requestId, this.proto)
     if (headers === undefined) return sendError(res, ProxyErrors.badRequest, 'more than one Host header', { requestId })
-    if (this.#decision.plan!.overrideSecretDigest !== undefined) withoutSecretCookie(headers, this.#decision.plan!)
-    // #route found a route: the decision's fields are all set for this request.
-    const route = this.#decision as Route
-    const client = route.plan.accessLog === undefined ? '' : clientAddressOf(req, peer, this.#trusted)
-    new Exchange(req, res, route, headers, requestId, client).start()
+    this.#forward(req, res, peer, headers, requestId)
   }
 
   /**
@@ -214,17 +207,23 @@ export class ProxyListener {
     const peer = peerAddressOf(req.socket)
     const trusted = isTrusted(this.#trusted, peer)
     const requestId = this.#requestIds.of(req, trusted)
-    const problem = h2Problem(h2req)
-    const refusal: Refusal | undefined =
-      problem === undefined ? this.#route(req, peer, MAX_HEADER_COUNT * 2 + pseudoHeaderCount(h2req) * 2) : { error: problem[0], message: problem[1] }
-    if (refusal !== undefined) {
-      if (this.#settings.accessLog?.sampled()) this.#logRefusal(req, res, peer, requestId)
-      return sendError(res, refusal.error, refusal.message, { requestId })
-    }
-    const headers = buildUpstreamHeadersFromH2(req, peer, trusted, requestId, this.proto)
-    if (this.#decision.plan!.overrideSecretDigest !== undefined) withoutSecretCookie(headers, this.#decision.plan!)
+    const refusal = h2Problem(h2req) ?? this.#route(req, peer, h2RawHeaderLimit(h2req))
+    if (refusal !== undefined) return this.#refuse(req, res, peer, requestId, refusal)
+    this.#forward(req, res, peer, buildUpstreamHeadersFromH2(req, peer, trusted, requestId, this.proto), requestId)
+  }
+
+  /** The proxy's own answer to a request it cannot route, logged when the access log samples it. */
+  #refuse(req: IncomingMessage, res: ServerResponse, peer: string, requestId: string, refusal: Refusal): void {
+    if (this.#settings.accessLog?.sampled()) this.#logRefusal(req, res, peer, requestId)
+    sendError(res, refusal.error, refusal.message, { requestId })
+  }
+
+  /** A routed request on its way: #route's decision holds every field for it. */
+  #forward(req: IncomingMessage, res: ServerResponse, peer: string, headers: string[], requestId: string): void {
     const route = this.#decision as Route
-    const client = route.plan.accessLog === undefined ? '' : clientAddressOf(req, peer, this.#trusted)
+    if (route.plan.overrideSecretDigest !== undefined) withoutSecretCookie(headers, route.plan)
+    // The client's address (through trusted proxies) only for a line the access log will write.
+    const client = route.plan.accessLog?.sampled() === true ? clientAddressOf(req, peer, this.#trusted) : undefined
     new Exchange(req, res, route, headers, requestId, client).start()
   }
 
@@ -275,7 +274,7 @@ export class ProxyListener {
 
   /** Other upgrades (h2c): answered as a plain HTTP/1.1 request on this connection, which then closes. */
   #plainInstead(req: IncomingMessage, socket: Duplex): void {
-    if ((req.headers['content-length'] ?? '0') !== '0' || req.headers['transfer-encoding'] !== undefined) {
+    if (hasBody(req)) {
       answerRaw(socket, ProxyErrors.badRequest, 'an upgrade request with a body is not served')
       return
     }
@@ -296,26 +295,27 @@ export class ProxyListener {
  * a Host that names another authority than `:authority` (RFC 9113 §8.3.1), headers beyond the
  * size node:http allows HTTP/1.1 requests. Sets `headers.host` from `:authority`.
  */
-function h2Problem(req: Http2ServerRequest): Problem {
-  if (req.method === 'CONNECT') return [ProxyErrors.methodNotAllowed, 'CONNECT is not served: this is a reverse proxy']
+function h2Problem(req: Http2ServerRequest): Refusal | undefined {
+  if (req.method === 'CONNECT') return { error: ProxyErrors.methodNotAllowed, message: 'CONNECT is not served: this is a reverse proxy' }
   const headers = req.headers
   const authority = headers[':authority']
   if (authority !== undefined) {
-    if (headers.host !== undefined && headers.host !== authority) return [ProxyErrors.badRequest, 'Host differs from :authority']
+    if (headers.host !== undefined && headers.host !== authority) return { error: ProxyErrors.badRequest, message: 'Host differs from :authority' }
     headers.host = authority
   }
   const raw = req.rawHeaders
   let bytes = 0
   for (let i = 0; i < raw.length; i++) bytes += raw[i]!.length
-  if (bytes > MAX_HEADER_BYTES) return [ProxyErrors.headersTooLarge, `request headers larger than ${MAX_HEADER_BYTES} bytes`]
+  if (bytes > MAX_HEADER_BYTES) return { error: ProxyErrors.headersTooLarge, message: `request headers larger than ${MAX_HEADER_BYTES} bytes` }
   return undefined
 }
 
-function pseudoHeaderCount(req: Http2ServerRequest): number {
+/** The raw header entries an HTTP/2 request may have: the HTTP/1.1 limit plus its pseudo-headers. */
+function h2RawHeaderLimit(req: Http2ServerRequest): number {
   const raw = req.rawHeaders
-  let count = 0
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.charCodeAt(0) === 58 /* : */) count++
-  return count
+  let limit = MAX_HEADER_COUNT * 2
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.charCodeAt(0) === 58 /* : */) limit += 2
+  return limit
 }
 
 /** The override cookie carries the secret (`GROUP:SECRET`): it stops here. */

@@ -11,7 +11,7 @@ import type { FailureKind } from '../upstream/outcomes.js'
 import { groupStats, type ServicePlan } from './plan.js'
 import type { RetryPolicy } from './retry.js'
 
-/** Redispatches less than this far apart belong to one episode, logged once. */
+/** Redispatches (or overloads) of a group less than this far apart belong to one episode, logged once. */
 const EPISODE_GAP_MS = 10_000
 
 /** What a failed attempt's next step depends on. */
@@ -84,16 +84,24 @@ export function redispatch(
   return { group, instance }
 }
 
+/**
+ * Whether this occurrence starts an episode of `key` in `episodes` (none in the last
+ * EPISODE_GAP_MS): what happens to every request of a group while it lasts is logged once.
+ */
+export function startsEpisode(episodes: Map<string, number>, key: string): boolean {
+  const now = performance.now()
+  const episodeEnd = episodes.get(key)
+  episodes.set(key, now + EPISODE_GAP_MS)
+  return episodeEnd === undefined || now > episodeEnd
+}
+
 /** Counts a redispatch for `zdd_redispatched_total`, and logs the first of an episode. */
 export function countRedispatch(plan: ServicePlan, from: string, to: string): void {
   groupStats(plan, from).recordRedispatch(to)
-  const now = performance.now()
-  const episodeEnd = plan.redispatchEpisodes.get(from)
-  if (episodeEnd === undefined || now > episodeEnd) {
+  if (startsEpisode(plan.redispatchEpisodes, from)) {
     plan.logger.warn(
       { event: 'redispatch', service: plan.name, from, to },
       `group ${from} cannot take its requests: redispatching them to other groups (logged once per episode)`,
     )
   }
-  plan.redispatchEpisodes.set(from, now + EPISODE_GAP_MS)
 }

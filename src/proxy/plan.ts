@@ -33,10 +33,10 @@ export interface ServicePlan {
   readonly redispatch: boolean
   /** When the current redispatch episode of each group ends (performance.now() ms), for logging once per episode. */
   readonly redispatchEpisodes: Map<string, number>
+  /** The same for each group's overload episodes (every instance busy: 503). */
+  readonly overloadEpisodes: Map<string, number>
   /** Bodies up to this size are read whole before a connection is taken. */
   readonly requestBufferBytes: number
-  /** How long a request may wait for a connection slot. */
-  readonly queueMs: number
   /** How long an instance may take to send its answer's head. */
   readonly headersMs: number
   /** How long a client may read nothing before it is closed. */
@@ -90,8 +90,8 @@ export function planFor(config: ServiceConfig, parts: PlanParts): ServicePlan {
     retries: config.retries,
     redispatch: config.redispatch,
     redispatchEpisodes: new Map(),
+    overloadEpisodes: new Map(),
     requestBufferBytes: config.limits.requestBufferBytes,
-    queueMs: config.timeouts.queueMs,
     headersMs: config.timeouts.headersMs,
     sendMs: config.timeouts.sendMs,
     retry: parts.retry.of(config.name),
