@@ -8,7 +8,7 @@
 import type { CountsRecord, SharedStore, WindowCounts } from '../state/shared.js'
 import type { StatsRegistry } from '../upstream/stats.js'
 import { addCounts } from './rollout-rules.js'
-import { countResponses } from './series-math.js'
+import { groupTotals } from './series-math.js'
 
 type GroupCounts = Readonly<Record<string, WindowCounts>>
 
@@ -86,12 +86,7 @@ export class RolloutCounts {
 
   #read(service: string): GroupCounts {
     const counts: Record<string, WindowCounts> = {}
-    for (const [group, stats] of this.stats.forService(service)) {
-      const { responses, answered5xx } = countResponses(stats.responsesByStatus)
-      let upstreamFailures = 0
-      for (const count of Object.values(stats.upstreamErrors)) upstreamFailures += count
-      counts[group] = { requests: responses, answered5xx, upstreamFailures, durations: Array.from(stats.durationCounts) }
-    }
+    for (const [group, stats] of this.stats.forService(service)) counts[group] = groupTotals(stats)
     return counts
   }
 }

@@ -175,7 +175,10 @@ const postReload: Handler = async (ctx, request) => {
 }
 
 const getSeries: Handler = (ctx, request) => {
-  sendJson(request.res, 200, ctx.series.seriesOf(serviceName(ctx, request)))
+  const name = serviceName(ctx, request)
+  const series = ctx.series.seriesOf(name)
+  if (series === undefined) throw new HttpError('unknown_service', `unknown service "${name}"`)
+  sendJson(request.res, 200, series)
 }
 
 /** `/` and `/ui/…`: the dashboard, readable without the token (mutations still need it). */

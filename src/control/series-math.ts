@@ -1,5 +1,8 @@
 /** The figures the series shows, worked out from counter deltas; pure. */
 
+import type { WindowCounts } from '../state/shared.js'
+import type { GroupStats } from '../upstream/stats.js'
+
 /**
  * The q-quantile (0..1) of a histogram of plain (not cumulative) bucket counts, in the unit of
  * `bounds`, interpolated linearly inside the bucket it falls in, as Prometheus' histogram_quantile
@@ -44,4 +47,13 @@ export function countResponses(byStatus: ArrayLike<number>): { responses: number
     if (code >= 500) answered5xx += count
   }
   return { responses, answered5xx }
+}
+
+/** A group's counters since start, as the series, the rollout windows and their deltas read them. */
+export function groupTotals(stats: GroupStats): WindowCounts {
+  const { responses, answered5xx } = countResponses(stats.responsesByStatus)
+  let upstreamFailures = 0
+  // Every kind, whatever kinds the data plane counts.
+  for (const count of Object.values(stats.upstreamErrors)) upstreamFailures += count
+  return { requests: responses, answered5xx, upstreamFailures, durations: Array.from(stats.durationCounts) }
 }

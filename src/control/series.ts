@@ -6,7 +6,8 @@
  */
 import { performance } from 'node:perf_hooks'
 import { DURATION_BUCKETS, type GroupStats, type StatsRegistry } from '../upstream/stats.js'
-import { countResponses, errorRateOf, quantileOf } from './series-math.js'
+import type { WindowCounts } from '../state/shared.js'
+import { errorRateOf, groupTotals, quantileOf } from './series-math.js'
 
 /** How often the counters are read. */
 export const SERIES_INTERVAL_MS = 2_000
@@ -59,7 +60,7 @@ class GroupRing {
   readonly upstreamFailures: Float64Array
   /** BUCKETS counts per slot. */
   readonly durations: Float64Array
-  readonly #last = { responses: 0, answered5xx: 0, failures: 0, durations: new Float64Array(BUCKETS) }
+  #last: WindowCounts
 
   constructor(
     readonly stats: GroupStats,
@@ -69,26 +70,18 @@ class GroupRing {
     this.answered5xx = new Float64Array(capacity)
     this.upstreamFailures = new Float64Array(capacity)
     this.durations = new Float64Array(capacity * BUCKETS)
-    this.record(-1)
+    this.#last = groupTotals(stats)
   }
 
-  /** Writes the deltas since the last call into `slot` (-1: only take the baseline). */
+  /** Writes the deltas since the last call into `slot`. */
   record(slot: number): void {
-    const { responses, answered5xx } = countResponses(this.stats.responsesByStatus)
-    let failures = 0
-    // Every kind, whatever kinds the data plane counts.
-    for (const count of Object.values(this.stats.upstreamErrors)) failures += count
+    const now = groupTotals(this.stats)
     const last = this.#last
-    if (slot >= 0) {
-      this.requests[slot] = responses - last.responses
-      this.answered5xx[slot] = answered5xx - last.answered5xx
-      this.upstreamFailures[slot] = failures - last.failures
-      for (let i = 0; i < BUCKETS; i++) this.durations[slot * BUCKETS + i] = this.stats.durationCounts[i]! - last.durations[i]!
-    }
-    last.responses = responses
-    last.answered5xx = answered5xx
-    last.failures = failures
-    last.durations.set(this.stats.durationCounts)
+    this.requests[slot] = now.requests - last.requests
+    this.answered5xx[slot] = now.answered5xx - last.answered5xx
+    this.upstreamFailures[slot] = now.upstreamFailures - last.upstreamFailures
+    for (let i = 0; i < BUCKETS; i++) this.durations[slot * BUCKETS + i] = now.durations[i]! - last.durations[i]!
+    this.#last = now
   }
 }
 
@@ -114,7 +107,7 @@ export class SeriesSampler {
   readonly #capacity: number
   readonly #times: Float64Array
   readonly #seconds: Float64Array
-  readonly #byService = new Map<string, GroupRing[]>()
+  #byService = new Map<string, GroupRing[]>()
   readonly #now: () => number
   readonly #monotonic: () => number
   /** Slot the next point goes to; the ring holds `#size` points ending just before it. */
@@ -123,7 +116,10 @@ export class SeriesSampler {
   #lastSampleMs: number
   #timer: NodeJS.Timeout | undefined
 
-  constructor(stats: StatsRegistry, options: SeriesOptions = {}) {
+  constructor(
+    private readonly stats: StatsRegistry,
+    options: SeriesOptions = {},
+  ) {
     this.#intervalMs = options.intervalMs ?? SERIES_INTERVAL_MS
     this.#capacity = Math.ceil((options.windowMs ?? SERIES_WINDOW_MS) / this.#intervalMs)
     this.#times = new Float64Array(this.#capacity)
@@ -131,11 +127,21 @@ export class SeriesSampler {
     this.#now = options.now ?? Date.now
     this.#monotonic = options.monotonic ?? (() => performance.now())
     this.#lastSampleMs = this.#monotonic()
-    for (const group of stats.all()) {
-      let rings = this.#byService.get(group.service)
-      if (rings === undefined) this.#byService.set(group.service, (rings = []))
-      rings.push(new GroupRing(group, this.#capacity))
+    this.reconfigure()
+  }
+
+  /**
+   * Follows the groups of a reloaded config: a group that stays keeps its ring, a new one starts
+   * empty (its earlier points read 0), a dropped one goes.
+   */
+  reconfigure(): void {
+    const byService = new Map<string, GroupRing[]>()
+    for (const group of this.stats.all()) {
+      let rings = byService.get(group.service)
+      if (rings === undefined) byService.set(group.service, (rings = []))
+      rings.push(this.#byService.get(group.service)?.find((ring) => ring.stats === group) ?? new GroupRing(group, this.#capacity))
     }
+    this.#byService = byService
   }
 
   start(): void {

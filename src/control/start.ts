@@ -187,6 +187,7 @@ export async function prepareControl(
     },
     reconfigure(next) {
       server?.setTokens(next.admin?.token, next.admin?.readToken)
+      series?.reconfigure()
       splits?.reconfigure()
     },
     async close() {

@@ -174,6 +174,19 @@ describe('a reload that cannot apply', () => {
     expect(refused.json.error.field).toBe('services[0].groups')
     expect(refused.json.error.message).toContain('group "b" is gone from the file but still has weight 10')
     expect((await admin(proxy.adminUrl, 'GET', '/v1/services/svc')).json.weights).toEqual({ a: 90, b: 10 })
+
+    // A group the file adds appears in the series (and the split) at once; those that stay keep theirs.
+    writeFileSync(proxy.configPath, JSON.stringify(controlConfig({ a: [a.address], b: [b.address], c: [a.address] }, { a: 1, b: 1 }, { statePath })))
+    expect((await admin(proxy.adminUrl, 'POST', '/v1/reload', {})).status).toBe(200)
+    const series = await admin(proxy.adminUrl, 'GET', '/v1/services/svc/series')
+    expect(series.status).toBe(200)
+    expect(series.json.groups.map((group: { name: string }) => group.name)).toEqual(['a', 'b', 'c'])
+    for (let tries = 0; ; tries++) {
+      const groups = (await admin(proxy.adminUrl, 'GET', '/v1/services/svc')).json.groups as { name: string; observed: unknown }[]
+      if (groups.every((group) => group.observed !== null)) break
+      expect(tries, `groups without observed shares: ${groups.filter((g) => g.observed === null).map((g) => g.name).join(', ')}`).toBeLessThan(50)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
   })
 })
 
