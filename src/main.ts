@@ -76,12 +76,6 @@ export function localDataSide(config: Config, logger: Logger, certificates: Cert
   return (outcomes) => new DataPlane(config, { outcomes, logger, certificates })
 }
 
-/**
- * How long the start waits for the first health and readiness results of the instances discovery
- * found, so the first requests do not find every instance still unchecked (and get 503).
- */
-const FIRST_CHECKS_WAIT_MS = 5_000
-
 /** How long a cut-over waits for each target instance to accept a TCP connection. */
 const CUTOVER_PROBE_MS = 2_000
 
@@ -116,11 +110,7 @@ export async function startProxy(config: Config, logger: Logger, options: StartO
     control = await prepareControl(config, plane, dataSide, (address) => acceptsConnection(address, CUTOVER_PROBE_MS), logger, reload)
     discovery = startDiscovery(config, plane, logger)
     await discovery.firstAnswers
-    health.markStarted()
-    const unjudged = await health.firstVerdicts(FIRST_CHECKS_WAIT_MS)
-    if (unjudged.length > 0) {
-      logger.warn({ event: 'first_checks_pending', instances: unjudged }, 'opening the listeners before every instance answered its first checks')
-    }
+    await health.settle()
     for (const { service, host, port } of await dataSide.start()) {
       ports.set(service, port)
       logger.info({ event: 'listening', service, host, port }, 'proxy listening')

@@ -23,7 +23,7 @@ import type { RunningDiscovery } from './control/discovery.js'
 import type { ControlPlane } from './control/plane.js'
 import type { ReloadSummary } from './control/ports.js'
 import type { Control } from './control/start.js'
-import { logWeightsFromState, weightsFromState } from './control/weights-source.js'
+import { logWeightsFromState } from './control/weights-source.js'
 import type { HealthMonitor } from './health/monitor.js'
 import type { DataSide } from './main.js'
 import type { Logger } from './support/log.js'
@@ -41,9 +41,6 @@ export interface ReloadParts {
   readonly ports: Map<string, number>
   readonly logger: Logger
 }
-
-/** How long a reload waits for the first checks of new instances, as the start does. */
-const FIRST_CHECKS_WAIT_MS = 5_000
 
 /** Runs reloads one at a time; see the module comment. */
 export class ConfigReloader {
@@ -106,10 +103,8 @@ export class ConfigReloader {
     health.reconfigure(next.services)
     control.reconfigure(next)
     await discovery.reconfigure(next)
-    health.markStarted()
     // As at start: a new service's listener opens once its groups can serve (bounded).
-    const unjudged = await health.firstVerdicts(FIRST_CHECKS_WAIT_MS)
-    if (unjudged.length > 0) logger.warn({ event: 'first_checks_pending', instances: unjudged }, 'opening the listeners before every instance answered its first checks')
+    await health.settle()
     // Reading the spec applies the pending rebuild: the data side routes the new instances before a new listener opens.
     void plane.spec
     const listening = await dataSide.listen()
@@ -120,11 +115,11 @@ export class ConfigReloader {
       if (previous.get(service) !== port) logger.info({ event: 'listening', service, host, port }, 'proxy listening')
     }
     for (const certificate of certificates.summaries) logCertificate(logger, certificate)
-    logWeightsFromState(plane, logger)
+    const differing = logWeightsFromState(plane, logger)
     return {
       file: path,
       services: compareServices(before, next),
-      weightsFromState: weightsFromState(plane),
+      weightsFromState: differing,
       listening,
       certificates: certificates.summaries.map(({ file, subject, validTo, expired }) => ({ file, subject, validTo, expired })),
     }

@@ -2,8 +2,8 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { CommandModule } from 'yargs'
 import { loadCertificates } from '../config/certificates.js'
+import { longestDrainMs } from '../config/drain.js'
 import { loadConfig } from '../config/load.js'
-import type { ServiceConfig } from '../config/types.js'
 import { createLogger } from '../support/log.js'
 import { startProxy, type RunningProxy } from '../main.js'
 import { CliError } from './errors.js'
@@ -64,8 +64,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     const config = await loadConfig(args.config ?? DEFAULT_CONFIG_PATH)
     const certificates = await loadCertificates(config, args.config ?? DEFAULT_CONFIG_PATH)
     const logger = createLogger('zdd-proxy')
-    const graceOf = (services: readonly ServiceConfig[]) => Math.max(...services.map((service) => service.drainSeconds * 1000), 1_000)
-    const graceMs = graceOf(config.services)
+    const graceMs = longestDrainMs(config.services)
     // SIGHUP reloads the config (it would end the process by default: a proxy must not drop
     // traffic because a terminal closed). Until the proxy runs, a hangup means nothing.
     let proxy: RunningProxy | undefined
@@ -79,6 +78,6 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     }
     const running = proxy
     // A reload may have changed drainSeconds: the grace is the config's in force at the signal.
-    stopOnSignals(running, () => graceOf(running.plane.config.services))
+    stopOnSignals(running, () => longestDrainMs(running.plane.config.services))
   },
 }

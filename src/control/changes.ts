@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { ConfigError } from '../config/errors.js'
 import type { ServiceConfig } from '../config/types.js'
 import type { Logger } from '../support/log.js'
-import { validateWeights } from '../routing/weights.js'
+import { identicalWeights, validateWeights } from '../routing/weights.js'
 import { FileStore } from '../state/file-store.js'
 import { overlayConfig, reconcileOnReload } from '../state/merge.js'
 import { isShared } from '../state/shared.js'
@@ -329,7 +329,7 @@ export class ChangeController {
       const entries = fresh.filter((entry) => entry.service === name)
       const weights = next.services[name]?.weights
       const rollout = rolloutEvents(name, before.services[name]?.rollout, next.services[name]?.rollout, weights ?? {})
-      if (weights === undefined || (entries.length === 0 && sameWeights(before.services[name]?.weights, weights))) {
+      if (weights === undefined || (entries.length === 0 && (before.services[name] !== undefined && identicalWeights(before.services[name].weights, weights)))) {
         for (const { type, payload } of rollout) this.#publish(type, payload)
         continue
       }
@@ -396,12 +396,6 @@ function madeBy(state: DesiredState, change: Change): boolean {
 
 function eventOf(entry: HistoryEntry): 'weights_changed' | 'cutover_started' | 'rollback' {
   return entry.kind === 'weights' ? 'weights_changed' : entry.kind === 'rollback' ? 'rollback' : 'cutover_started'
-}
-
-function sameWeights(a: Weights | undefined, b: Weights | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b
-  const keys = Object.keys(a)
-  return keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && a[key] === b[key])
 }
 
 function now(): string {

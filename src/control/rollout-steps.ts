@@ -4,6 +4,7 @@
  * its weights land together or not at all. Pure: the time and the window's name are passed in.
  */
 import type { FailedCheck, RolloutAnalysis, RolloutRecord, RolloutDrain, StepFigures, StepResult } from '../state/rollout-record.js'
+import { identicalWeights } from '../routing/weights.js'
 import type { Change, Weights } from '../state/store.js'
 import { cutoverWeights, drainedGroups } from './change-rules.js'
 import { stepIsCutover, stepWeights } from './rollout-rules.js'
@@ -32,14 +33,9 @@ export interface StepContext {
 /** A change without its id (ChangeController gives it one). */
 export type PlannedChange = Omit<Change, 'id'>
 
-function sameWeights(a: Weights, b: Weights): boolean {
-  const keys = Object.keys(a)
-  return keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && a[key] === b[key])
-}
-
 /** A weights change, or only the record when the weights already are `after`. */
 function toWeights(ctx: StepContext, after: Weights, rollout: RolloutRecord, reason: string): PlannedChange {
-  const kind = sameWeights(ctx.weights, after) ? 'rollout' : 'weights'
+  const kind = identicalWeights(ctx.weights, after) ? 'rollout' : 'weights'
   return { service: ctx.service, kind, after: kind === 'rollout' ? ctx.weights : after, time: ctx.time, reason, rollout, madeBy: rollout.id }
 }
 

@@ -1,5 +1,6 @@
 /** The read side of the admin API: what `GET /v1/services` and `zdd-proxy status` show. */
 
+import { equivalentWeights } from '../routing/weights.js'
 import type { HistoryEntry, Weights } from '../state/store.js'
 import { historyOf } from '../state/store.js'
 import type { ChangeController } from './changes.js'
@@ -7,7 +8,6 @@ import type { DrainStatus } from './drain.js'
 import type { ControlPlane } from './plane.js'
 import type { DataPlaneLink } from './ports.js'
 import type { ObservedShare, SplitAccuracy } from './split-accuracy.js'
-import { sameWeights } from './weights-source.js'
 
 /** History entries shown per service. */
 const HISTORY_SHOWN = 10
@@ -110,7 +110,7 @@ export function serviceView({ plane, changes, dataPlanes, splits }: StatusSource
     revision: changes.revision,
     routeRevision: table.revision,
     weights,
-    ...(sameWeights(weights, config.weights) ? {} : { configWeights: config.weights }),
+    ...(equivalentWeights(weights, config.weights) ? {} : { configWeights: config.weights }),
     groups,
     observedShare: split === undefined ? null : { windowSeconds: split.windowSeconds, seconds: split.seconds, judged: split.judged },
     cutover: cutover ?? null,

@@ -4,32 +4,35 @@
  */
 import type { Logger } from '../support/log.js'
 import type { Weights } from '../state/store.js'
+import { equivalentWeights } from '../routing/weights.js'
 import type { ControlPlane } from './plane.js'
 
-/** Says which services' saved weights win over the config file's, as they differ (at start and at every reload). */
-export function logWeightsFromState(plane: ControlPlane, logger: Logger): void {
-  for (const { service, weights, file } of weightsFromState(plane)) {
+/** Says which services' saved weights win over the config file's, as they differ (at start and at every reload); returns them. */
+export function logWeightsFromState(plane: ControlPlane, logger: Logger): WeightsFromState[] {
+  const differing = weightsFromState(plane)
+  for (const { service, weights, file } of differing) {
     logger.info(
       { event: 'weights_from_state', service, weights, file },
       `service ${service}: the desired weights from the state store win over the config file's (set them with the admin API or the CLI)`,
     )
   }
+  return differing
+}
+
+/** A service whose weights in force (the state store's) differ from the config file's. */
+export interface WeightsFromState {
+  readonly service: string
+  readonly weights: Weights
+  readonly file: Weights
 }
 
 /** Services whose weights in force (the state store's) differ from the config file's. */
-export function weightsFromState(plane: ControlPlane): { service: string; weights: Weights; file: Weights }[] {
-  const differing: { service: string; weights: Weights; file: Weights }[] = []
+export function weightsFromState(plane: ControlPlane): WeightsFromState[] {
+  const differing: WeightsFromState[] = []
   for (const service of plane.config.services) {
     const weights = plane.weightsOf(service.name)
-    if (!sameWeights(weights, service.weights)) differing.push({ service: service.name, weights, file: service.weights })
+    if (!equivalentWeights(weights, service.weights)) differing.push({ service: service.name, weights, file: service.weights })
   }
   return differing
 }
 
-/** Equal weights; a group left out weighs 0. */
-export function sameWeights(a: Weights, b: Weights): boolean {
-  for (const name of new Set([...Object.keys(a), ...Object.keys(b)])) {
-    if ((Object.hasOwn(a, name) ? a[name] : 0) !== (Object.hasOwn(b, name) ? b[name] : 0)) return false
-  }
-  return true
-}

@@ -23,6 +23,12 @@ import {
 } from './status.js'
 import type { HealthState } from './types.js'
 
+/**
+ * How long a start or a reload waits for the first health and readiness results of the instances
+ * it found, so the first requests do not find every instance still unchecked (and get 503).
+ */
+const FIRST_CHECKS_WAIT_MS = 5_000
+
 const FRESH_CHECK = Object.freeze({ passedOnce: false, failures: 0, failing: false })
 const PASSED_CHECK = Object.freeze({ passedOnce: true, failures: 0, failing: false })
 
@@ -241,6 +247,19 @@ export class HealthMonitor implements OutcomeSink {
     this.#update(record, facts, reason)
     record.reported.add(index)
     this.#wakeJudgedWaiters()
+  }
+
+  /**
+   * Ends the start-up phase (markStarted) and waits for the first verdicts (at most
+   * FIRST_CHECKS_WAIT_MS), warning about the instances still unchecked then: what a start and a
+   * reload do before they open listeners.
+   */
+  async settle(): Promise<void> {
+    this.markStarted()
+    const unjudged = await this.firstVerdicts(FIRST_CHECKS_WAIT_MS)
+    if (unjudged.length > 0) {
+      this.logger.warn({ event: 'first_checks_pending', instances: unjudged }, 'opening the listeners before every instance answered its first checks')
+    }
   }
 
   /**

@@ -16,6 +16,7 @@ import { planFor, type PlanParts, type ServicePlan } from './plan.js'
 import { RetryPolicies } from './retry.js'
 import { tableFromSpec } from './table.js'
 import type { ListenerCertificates } from './tls.js'
+import { longestDrainMs } from '../config/drain.js'
 
 /** A service's listener as opened: the port is the bound one (the config may say 0). */
 export interface ListeningService {
@@ -207,7 +208,7 @@ export class DataPlane {
 
   /** The longest drainSeconds of the config, in ms. */
   #longestDrainMs(): number {
-    return Math.max(1_000, ...this.#config.services.map((service) => service.drainSeconds * 1000))
+    return longestDrainMs(this.#config.services)
   }
 
   #retire(task: () => Promise<void>): void {
@@ -264,7 +265,7 @@ export class DataPlane {
     const opened: OpenListener[] = []
     try {
       for (const [key, next] of wanted) {
-        const graceMs = Math.max(1_000, ...next.services.map((service) => service.drainSeconds * 1000))
+        const graceMs = longestDrainMs(next.services)
         const open = this.#listeners.get(key)
         if (open !== undefined) {
           open.listener.update(next.settings)

@@ -32,3 +32,17 @@ export function validateWeights(input: unknown, groupNames: readonly string[]): 
   if (!Number.isFinite(total)) return { ok: false, field: '', message: 'weights are too large (their sum overflows)' }
   return { ok: true, weights: Object.freeze(weights) }
 }
+
+/** The same groups with the same weights (a group absent from one is not the same as weight 0). */
+export function identicalWeights(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): boolean {
+  const keys = Object.keys(a)
+  return keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && a[key] === b[key])
+}
+
+/** The same traffic: every group's weight equal, a group absent from one counting as weight 0. */
+export function equivalentWeights(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): boolean {
+  for (const name of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if ((Object.hasOwn(a, name) ? a[name] : 0) !== (Object.hasOwn(b, name) ? b[name] : 0)) return false
+  }
+  return true
+}

@@ -13,6 +13,7 @@ import { isFromWorker, type ConfigMessage, type FromWorker, type ListeningMessag
 import { RespawnBackoff } from './backoff.js'
 import { WorkerFacts } from './facts.js'
 import { RemoteDrains } from './remote-drains.js'
+import { longestDrainMs } from '../../config/drain.js'
 
 const WORKER_ENTRY = fileURLToPath(new URL('../worker/entry.js', import.meta.url))
 /** A new worker that has not opened its listeners by then is given up. */
@@ -110,7 +111,7 @@ export class WorkerPool implements DataSide {
 
   /** A reload: every worker (and every later one) gets the config; listeners change at `listen()`. */
   reconfigure(config: Config, certificates: Certificates): void {
-    this.#graceMs = Math.max(1_000, ...config.services.map((service) => service.drainSeconds * 1000))
+    this.#graceMs = longestDrainMs(config.services)
     this.#facts.stats.reconfigure(config)
     this.#configMessage = { type: 'config', config, certificates }
     for (const record of this.#records.values()) if (record.hello) this.#send(record, this.#configMessage)

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../../support/log.js'
 import type { OutcomeSink } from '../../upstream/outcomes.js'
 import { isToWorker, type ConfigMessage, type FromWorker, type ToWorker } from '../messages.js'
 import { ReportBuilder } from './reports.js'
+import { longestDrainMs } from '../../config/drain.js'
 
 /** How often a worker reports what changed. */
 const REPORT_MS = 250
@@ -105,7 +106,7 @@ export class ClusterWorker {
 
   /** The longest drainSeconds of the config in force, in ms. */
   get graceMs(): number {
-    return Math.max(1_000, ...this.#config.services.map((service) => service.drainSeconds * 1000))
+    return longestDrainMs(this.#config.services)
   }
 
   #report(done?: () => void): void {
