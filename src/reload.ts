@@ -27,6 +27,7 @@ import { logWeightsFromState } from './control/weights-source.js'
 import type { HealthMonitor } from './health/monitor.js'
 import type { DataSide } from './main.js'
 import type { Logger } from './support/log.js'
+import { Serial } from './support/serial.js'
 
 export interface ReloadParts {
   readonly path: string
@@ -45,7 +46,7 @@ export interface ReloadParts {
 /** Runs reloads one at a time; see the module comment. */
 export class ConfigReloader {
   #config: Config
-  #queue: Promise<unknown> = Promise.resolve()
+  readonly #serial = new Serial()
   #stopped = false
 
   constructor(private readonly parts: ReloadParts) {
@@ -54,18 +55,13 @@ export class ConfigReloader {
 
   /** Re-reads the config file and applies it whole, or rejects (a ConfigError names the field) and changes nothing. */
   reload(): Promise<ReloadSummary> {
-    const run = this.#queue.then(
-      () => this.#reload(),
-      () => this.#reload(),
-    )
-    this.#queue = run.catch(() => {})
-    return run
+    return this.#serial.run(() => this.#reload())
   }
 
   /** Waits for a running reload; later ones are refused. */
   async stop(): Promise<void> {
     this.#stopped = true
-    await this.#queue
+    await this.#serial.idle()
   }
 
   async #reload(): Promise<ReloadSummary> {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { ConfigError } from '../config/errors.js'
 import type { ServiceConfig } from '../config/types.js'
 import type { Logger } from '../support/log.js'
+import { Serial } from '../support/serial.js'
 import { identicalWeights, validateWeights } from '../routing/weights.js'
 import { FileStore } from '../state/file-store.js'
 import { overlayConfig, reconcileOnReload } from '../state/merge.js'
@@ -62,7 +63,7 @@ export type Plan = (state: DesiredState) => Omit<Change, 'id'> | Promise<Omit<Ch
 export class ChangeController {
   #state: DesiredState
   // Mutations run one after the other so If-Match and the file always see the latest revision.
-  #queue: Promise<unknown> = Promise.resolve()
+  readonly #serial = new Serial()
   readonly #listeners = new Set<(state: DesiredState) => void>()
 
   constructor(
@@ -102,7 +103,7 @@ export class ChangeController {
    * wrote first.
    */
   apply(options: MutationOptions, plan: Plan): Promise<Committed> {
-    return this.#serial(async () => {
+    return this.#serial.run(async () => {
       const { state, id } = await this.#mutate(options, async (base) => {
         const change = await plan(base)
         this.#guard(options)
@@ -114,7 +115,7 @@ export class ChangeController {
   }
 
   setWeights(service: string, input: unknown, options: MutationOptions): Promise<ChangeResult> {
-    return this.#serial(() =>
+    return this.#serial.run(() =>
       this.#change(options, (state) => {
         const groups = this.#groupsOf(service)
         const checked = validateWeights(input, groups)
@@ -129,7 +130,7 @@ export class ChangeController {
   }
 
   cutover(service: string, to: string, options: CutoverOptions): Promise<ChangeResult> {
-    return this.#serial(() =>
+    return this.#serial.run(() =>
       this.#change(options, async (state) => {
         const groups = this.#groupsOf(service)
         if (!groups.includes(to)) {
@@ -158,7 +159,7 @@ export class ChangeController {
   }
 
   rollback(service: string, options: MutationOptions): Promise<ChangeResult> {
-    return this.#serial(() =>
+    return this.#serial.run(() =>
       this.#change(options, (state) => {
         const groups = this.#groupsOf(service)
         const target = changeToUndo(historyOf(state, service))
@@ -185,7 +186,7 @@ export class ChangeController {
    * interleave and be overwritten).
    */
   exclusive<T>(task: () => Promise<T>): Promise<T> {
-    return this.#serial(task)
+    return this.#serial.run(task)
   }
 
   /**
@@ -224,12 +225,6 @@ export class ChangeController {
     }
     this.#state = result.state
     return weights
-  }
-
-  #serial<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(task, task)
-    this.#queue = run.catch(() => {})
-    return run
   }
 
   #groupsOf(service: string): string[] {

@@ -1,7 +1,6 @@
 /** `GET /v1/cluster`: which store holds the desired state, and the replicas sharing it. */
 
-import { hostname } from 'node:os'
-import { isShared, type StateSource } from '../state/shared.js'
+import { defaultReplicaId, isShared, type StateSource } from '../state/shared.js'
 import type { StateStore } from '../state/store.js'
 
 export interface ReplicaView {
@@ -35,7 +34,7 @@ export interface ClusterView {
 export function clusterView(store: StateStore | undefined, revision: number, driver?: string): ClusterView {
   const now = new Date().toISOString()
   if (!isShared(store)) {
-    const self = { id: `${hostname()}-${process.pid}`, appliedRevision: revision, self: true, lastSeen: now, lagging: false }
+    const self = { id: defaultReplicaId(), appliedRevision: revision, self: true, lastSeen: now, lagging: false }
     return {
       store: store === undefined ? 'none' : 'file',
       connected: true,

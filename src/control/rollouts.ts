@@ -6,8 +6,7 @@
  * own: with a file store this process, with etcd the replica holding the driver key.
  */
 import { randomBytes } from 'node:crypto'
-import { hostname } from 'node:os'
-import { isShared } from '../state/shared.js'
+import { defaultReplicaId, isShared } from '../state/shared.js'
 import { rolloutActive, type RolloutRecord, type StepFigures } from '../state/rollout-record.js'
 import type { DesiredState, StateStore } from '../state/store.js'
 import type { Logger } from '../support/log.js'
@@ -56,7 +55,7 @@ export class Rollouts {
   get driver(): string | undefined {
     if (isShared(this.store)) return this.store.driver
     // As /v1/cluster names this process with a file store.
-    return this.store === undefined ? undefined : `${hostname()}-${process.pid}`
+    return this.store === undefined ? undefined : defaultReplicaId()
   }
 
   /** Whether this replica makes the transitions. */

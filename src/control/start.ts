@@ -34,9 +34,9 @@ export interface Control {
 }
 
 /** Each configured service's weights and group names, which a saved state is checked against. */
-function configShape(config: Config, plane: ControlPlane): Map<string, { weights: Weights; groups: string[] }> {
+function configShape(plane: ControlPlane): Map<string, { weights: Weights; groups: string[] }> {
   return new Map(
-    config.services.map((service) => [service.name, { weights: plane.weightsOf(service.name), groups: service.groups.map((group) => group.name) }]),
+    plane.config.services.map((service) => [service.name, { weights: plane.weightsOf(service.name), groups: service.groups.map((group) => group.name) }]),
   )
 }
 
@@ -56,7 +56,7 @@ async function openFileStore(config: Config, path: string, plane: ControlPlane, 
   const saved = await fileStore.load()
   let state = initialState(configWeights(plane))
   if (saved !== undefined) {
-    state = mergeWithConfig(saved, configShape(config, plane), fileStore.path)
+    state = mergeWithConfig(saved, configShape(plane), fileStore.path)
     applyWeights(plane, state)
   }
   await fileStore.prepare()
@@ -82,10 +82,6 @@ class StoreEvents implements SharedStoreListener {
     this.peers?.check()
   }
 
-  connection(): void {
-    // The store logs it; zdd_store_up and /v1/cluster read it.
-  }
-
   attach(changes: ChangeController, peers: ClusterDrains): void {
     this.changes = changes
     this.peers = peers
@@ -99,7 +95,7 @@ class StoreEvents implements SharedStoreListener {
 async function openEtcdStore(config: Config, settings: EtcdStateConfig, plane: ControlPlane, listener: StoreEvents, logger: Logger) {
   // Loaded only when used: the gRPC client is large, and a file-store proxy has no use for it.
   const { EtcdStore } = await import('../state/etcd-store.js')
-  const store = new EtcdStore({ ...settings, config: configShape(config, plane), logger })
+  const store = new EtcdStore({ ...settings, config: () => configShape(plane), logger })
   const loaded = await store.open(listener)
   const state = loaded ?? initialState(configWeights(plane))
   applyWeights(plane, state)

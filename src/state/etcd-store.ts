@@ -1,7 +1,7 @@
-import { hostname } from 'node:os'
 import { ConsecutiveBreaker, circuitBreaker, handleWhen, isBrokenCircuitError, retry } from 'cockatiel'
 import { Etcd3, GRPCDeadlineExceededError, isRecoverableError, type IKeyValue, type Lease, type Watcher } from 'etcd3'
 import type { Logger } from '../support/log.js'
+import { Serial } from '../support/serial.js'
 import { StandingWorker } from '../support/off-thread.js'
 import { Coalesced } from './coalesced.js'
 import { DriverElection } from './etcd-driver.js'
@@ -9,7 +9,7 @@ import { EtcdMembership } from './etcd-membership.js'
 import { PENDING_REVISION, classifyKey, encodeState, etcdKeys, settleRevisions, type EtcdKeys } from './etcd-codec.js'
 import { FileStore } from './file-store.js'
 import { overlayConfig } from './merge.js'
-import type { CountsRecord, DrainRecord, ReplicaRecord, SharedStore, SharedStoreListener, StateSource } from './shared.js'
+import { defaultReplicaId, type CountsRecord, type DrainRecord, type ReplicaRecord, type SharedStore, type SharedStoreListener, type StateSource } from './shared.js'
 import { StateError, StoreUnavailableError, applyChange, type Change, type CommitOutcome, type DesiredState, type Weights } from './store.js'
 
 // zod-based; runs in a standing worker thread (see off-thread.ts for why).
@@ -29,8 +29,8 @@ export interface EtcdStoreOptions {
   readonly replicaId?: string
   readonly leaseSeconds: number
   readonly timeoutMs: number
-  /** Each configured service's weights and groups: what a state read from etcd is fitted to. */
-  readonly config: ReadonlyMap<string, { readonly weights: Weights; readonly groups: readonly string[] }>
+  /** Each service of the config in force (a reload changes it) with its weights and groups: what a state read from etcd is fitted to. */
+  readonly config: () => ReadonlyMap<string, { readonly weights: Weights; readonly groups: readonly string[] }>
   readonly logger: Logger
 }
 
@@ -63,7 +63,7 @@ export class EtcdStore implements SharedStore {
   #applied: DesiredState | undefined
   #lease: Lease | undefined
   #watcher: Watcher | undefined
-  #queue: Promise<void> = Promise.resolve()
+  readonly #serial = new Serial()
   #reconnect: NodeJS.Timeout | undefined
   #backoffMs = BACKOFF_FIRST_MS
   #closed = false
@@ -72,7 +72,7 @@ export class EtcdStore implements SharedStore {
 
   constructor(options: EtcdStoreOptions) {
     this.#options = options
-    this.replicaId = options.replicaId ?? `${hostname()}-${process.pid}`
+    this.replicaId = options.replicaId ?? defaultReplicaId()
     this.#keys = etcdKeys(options.prefix)
     this.description = `etcd ${options.endpoints.join(',')} ${this.#keys.state}`
     this.#cache = new FileStore(options.cachePath)
@@ -125,7 +125,7 @@ export class EtcdStore implements SharedStore {
     this.#parser.warm('{}', 'warm-up')
     await this.#cache.prepare()
     try {
-      const loaded = await this.#serially(() => this.#connect())
+      const loaded = await this.#serial.run(() => this.#connect())
       this.#source = 'store'
       this.#startCampaigns()
       return loaded
@@ -279,7 +279,6 @@ export class EtcdStore implements SharedStore {
 
   /** After a reconnect: the listener catches up with what was missed. */
   #caughtUp(state: DesiredState | undefined): void {
-    this.#listener?.connection(true)
     this.#listener?.membership()
     if (state !== undefined) this.#listener?.state(state)
   }
@@ -374,7 +373,7 @@ export class EtcdStore implements SharedStore {
   }
 
   #fit(state: DesiredState): DesiredState {
-    const { state: fitted, problems } = overlayConfig(state, this.#options.config)
+    const { state: fitted, problems } = overlayConfig(state, this.#options.config())
     if (problems.length > 0) {
       this.#options.logger.warn({ event: 'state_mismatch', revision: state.revision, problems }, `the shared state does not fit this replica's config: ${problems.join('; ')}`)
     }
@@ -399,7 +398,6 @@ export class EtcdStore implements SharedStore {
       { event: 'store_disconnected', store: 'etcd', reason },
       `lost etcd (${reason}); routing stays on revision ${this.#applied?.revision ?? 0}, changes are refused until it is back`,
     )
-    this.#listener?.connection(false)
   }
 
   #dropWatch(): void {
@@ -433,16 +431,7 @@ export class EtcdStore implements SharedStore {
   }
 
   #enqueue(task: () => Promise<unknown>): void {
-    void this.#serially(task).catch((error: unknown) => this.#options.logger.error({ event: 'store_event_failed', err: error }, 'handling an etcd event failed'))
-  }
-
-  #serially<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(task, task)
-    this.#queue = run.then(
-      () => {},
-      () => {},
-    )
-    return run
+    void this.#serial.run(task).catch((error: unknown) => this.#options.logger.error({ event: 'store_event_failed', err: error }, 'handling an etcd event failed'))
   }
 }
 

@@ -3,7 +3,13 @@
  * tells each replica about changes the others made, who the replicas are, and how far each has
  * drained a cut-over. Kept apart from the etcd client so the control side never sees it.
  */
+import { hostname } from 'node:os'
 import type { DesiredState, StateStore } from './store.js'
+
+/** This process's name among replicas when the config names none: `<hostname>-<pid>`. */
+export function defaultReplicaId(): string {
+  return `${hostname()}-${process.pid}`
+}
 
 /** One replica as it registered itself (under its lease, so it disappears when the replica does). */
 export interface ReplicaRecord {
@@ -57,8 +63,6 @@ export interface SharedStoreListener {
   state(state: DesiredState): void
   /** The replicas or their drain reports changed. */
   membership(): void
-  /** The connection to the store came or went. */
-  connection(connected: boolean): void
 }
 
 /** A store several replicas share. */
