@@ -44,12 +44,16 @@ export function zddConfig(
   }
 }
 
-/** HAProxy with one thread, keep-alive on both sides, X-Forwarded-For added. */
-export function haproxyConfig(port: number, backend: string): string {
+/**
+ * HAProxy with one thread, keep-alive on both sides, X-Forwarded-For added; with `pem` (a
+ * certificate and key in one file) TLS 1.2+ with ALPN h2 and http/1.1.
+ */
+export function haproxyConfig(port: number, backend: string, pem?: string): string {
+  const tls = pem === undefined ? '' : ` ssl crt ${pem} alpn h2,http/1.1 ssl-min-ver TLSv1.2`
   return `global
   nbthread 1
   maxconn 4096
-
+${pem === undefined ? '' : '  tune.ssl.default-dh-param 2048\n'}
 defaults
   mode http
   timeout connect 2s
@@ -59,7 +63,7 @@ defaults
   option forwardfor
 
 frontend bench
-  bind 127.0.0.1:${port}
+  bind 127.0.0.1:${port}${tls}
   default_backend backends
 
 backend backends

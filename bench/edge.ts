@@ -24,6 +24,7 @@ import { promisify } from 'node:util'
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { backendAddress, startBackend } from './backends.js'
+import { haproxyConfig } from './configs.js'
 import { installCleanup, spawnChild, stopAllChildren } from './children.js'
 import { freePort, scratchDir, standardGroups, startZdd, type Contender, type ContenderContext } from './contenders.js'
 import { ProcSampler } from './procstat.js'
@@ -53,36 +54,10 @@ interface Measurement {
   readonly cpuSeconds: number
 }
 
-/** HAProxy with one thread, keep-alive both sides, X-Forwarded-For; TLS and ALPN h2 when `pem` is given. */
-function haproxyEdgeConfig(port: number, backend: string, pem?: string): string {
-  const bind = pem === undefined ? `bind 127.0.0.1:${port}` : `bind 127.0.0.1:${port} ssl crt ${pem} alpn h2,http/1.1 ssl-min-ver TLSv1.2`
-  return `global
-  nbthread 1
-  maxconn 4096
-  tune.ssl.default-dh-param 2048
-
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 30s
-  timeout server 30s
-  option http-keep-alive
-  option forwardfor
-
-frontend edge
-  ${bind}
-  default_backend backends
-
-backend backends
-  http-reuse always
-  server b1 ${backend}
-`
-}
-
 async function startHaproxy(name: string, backend: string, scratch: string, pem?: string): Promise<{ contender: Contender; port: number }> {
   const port = await freePort()
   const file = join(mkdtempSync(join(scratch, 'haproxy-')), 'haproxy.cfg')
-  writeFileSync(file, haproxyEdgeConfig(port, backend, pem))
+  writeFileSync(file, haproxyConfig(port, backend, pem))
   const { child } = await spawnChild(name, 'haproxy', ['-db', '-f', file])
   // HAProxy says nothing when ready: wait for its port.
   for (let waited = 0; !(await accepts(port)); waited += 50) {

@@ -11,6 +11,7 @@ import { CLI } from './backends.js'
 import { spawnChild, type Child } from './children.js'
 import { startZdd, type ContenderContext } from './contenders.js'
 import { runPaced } from './paced.js'
+import { ProcSampler } from './procstat.js'
 
 /** One minute of the soak. */
 export interface SoakMinute {
@@ -18,8 +19,9 @@ export interface SoakMinute {
   readonly requests: number
   readonly non2xx: number
   readonly errors: number
-  /** At the minute's end. */
+  /** The highest RSS polled during the minute (every 250 ms). */
   readonly rssMiB: number
+  /** At the minute's end. */
   readonly fds: number
   readonly closeWait: number
   /** Inodes of the sockets in CLOSE_WAIT, to tell a lingering one from a fresh one next minute. */
@@ -49,7 +51,7 @@ async function startInstance(version: string, port: number): Promise<{ child: Ch
 }
 
 /** Open file descriptors of `pid`, and which of its TCP sockets are in CLOSE_WAIT. */
-export function descriptorsOf(pid: number): { fds: number; closeWait: number; closeWaitInodes: string[] } {
+function descriptorsOf(pid: number): { fds: number; closeWait: number; closeWaitInodes: string[] } {
   const inodes = new Set<string>()
   let fds = 0
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
@@ -121,8 +123,11 @@ export async function runSoak(minutes: number, rate: number, ctx: ContenderConte
     for (let minute = 1; minute <= minutes; minute++) {
       progress(`soak minute ${minute} of ${minutes}`)
       const minuteStart = Date.now()
+      // The proxy's RSS polled through the minute: its peak, not wherever the saw-tooth stood at the end.
+      const sampler = new ProcSampler(() => [pid], 250)
+      sampler.start()
       const result = await runPaced({ url: proxy.url, rate, seconds: 60, connections: 64 })
-      const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
+      const rss = sampler.stop().peakRssMiB
       const failed = result.non2xx + result.errors > 0
       rows.push({
         minute,

@@ -73,7 +73,7 @@ async function handler(argv: ArgumentsCamelCase<CutoverArgs>): Promise<void> {
 }
 
 /** One line while a drain runs: what is left and how long it may take. */
-export function drainProgress(drain: DrainStatus, nowMs: number): string {
+function drainProgress(drain: DrainStatus, nowMs: number): string {
   const left = Math.max(0, drain.drainSeconds - (nowMs - Date.parse(drain.startedAt)) / 1000)
   return `draining ${drain.from.join(', ')}: ${drain.inflight} requests in flight, deadline in ${left.toFixed(0)} s`
 }

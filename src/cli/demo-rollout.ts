@@ -8,7 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Agent, request } from 'undici'
 import type { StepFigures } from '../state/rollout-record.js'
 import type { EventBus, ZddEvent } from '../support/events.js'
-import { formatWeights } from './admin-client.js'
+import { GROUP_HEADER } from '../canary-check/probe.js'
+import { AdminClient, formatWeights } from './admin-client.js'
 import { CliError } from './errors.js'
 import { figuresText } from './rollout-format.js'
 
@@ -46,7 +47,7 @@ function runLoad(url: string, stop: Promise<void>): { tally: LoadTally; done: Pr
     tally.sent++
     try {
       const response = await request(`${url}/endpoint0`, { dispatcher: agent })
-      const version = String(response.headers['x-zdd-group'] ?? '?')
+      const version = String(response.headers[GROUP_HEADER] ?? '?')
       await response.body.dump()
       tally.byVersion.set(version, (tally.byVersion.get(version) ?? 0) + 1)
       if (response.statusCode >= 500) failed(version)
@@ -118,13 +119,11 @@ function follow(events: EventBus, service: string, print: (...lines: string[]) =
 }
 
 async function startRollout(story: RolloutStory, body: Record<string, unknown>): Promise<void> {
-  const response = await request(`${story.adminUrl}/v1/services/${encodeURIComponent(story.service)}/rollouts`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(story.token === undefined ? {} : { authorization: `Bearer ${story.token}` }) },
-    body: JSON.stringify(body),
-  })
-  const text = await response.body.text()
-  if (response.statusCode !== 201) throw new CliError(`the demo could not start a rollout of ${String(body.to)}: ${response.statusCode} ${text}`)
+  try {
+    await new AdminClient({ admin: story.adminUrl, token: story.token }).send('POST', `/v1/services/${encodeURIComponent(story.service)}/rollouts`, body)
+  } catch (error) {
+    throw new CliError(`the demo could not start a rollout of ${String(body.to)}: ${error instanceof Error ? error.message : String(error)}`)
+  }
 }
 
 async function oneRollout(story: RolloutStory, title: string, body: Record<string, unknown>): Promise<ZddEvent> {

@@ -151,11 +151,15 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     const removeState = () => rmSync(stateDir, { recursive: true, force: true })
     let etcd: DemoEtcd | undefined
     const proxies: RunningProxy[] = []
-    const stopAll = async () => {
-      await Promise.all(proxies.map((proxy) => proxy.stop(5_000)))
+    /** Everything the demo started but its proxies. */
+    const stopTheRest = async () => {
       await stopInstances()
       await etcd?.stop()
       removeState()
+    }
+    const stopAll = async () => {
+      await Promise.all(proxies.map((proxy) => proxy.stop(5_000)))
+      await stopTheRest()
     }
     const configs: Config[] = []
     try {
@@ -230,11 +234,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
         await Promise.all(proxies.map((replica) => replica.stop(graceMs)))
       },
     }
-    stopOnSignals(everything, 5_000, async () => {
-      await stopInstances()
-      await etcd?.stop()
-      removeState()
-    })
+    stopOnSignals(everything, 5_000, stopTheRest)
     if (!args.rollout) return
     const print = (...text: string[]) => process.stdout.write(`${text.join('\n')}\n`)
     try {

@@ -17,14 +17,14 @@ interface RolloutAnswer {
 }
 
 /** `5,25,50,100` → [5, 25, 50, 100]; the API checks the rest (range, order). */
-export function parseSteps(text: string): number[] {
+function parseSteps(text: string): number[] {
   const steps = text.split(',').map((part) => part.trim().replace(/%$/, ''))
   if (steps.some((step) => !/^\d+(\.\d+)?$/.test(step))) throw new CliError(`--steps: expected percentages separated by commas, e.g. 5,25,50,100; got "${text}"`, 2)
   return steps.map(Number)
 }
 
 /** `1%`, `0.5 %` or `0.01` → 0.01. */
-export function parseRate(text: string): number {
+function parseRate(text: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(text)
   if (match === null) throw new CliError(`--max-error-rate: expected a percentage like 1% or a share like 0.01; got "${text}"`, 2)
   const value = Number(match[1])
@@ -34,7 +34,7 @@ export function parseRate(text: string): number {
 }
 
 /** `500ms`, `0.5s` or `500` (ms) → 500. */
-export function parseMs(text: string, option: string): number {
+function parseMs(text: string, option: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$/.exec(text)
   if (match === null) throw new CliError(`${option}: expected a duration like 500ms or 0.5s; got "${text}"`, 2)
   const value = Number(match[1]) * (match[2] === 's' ? 1000 : 1)

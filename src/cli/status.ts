@@ -78,7 +78,7 @@ export function formatService(view: ServiceView): string {
 }
 
 /** The replicas sharing the state, when it is shared (etcd); undefined otherwise. */
-export function formatCluster(view: ClusterView): string | undefined {
+function formatCluster(view: ClusterView): string | undefined {
   if (view.store !== 'etcd') return undefined
   let head = `replicas: ${view.replicas.length} on etcd, store revision ${view.storeRevision}`
   if (!view.connected) head += `; etcd unreachable (${view.lastError ?? 'connecting'}): changes are refused, routing stays as it is`

@@ -36,7 +36,7 @@ export function parseWeightArgs(pairs: readonly string[]): Record<string, number
  * The weights to send: every group of the service, those left out at `others`. Without `others` a
  * group left out is an error, so a typo or a forgotten group never silently gets 0.
  */
-export function completeWeights(given: Readonly<Record<string, number>>, groups: readonly string[], others: number | undefined): Record<string, number> {
+function completeWeights(given: Readonly<Record<string, number>>, groups: readonly string[], others: number | undefined): Record<string, number> {
   const unknown = Object.keys(given).filter((group) => !groups.includes(group))
   if (unknown.length > 0) throw new CliError(`unknown group ${unknown.join(', ')} (groups: ${groups.join(', ')})`, 2)
   const missing = groups.filter((group) => !Object.hasOwn(given, group))

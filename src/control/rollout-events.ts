@@ -4,19 +4,10 @@
  * own `/v1/events`, as with weights_changed. Pure.
  */
 import type { RolloutRecord } from '../state/rollout-record.js'
+import type { ZddEventType } from '../support/events.js'
 import type { Weights } from '../state/store.js'
 
-export const ROLLOUT_EVENTS = [
-  'rollout_started',
-  'rollout_step',
-  'rollout_paused',
-  'rollout_resumed',
-  'rollout_failed',
-  'rollout_aborted',
-  'rollout_completed',
-] as const
-
-export type RolloutEventType = (typeof ROLLOUT_EVENTS)[number]
+export type RolloutEventType = Extract<ZddEventType, `rollout_${string}`>
 
 export interface RolloutEvent {
   readonly type: RolloutEventType
@@ -24,7 +15,7 @@ export interface RolloutEvent {
 }
 
 /** Whether two reads of a record are the same write (each write gives it a new changeId). */
-export function sameRecord(a: RolloutRecord | undefined, b: RolloutRecord | undefined): boolean {
+function sameRecord(a: RolloutRecord | undefined, b: RolloutRecord | undefined): boolean {
   if (a === undefined || b === undefined) return a === b
   return a.id === b.id && a.changeId === b.changeId && a.phase === b.phase && a.step === b.step && a.window === b.window
 }

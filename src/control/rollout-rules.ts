@@ -46,7 +46,7 @@ export function addCounts(into: WindowCounts | undefined, more: WindowCounts): W
 }
 
 /** One side's figures from its counts. */
-export function groupFigures(counts: WindowCounts | undefined): GroupFigures {
+function groupFigures(counts: WindowCounts | undefined): GroupFigures {
   if (counts === undefined) return { requests: 0, errorRate: null, p99Ms: null }
   const errorRate = errorRateOf(counts.requests, counts.answered5xx, counts.upstreamFailures)
   const p99 = quantileOf(counts.durations, DURATION_BUCKETS, 0.99)
@@ -135,7 +135,7 @@ export function judge(input: JudgeInput): Verdict {
 }
 
 /** One failed check in words, with its figures. */
-export function describeFailure(check: FailedCheck): string {
+function describeFailure(check: FailedCheck): string {
   if (check.check === 'p99') return `canary p99 ${check.canary.toFixed(1)} ms above the limit of ${check.limit} ms`
   if (check.baseline === undefined) return `canary error rate ${percentText(check.canary)} above the limit of ${percentText(check.limit)}`
   return `canary error rate ${percentText(check.canary)} exceeds the baseline's ${percentText(check.baseline)} by more than ${percentText(check.limit)}`

@@ -52,8 +52,7 @@ export class AdminServer {
   #readTokenDigest: Buffer | undefined
 
   constructor(readonly options: AdminServerOptions) {
-    this.#tokenDigest = options.token === undefined ? undefined : digest(options.token)
-    this.#readTokenDigest = options.readToken === undefined ? undefined : digest(options.readToken)
+    this.setTokens(options.token, options.readToken)
     this.server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
       void this.#handle(req, res)
     })

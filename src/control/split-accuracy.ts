@@ -43,7 +43,7 @@ export interface ServiceSplit {
 }
 
 /** The shares `weights` configure for `groups` (0 for all when the weights add up to 0). */
-export function configuredShares(groups: readonly string[], weights: Readonly<Record<string, number>>): Map<string, number> {
+function configuredShares(groups: readonly string[], weights: Readonly<Record<string, number>>): Map<string, number> {
   let total = 0
   for (const group of groups) total += weights[group] ?? 0
   return new Map(groups.map((group) => [group, total > 0 ? (weights[group] ?? 0) / total : 0]))
