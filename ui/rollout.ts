@@ -5,43 +5,23 @@
  */
 import { ApiError, getJson, mutate, servicePath } from './client.js'
 import { confirmDialog, el, find } from './dom.js'
-import { percent, weightsText } from './format.js'
+import { duration, percent, weightsText } from './format.js'
 import type { ServicePanel } from './service-panel.js'
 import { canAct, onModeChange } from './session.js'
+import type { RolloutAnswerWire, RolloutFiguresWire as GroupFigures, RolloutWire as Rollout } from './wire.js'
 
 const ACTIONS = ['pause', 'resume', 'promote', 'abort'] as const
 type RolloutAction = (typeof ACTIONS)[number]
-
-interface GroupFigures {
-  readonly requests: number
-  readonly errorRate: number | null
-  readonly p99Ms: number | null
-}
-
-/** The fields of the API's rollout view the panel shows. */
-interface Rollout {
-  readonly to: string
-  readonly phase: string
-  readonly step: number
-  readonly of: number
-  readonly weight: number
-  readonly weights: Readonly<Record<string, number>>
-  readonly reason: string | null
-  readonly verdict: string | null
-  readonly figures: { readonly seconds: number; readonly replicas: number; readonly canary: GroupFigures; readonly baseline: GroupFigures } | null
-  readonly failed: readonly { readonly check: string; readonly canary: number; readonly baseline?: number; readonly limit: number }[]
-}
 
 /** Phases in which the actions mean something. */
 const ACTIVE = new Set(['running', 'paused', 'finishing'])
 
 function figuresText(figures: GroupFigures): string {
-  const p99 = figures.p99Ms === null ? '–' : `${figures.p99Ms} ms`
-  return `${figures.requests} requests, errors ${percent(figures.errorRate, 2)}, p99 ${p99}`
+  return `${figures.requests} requests, errors ${percent(figures.errorRate, 2)}, p99 ${duration(figures.p99Ms === null ? null : figures.p99Ms / 1000)}`
 }
 
 function failedText(check: Rollout['failed'][number]): string {
-  const value = (n: number) => (check.check === 'errorRate' ? percent(n, 2) : `${n} ms`)
+  const value = (n: number) => (check.check === 'errorRate' ? percent(n, 2) : duration(n / 1000))
   const baseline = check.baseline === undefined ? '' : ` (baseline ${value(check.baseline)})`
   return `${check.check}: canary ${value(check.canary)}${baseline}, limit ${value(check.limit)}`
 }
@@ -66,7 +46,7 @@ export class RolloutPanel {
   async refresh(): Promise<void> {
     if (!this.#available) return
     try {
-      this.#render((await getJson<{ rollout: Rollout | null }>(servicePath(this.panel.name, '/rollout'))).rollout)
+      this.#render((await getJson<RolloutAnswerWire>(servicePath(this.panel.name, '/rollout'))).rollout)
     } catch (error) {
       if (error instanceof ApiError && error.status === 404 && error.code === 'not_found') {
         this.#available = false

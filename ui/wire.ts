@@ -1,7 +1,7 @@
 /**
  * The admin API as the dashboard reads it. Only types: test/unit/ui/wire.test.ts checks at compile
- * time that the server's own types (control/status.ts, control/series.ts) fit them, so a renamed
- * field breaks the build rather than the page.
+ * time that the server's own types (control/status.ts, control/series.ts, control/rollout-api.ts)
+ * fit them, so a renamed field breaks the build rather than the page.
  */
 
 export type Weights = Readonly<Record<string, number>>
@@ -96,4 +96,29 @@ export interface SeriesWire {
 /** The one error shape of the admin API. */
 export interface ErrorWire {
   readonly error: { readonly code: string; readonly message: string }
+}
+
+/** One side's figures over a rollout window; null where there were no requests. */
+export interface RolloutFiguresWire {
+  readonly requests: number
+  readonly errorRate: number | null
+  readonly p99Ms: number | null
+}
+
+/** The fields of `GET /v1/services/{name}/rollout`'s rollout the panel shows. */
+export interface RolloutWire {
+  readonly to: string
+  readonly phase: string
+  readonly step: number
+  readonly of: number
+  readonly weight: number
+  readonly weights: Weights
+  readonly reason: string | null
+  readonly verdict: string | null
+  readonly figures: { readonly seconds: number; readonly replicas: number; readonly canary: RolloutFiguresWire; readonly baseline: RolloutFiguresWire } | null
+  readonly failed: readonly { readonly check: string; readonly canary: number; readonly baseline?: number; readonly limit: number }[]
+}
+
+export interface RolloutAnswerWire {
+  readonly rollout: RolloutWire | null
 }
