@@ -49,6 +49,28 @@ function stillRunning(entry: { pid: number; startTicks: number | null }): boolea
   }
 }
 
+/**
+ * Runs the harness with `args` (SIGINT after LIMIT_MS lets it stop what it started) and checks its
+ * exit code and output with `check`; a failure names the tails of what it printed, so one on a
+ * loaded machine can be told apart.
+ */
+async function runBench(args: readonly string[], check: (code: number | null, stdout: string, stderr: string) => void): Promise<void> {
+  const child = spawn(process.execPath, [RUN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')))
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')))
+  const timer = setTimeout(() => child.kill('SIGINT'), LIMIT_MS)
+  const [code] = (await once(child, 'exit')) as [number | null]
+  clearTimeout(timer)
+  try {
+    check(code, stdout, stderr)
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    throw new Error(`${message}\n--- bench stdout (tail) ---\n${stdout.slice(-3000)}\n--- bench stderr (tail) ---\n${stderr.slice(-2000)}`)
+  }
+}
+
 describe('bench --quick', () => {
   const out = mkdtempSync(join(tmpdir(), 'zdd-bench-test-'))
   afterAll(() => rmSync(out, { recursive: true, force: true }))
@@ -56,16 +78,7 @@ describe('bench --quick', () => {
   it(
     'runs every mode, reports parseable figures and leaves nothing running',
     async () => {
-      const child = spawn(process.execPath, [RUN, '--quick', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] })
-      let stdout = ''
-      let stderr = ''
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')))
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')))
-      // SIGINT lets the harness stop what it started before it exits.
-      const timer = setTimeout(() => child.kill('SIGINT'), LIMIT_MS)
-      const [code] = (await once(child, 'exit')) as [number | null]
-      clearTimeout(timer)
-      try {
+      await runBench(['--quick', '--out', out], (code, stdout, stderr) => {
         expect(code, stderr).toBe(0)
 
         const file = /results: (.+\.json)/.exec(stdout)?.[1]
@@ -105,11 +118,7 @@ describe('bench --quick', () => {
         expect(record.processes.length).toBeGreaterThanOrEqual(6)
         const left = record.processes.filter(stillRunning)
         expect(left).toEqual([])
-      } catch (error) {
-        // Say what the harness printed, so a failure on a loaded machine can be told apart.
-        const message = error instanceof Error ? error.message : String(error)
-        throw new Error(`${message}\n--- bench stdout (tail) ---\n${stdout.slice(-3000)}\n--- bench stderr (tail) ---\n${stderr.slice(-2000)}`)
-      }
+      })
     },
     LIMIT_MS + 15_000,
   )
@@ -120,20 +129,14 @@ describe('bench --replicas --quick', () => {
   afterAll(() => rmSync(out, { recursive: true, force: true }))
 
   it('measures the time to the last replica, prints it and leaves nothing running (etcd included)', async () => {
-    const child = spawn(process.execPath, [RUN, '--replicas', '--quick', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')))
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')))
-    const timer = setTimeout(() => child.kill('SIGINT'), LIMIT_MS)
-    const [code] = (await once(child, 'exit')) as [number | null]
-    clearTimeout(timer)
-    expect(code, stderr).toBe(0)
-    expect(stdout).toMatch(/^Replicas: 3 replicas on one etcd, 30 weight changes through random replicas, 100 req\/s on each \(0 failed\)$/m)
-    expect(stdout).toMatch(/^\[(ok |NO )\] p99 from the writer's 200 to the last replica applying the change: [\d.]+ ms \(target ≤ 250 ms\)$/m)
-    const record = JSON.parse(readFileSync(/results: (.+\.json)/.exec(stdout)![1]!, 'utf8')) as BenchRecord & { replicas: { applied: { p99: number } } }
-    expect(record.replicas.applied.p99).toBeGreaterThanOrEqual(0)
-    expect(record.processes.map((entry) => entry.name)).toEqual(expect.arrayContaining(['etcd', 'zdd-replica-1', 'zdd-replica-3']))
-    expect(record.processes.filter(stillRunning)).toEqual([])
+    await runBench(['--replicas', '--quick', '--out', out], (code, stdout, stderr) => {
+      expect(code, stderr).toBe(0)
+      expect(stdout).toMatch(/^Replicas: 3 replicas on one etcd, 30 weight changes through random replicas, 100 req\/s on each \(0 failed\)$/m)
+      expect(stdout).toMatch(/^\[(ok |NO )\] p99 from the writer's 200 to the last replica applying the change: [\d.]+ ms \(target ≤ 250 ms\)$/m)
+      const record = JSON.parse(readFileSync(/results: (.+\.json)/.exec(stdout)![1]!, 'utf8')) as BenchRecord & { replicas: { applied: { p99: number } } }
+      expect(record.replicas.applied.p99).toBeGreaterThanOrEqual(0)
+      expect(record.processes.map((entry) => entry.name)).toEqual(expect.arrayContaining(['etcd', 'zdd-replica-1', 'zdd-replica-3']))
+      expect(record.processes.filter(stillRunning)).toEqual([])
+    })
   }, LIMIT_MS + 15_000)
 })
