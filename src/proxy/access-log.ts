@@ -4,9 +4,12 @@
  * flushed in the background, and at stop. Off unless `accessLog` is configured; then the only cost
  * on the request path is building and queueing the line of a sampled request.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { performance } from 'node:perf_hooks'
 import pino from 'pino'
 import type { AccessLogConfig } from '../config/types.js'
 import type { Logger } from '../support/log.js'
+import type { RequestBody } from './body.js'
 
 /** How the request was placed: a new sticky client, a returning one, an override, or no key. */
 export type StickyKind = 'new' | 'returning' | 'override' | 'none'
@@ -31,6 +34,7 @@ export interface AccessEntry {
   readonly service: string
   /** The group that answered (after redispatch), empty when none did. */
   readonly group: string
+  /** The instance of the last attempt: the one that answered, or the one whose failure was answered. */
   readonly instance: string
   readonly retries: number
   readonly redispatched: boolean
@@ -64,6 +68,34 @@ export function isoNow(): string {
     lastIso = new Date(now).toISOString()
   }
   return lastIso
+}
+
+/**
+ * The line of a request whose answer is over (sent, or cut short), the fields the request and its
+ * answer say filled in: `startedAt` is its arrival (performance.now()); its status is the one sent,
+ * or 499 when the client left before any. One function for the exchanges and the refusals.
+ */
+export function answeredEntry(req: IncomingMessage, res: ServerResponse, startedAt: number, fields: AnsweredFields): AccessEntry {
+  return {
+    time: isoNow(),
+    method: req.method ?? '',
+    path: req.url ?? '',
+    status: res.headersSent ? res.statusCode : 499,
+    durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
+    complete: res.writableFinished,
+    ...fields,
+  }
+}
+
+/** What the caller knows of an answered request beyond the request and the answer themselves. */
+export type AnsweredFields = Omit<AccessEntry, 'time' | 'method' | 'path' | 'status' | 'durationMs' | 'complete'>
+
+/** The request body's length: a buffered body's, the declared one of a streamed body, null for a streamed chunked body. */
+export function requestBytes(body: RequestBody, req: IncomingMessage): number | null {
+  if (body === null) return 0
+  if (Buffer.isBuffer(body)) return body.length
+  const declared = req.headers['content-length']
+  return declared !== undefined ? Number(declared) : null
 }
 
 /** Lines are gathered up to this many characters before they go to the destination in one write. */

@@ -4,22 +4,23 @@ import { performance } from 'node:perf_hooks'
 import type { Dispatcher } from 'undici'
 import type { GroupRoute, ServiceRoute } from '../routing/types.js'
 import type { Instance } from '../upstream/instance.js'
-import { classifyFailure, type FailureKind } from '../upstream/outcomes.js'
+import type { FailureKind } from '../upstream/outcomes.js'
 import type { GroupStats } from '../upstream/stats.js'
 import { bodyReplayable, hasBody, readBody, type RequestBody } from './body.js'
 import { clientMessageFor, errorForFailure, ProxyErrors, sendError, type ProxyError } from './errors.js'
 import { isRefusedInterim, mayResend, sendThroughNodeHttp, type FallbackHandler } from './fallback.js'
 import { InstanceClaim } from './claim.js'
 import { buildResponseHeaders } from './headers.js'
-import { nextAttempt, redispatch, roomyInstance, startsEpisode } from './next-attempt.js'
-import { isoNow, type StickyKind } from './access-log.js'
+import { nextAttempt, redispatch, roomyInstance } from './next-attempt.js'
+import { answeredEntry, requestBytes, type StickyKind } from './access-log.js'
 import type { Route } from './decide.js'
+import { BAD_STATUS, countAnswer, countDuration, countStatus, reportFailure, warnOverloaded, warnStalled } from './exchange-reports.js'
 import { groupStats, type ServicePlan } from './plan.js'
+import { answerBodiless, writeHead } from './response-head.js'
 import { endTurn, takeTurn, type Turn } from './turns.js'
 
 const CLIENT_CLOSED = new Error('client closed the connection')
 const CLIENT_STALLED = new Error('client read nothing for the send timeout')
-const BAD_STATUS = Object.assign(new Error('status outside 100-599'), { code: 'ZDD_BAD_STATUS' })
 
 /**
  * One client request on its way upstream: the undici dispatch handler for every attempt.
@@ -42,7 +43,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
   #stats: GroupStats
   #controller: Dispatcher.DispatchController | null = null
   #responseStarted = false
-  /** The client has its whole answer already (204/304): what undici still reports is ignored. */
+  /** The client has its whole answer already (204/304): what undici still reports (a length mismatch, which says nothing about the instance) is ignored. */
   #answered = false
   #retriedAfterSend = false
   #redispatched: boolean
@@ -114,12 +115,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     if (other !== undefined) return this.assign(other)
     const to = this.#redispatchTarget()
     if (to !== undefined) return this.assign(to)
-    if (startsEpisode(this.plan.overloadEpisodes, this.#group.name)) {
-      this.plan.logger.warn(
-        { event: 'overloaded', service: this.plan.name, group: this.#group.name, requestId: this.requestId, why },
-        'every instance of the group is busy: answering 503 (logged once per episode)',
-      )
-    }
+    warnOverloaded(this.plan, this.#group.name, this.requestId, why)
     this.#answer(ProxyErrors.overloaded, `every instance of group ${this.#group.name} is busy; retry later`, 1)
   }
 
@@ -159,50 +155,14 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     // Not HTTP: a proxy must not pass it on (Envoy answers 502).
     if (statusCode > 599) return controller.abort(BAD_STATUS)
     this.#responseStarted = true
-    this.#countAnswer(statusCode)
+    countAnswer(this.plan, this.#stats, this.instance, statusCode, this.#sticky, this.keyHash)
     const list = buildResponseHeaders(headers, this.extraResponseHeaders, this.newClient)
-    if (statusCode === 204 || statusCode === 304) return this.#answerBodiless(statusCode, statusMessage, list)
-    this.#writeHead(statusCode, statusMessage, list)
-  }
-
-  /** The response head; HTTP/2 has no reason phrase. */
-  #writeHead(statusCode: number, statusMessage: string | undefined, list: string[]): void {
-    if (statusMessage && !this.#h2) this.res.writeHead(statusCode, statusMessage, list)
-    else this.res.writeHead(statusCode, list)
-  }
-
-  #countAnswer(statusCode: number): void {
-    const instance = this.instance
-    instance.failuresInARow = 0
-    if (statusCode < 500) instance.fivexxInARow = 0
-    else this.plan.outcomes.answered5xx(instance.id, ++instance.fivexxInARow)
-    this.#countStatus(statusCode)
-  }
-
-  /** An answer the client gets, the instance's or the proxy's own: its status and its client. */
-  #countStatus(statusCode: number): void {
-    this.#stats.recordStatus(statusCode)
-    // Without a key (sticky none, no header) the hash is random: no client to count.
-    if (this.#sticky !== 'none') this.#stats.recordClient(this.keyHash)
-  }
-
-  #countDuration(): void {
-    this.#stats.recordDuration((performance.now() - this.#startedAt) / 1000)
-  }
-
-  /**
-   * 204 and 304 never have a body, whatever Content-Length they carry (RFC 9110 §8.6 allows it on
-   * a 304; a 204 must not send it). The client's answer is complete now; undici, which expects the
-   * announced bytes, then reports a length mismatch that says nothing about the instance.
-   */
-  #answerBodiless(statusCode: number, statusMessage: string | undefined, list: string[]): void {
-    if (statusCode === 204) {
-      for (let i = 0; i < list.length; i += 2) if (list[i]!.toLowerCase() === 'content-length') list.splice(i, 2)
+    if (statusCode === 204 || statusCode === 304) {
+      this.#answered = true
+      answerBodiless(this.res, this.#h2, statusCode, statusMessage, list)
+      return countDuration(this.#stats, this.#startedAt)
     }
-    this.#answered = true
-    this.#writeHead(statusCode, statusMessage, list)
-    this.res.end()
-    this.#countDuration()
+    writeHead(this.res, this.#h2, statusCode, statusMessage, list)
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -221,10 +181,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
   /** The client read nothing for `sendMs`: close it and free the upstream connection. */
   static #stalled(exchange: Exchange): void {
     exchange.#sendTimer = undefined
-    exchange.plan.logger.warn(
-      { event: 'client_stalled', service: exchange.plan.name, group: exchange.#group.name, requestId: exchange.requestId, sendMs: exchange.plan.sendMs },
-      'client stopped reading: closed',
-    )
+    warnStalled(exchange.plan, exchange.#group.name, exchange.requestId)
     exchange.clientGone = true
     if (exchange.#controller !== null && !exchange.#controller.aborted) exchange.#controller.abort(CLIENT_STALLED)
     exchange.res.destroy()
@@ -234,7 +191,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     this.release()
     if (this.#answered) return this.#finish()
     this.res.end()
-    this.#countDuration()
+    countDuration(this.#stats, this.#startedAt)
     // A client still behind on reading keeps its send timer: it must read the rest in time too.
     if (this.#sendTimer === undefined) this.#finish()
     else this.res.once('finish', () => this.#finish())
@@ -259,14 +216,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
       return
     }
     this.release()
-    // A 1xx undici would not take says nothing about the instance's reachability.
-    const kind = error === BAD_STATUS || interim ? 'other' : classifyFailure(error)
-    this.#stats.upstreamErrors[kind]++
-    this.plan.outcomes.attemptFailed(failed.id, kind, ++failed.failuresInARow)
-    this.plan.logger.warn(
-      { event: 'upstream_failure', service: this.plan.name, group: this.#group.name, instance: failed.address, requestId: this.requestId, kind, err: error.message },
-      'upstream request failed',
-    )
+    const kind = reportFailure(this.plan, this.#stats, this.#group.name, failed, this.requestId, error, interim)
     if (this.#responseStarted) {
       this.#finish()
       this.res.destroy()
@@ -284,8 +234,8 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
       return this.onFallbackError(BAD_STATUS)
     }
     this.#responseStarted = true
-    this.#countAnswer(statusCode)
-    this.#writeHead(statusCode, response.statusMessage, buildResponseHeaders(response.headers, this.extraResponseHeaders, this.newClient))
+    countAnswer(this.plan, this.#stats, this.instance, statusCode, this.#sticky, this.keyHash)
+    writeHead(this.res, this.#h2, statusCode, response.statusMessage, buildResponseHeaders(response.headers, this.extraResponseHeaders, this.newClient))
     response.pipe(this.res, { end: false })
     response.once('end', () => this.onResponseEnd())
     response.once('error', (error) => this.onFallbackError(error))
@@ -303,16 +253,10 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
   }
 
   #nextAttempt(kind: FailureKind, failed: Instance): Instance | undefined {
+    const body = this.#body
     const decision = nextAttempt({
-      kind,
-      failed,
-      group: this.#group,
-      retriesLeft: this.#retriesLeft,
-      replayable: bodyReplayable(this.#body, this.req),
-      hasBody: this.#body !== null,
-      retriedAfterSend: this.#retriedAfterSend,
-      method: this.req.method!,
-      policy: this.plan.retry,
+      kind, failed, group: this.#group, retriesLeft: this.#retriesLeft, retriedAfterSend: this.#retriedAfterSend,
+      replayable: bodyReplayable(body, this.req), hasBody: body !== null, method: this.req.method!, policy: this.plan.retry,
     })
     if (decision === 'redispatch') return this.#redispatchTarget()
     if (decision === undefined) return undefined
@@ -333,36 +277,22 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     return to.instance
   }
 
-  /** The request's access log line, once its answer is over (sent, or cut short). */
+  /** The request's access log line, once its answer is over (sent, or cut short); its instance is the last attempt's. */
   #logAccess(): void {
-    const body = this.#body
-    const declared = this.req.headers['content-length']
-    this.plan.accessLog!.write({
-      time: isoNow(),
-      requestId: this.requestId,
-      client: this.clientAddress!,
-      method: this.req.method!,
-      path: this.req.url!,
-      status: this.res.headersSent ? this.res.statusCode : 499,
-      bytesIn: body === null ? 0 : Buffer.isBuffer(body) ? body.length : declared !== undefined ? Number(declared) : null,
-      bytesOut: this.#bytesOut,
-      durationMs: Math.round((performance.now() - this.#startedAt) * 1000) / 1000,
-      complete: this.res.writableFinished,
-      service: this.plan.name,
-      group: this.#group.name,
-      // The instance of the last attempt: the one that answered, or the one whose failure was answered.
-      instance: this.instance.address,
-      retries: this.plan.retries - this.#retriesLeft,
-      redispatched: this.#redispatched,
-      sticky: this.#sticky,
+    const { req, plan } = this
+    const entry = answeredEntry(req, this.res, this.#startedAt, {
+      requestId: this.requestId, client: this.clientAddress!, bytesIn: requestBytes(this.#body, req), bytesOut: this.#bytesOut,
+      service: plan.name, group: this.#group.name, instance: this.instance.address, retries: plan.retries - this.#retriesLeft,
+      redispatched: this.#redispatched, sticky: this.#sticky,
     })
+    plan.accessLog!.write(entry)
   }
 
   /** The proxy's own answer (an error): counted like any response, named by the request id only. */
   #answer(error: ProxyError, message: string, retryAfterSeconds?: number): void {
     this.#finish()
-    this.#countStatus(error.status)
-    this.#countDuration()
+    countStatus(this.#stats, error.status, this.#sticky, this.keyHash)
+    countDuration(this.#stats, this.#startedAt)
     sendError(this.res, error, `${message} (request id ${this.requestId})`, { retryAfterSeconds, requestId: this.requestId })
   }
 }

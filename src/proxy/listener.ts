@@ -1,4 +1,4 @@
-import { createServer, ServerResponse, STATUS_CODES, type IncomingMessage, type Server } from 'node:http'
+import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http'
 import type { Http2Server, Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { BlockList, Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
@@ -7,24 +7,20 @@ import type { SnapshotSource } from '../routing/snapshot.js'
 import type { RouteTable } from '../routing/types.js'
 import type { Logger } from '../support/log.js'
 import type { Instance } from '../upstream/instance.js'
-import { answerClientError, clientAddressOf, isTrusted, peerAddressOf, toOriginForm, trustList, validHost } from './client.js'
-import { isoNow, type AccessLog } from './access-log.js'
+import { answerClientError, clientAddressOf, isTrusted, peerAddressOf, trustList } from './client.js'
+import { answeredEntry, type AccessLog } from './access-log.js'
 import { decide, emptyDecision, type Decision, type Refusal, type Route } from './decide.js'
-import { ProxyErrors, sendError, type ProxyError } from './errors.js'
+import { ProxyErrors, sendError } from './errors.js'
 import { hasBody } from './body.js'
 import { Exchange } from './forward.js'
 import { createH2Engine, ListenerFront } from './front.js'
 import { buildUpstreamHeaders, buildUpstreamHeadersFromH2, removeCookie } from './headers.js'
 import type { ServicePlan } from './plan.js'
+import { answerRaw, checkRequest, h2Problem, h2RawHeaderLimit, RAW_HEADER_LIMIT } from './request-checks.js'
 import { RequestIds } from './request-id.js'
 import type { ListenerCertificates } from './tls.js'
 import { followConnection } from './turns.js'
 import { forwardUpgrade } from './upgrade.js'
-
-const MAX_TARGET_LENGTH = 8 * 1024
-const MAX_HEADER_COUNT = 100
-/** node:http's maxHeaderSize, applied to HTTP/2 requests by the proxy itself. */
-const MAX_HEADER_BYTES = 16 * 1024
 
 /** What a reload may change on a listener that stays. */
 export interface ListenerSettings {
@@ -47,8 +43,6 @@ export interface ListenerOptions extends ListenerSettings {
   /** HTTP/2 next to HTTP/1.1: through ALPN with TLS, with prior knowledge (h2c) without. */
   readonly http2: boolean
 }
-
-/** What the checks of a request found wrong, or undefined. */
 
 /**
  * One proxy listener: a node:http engine with sane limits for HTTP/1.1 and, when configured, a
@@ -155,26 +149,9 @@ export class ProxyListener {
     return this.#vhosts.get(name)
   }
 
-  /** The checks every request passes before it is routed; the target loses its fragment here. */
-  #check(req: IncomingMessage, rawHeaderLimit: number): Refusal | undefined {
-    let url = req.url!
-    if (url.length > MAX_TARGET_LENGTH) return { error: ProxyErrors.uriTooLong, message: `request target longer than ${MAX_TARGET_LENGTH} bytes` }
-    const hash = url.indexOf('#')
-    // A fragment names a part of a resource for the client; it is never sent (RFC 9110 §4.2.5).
-    if (hash >= 0) req.url = url = url.slice(0, hash)
-    if (url.charCodeAt(0) !== 47 /* / */ && !toOriginForm(req)) {
-      return { error: ProxyErrors.badRequest, message: 'request target must be a path or an absolute http URL with host[:port]' }
-    }
-    if (req.rawHeaders.length > rawHeaderLimit) return { error: ProxyErrors.headersTooLarge, message: `more than ${MAX_HEADER_COUNT} request headers` }
-    const host = req.headers.host
-    // HTTP/1.0 may omit Host; when present it must be one authority.
-    if ((host !== undefined || req.httpVersionMinor !== 0) && !validHost(host)) return { error: ProxyErrors.badRequest, message: 'Host must be one host[:port]' }
-    return undefined
-  }
-
   /** Checks and routes `req` into #decision; the refusal, when it cannot be served. */
-  #route(req: IncomingMessage, peer: string, rawHeaderLimit = MAX_HEADER_COUNT * 2): Refusal | undefined {
-    const problem = this.#check(req, rawHeaderLimit)
+  #route(req: IncomingMessage, peer: string, rawHeaderLimit = RAW_HEADER_LIMIT): Refusal | undefined {
+    const problem = checkRequest(req, rawHeaderLimit)
     if (problem !== undefined) return problem
     const plan = this.#planFor(req)
     if (plan === undefined) return { error: ProxyErrors.unknownHost, message: `no service for host ${req.headers.host ?? ''}` }
@@ -232,24 +209,9 @@ export class ProxyListener {
     const startedAt = performance.now()
     const service = this.#planFor(req)?.name ?? ''
     res.once('close', () => {
-      this.#settings.accessLog!.write({
-        time: isoNow(),
-        requestId,
-        client: clientAddressOf(req, peer, this.#trusted),
-        method: req.method ?? '',
-        path: req.url ?? '',
-        status: res.headersSent ? res.statusCode : 499,
-        bytesIn: null,
-        bytesOut: 0,
-        durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
-        complete: res.writableFinished,
-        service,
-        group: '',
-        instance: '',
-        retries: 0,
-        redispatched: false,
-        sticky: 'none',
-      })
+      const client = clientAddressOf(req, peer, this.#trusted)
+      // No body read, none relayed, no group, instance or retry: the proxy answered before any.
+      this.#settings.accessLog!.write(answeredEntry(req, res, startedAt, { requestId, client, bytesIn: null, bytesOut: 0, service, group: '', instance: '', retries: 0, redispatched: false, sticky: 'none' }))
     })
   }
 
@@ -290,46 +252,7 @@ export class ProxyListener {
   }
 }
 
-/**
- * What makes an HTTP/2 request unservable before the common checks: CONNECT (no path to route),
- * a Host that names another authority than `:authority` (RFC 9113 §8.3.1), headers beyond the
- * size node:http allows HTTP/1.1 requests. Sets `headers.host` from `:authority`.
- */
-function h2Problem(req: Http2ServerRequest): Refusal | undefined {
-  if (req.method === 'CONNECT') return { error: ProxyErrors.methodNotAllowed, message: 'CONNECT is not served: this is a reverse proxy' }
-  const headers = req.headers
-  const authority = headers[':authority']
-  if (authority !== undefined) {
-    if (headers.host !== undefined && headers.host !== authority) return { error: ProxyErrors.badRequest, message: 'Host differs from :authority' }
-    headers.host = authority
-  }
-  const raw = req.rawHeaders
-  let bytes = 0
-  for (let i = 0; i < raw.length; i++) bytes += raw[i]!.length
-  if (bytes > MAX_HEADER_BYTES) return { error: ProxyErrors.headersTooLarge, message: `request headers larger than ${MAX_HEADER_BYTES} bytes` }
-  return undefined
-}
-
-/** The raw header entries an HTTP/2 request may have: the HTTP/1.1 limit plus its pseudo-headers. */
-function h2RawHeaderLimit(req: Http2ServerRequest): number {
-  const raw = req.rawHeaders
-  let limit = MAX_HEADER_COUNT * 2
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.charCodeAt(0) === 58 /* : */) limit += 2
-  return limit
-}
-
 /** The override cookie carries the secret (`GROUP:SECRET`): it stops here. */
 function withoutSecretCookie(headers: string[], plan: ServicePlan): void {
   if (plan.overrideCookiePrefix !== '') removeCookie(headers, plan.overrideCookiePrefix)
-}
-
-/** A JSON error written straight to a socket that node:http no longer serves (upgrade, CONNECT), then closed. */
-function answerRaw(socket: Duplex, error: ProxyError, message: string, requestId?: string, extraHeaderLines = ''): void {
-  const body = JSON.stringify({ error: { code: error.code, message } })
-  const id = (requestId === undefined ? '' : `x-request-id: ${requestId}\r\n`) + extraHeaderLines
-  socket.on('error', () => socket.destroy())
-  socket.end(
-    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-      `cache-control: no-store\r\n${id}connection: close\r\n\r\n${body}`,
-  )
 }
