@@ -10,20 +10,15 @@ import type { OutcomeSink } from '../upstream/outcomes.js'
 import { InstancePools, type DetachedPool } from '../upstream/pools.js'
 import { StatsRegistry } from '../upstream/stats.js'
 import { AccessLog } from './access-log.js'
-import { GentleClose } from './gentle-close.js'
-import { ProxyListener, type ListenerSettings } from './listener.js'
+import { OpenListeners, type ListeningService, type WantedListener } from './open-listeners.js'
 import { planFor, type PlanParts, type ServicePlan } from './plan.js'
 import { RetryPolicies } from './retry.js'
 import { tableFromSpec } from './table.js'
 import type { ListenerCertificates } from './tls.js'
 import { longestDrainMs } from '../config/drain.js'
 
-/** A service's listener as opened: the port is the bound one (the config may say 0). */
-export interface ListeningService {
-  readonly service: string
-  readonly host: string
-  readonly port: number
-}
+// Callers know the data plane, not how it keeps its listeners.
+export type { ListeningService } from './open-listeners.js'
 
 export interface DataPlaneOptions {
   /** Where failures and 5xx streaks are reported (health, or a cluster worker's channel to it). */
@@ -31,27 +26,6 @@ export interface DataPlaneOptions {
   readonly logger: Logger
   /** The certificates of the config's TLS listeners, read and checked (loadCertificates). */
   readonly certificates?: Certificates
-}
-
-/** One listener as the config asks for it. */
-interface WantedListener {
-  readonly host: string
-  readonly port: number
-  readonly http2: boolean
-  readonly services: readonly ServiceConfig[]
-  readonly settings: ListenerSettings
-}
-
-interface OpenListener {
-  readonly listener: ProxyListener
-  readonly closer: GentleClose
-  readonly host: string
-  readonly port: number
-  services: readonly string[]
-  /** The longest drainSeconds of its services, in ms: how long its requests may run on at a close. */
-  graceMs: number
-  /** Instances it keeps routing to while it closes (its services were removed by a reload). */
-  pinned?: ReadonlySet<Instance>
 }
 
 /** Services grouped by the address they listen on: one listener each. Port 0 is never shared. */
@@ -111,11 +85,9 @@ export class DataPlane {
   #plans = new Map<string, ServicePlan>()
   readonly #table: SnapshotHolder<RouteTable<Instance>>
   #lastSpec: SnapshotSpec | undefined
-  readonly #listeners = new Map<string, OpenListener>()
+  readonly #listeners: OpenListeners
   /** Listeners a reload closed, finishing their requests. */
   readonly #retiring = new Set<Promise<void>>()
-  /** Instances of removed services that closing listeners still route to: their pools stay. */
-  readonly #pinned = new Set<Instance>()
   #accessLog: AccessLog | undefined
   #accessLogConfig: Config['accessLog']
   #live: ReadonlySet<Instance> = new Set()
@@ -133,6 +105,15 @@ export class DataPlane {
     this.#accessLogConfig = config.accessLog
     this.#makePlans()
     this.#table = new SnapshotHolder(emptyTable(config.services))
+    this.#listeners = new OpenListeners({
+      table: this.#table,
+      logger: this.#logger,
+      retire: (task) => this.#retire(task),
+      // Their pools drain now, unless a later spec names them again.
+      unpinned: () => {
+        if (this.#lastSpec !== undefined && this.#stopping === undefined) this.apply(this.#lastSpec)
+      },
+    })
   }
 
   #makePlans(): void {
@@ -144,7 +125,7 @@ export class DataPlane {
   apply(spec: SnapshotSpec): void {
     this.#lastSpec = spec
     const { table, inUse, live } = tableFromSpec(this.#config.services, spec, this.#pools)
-    for (const instance of this.#pinned) (inUse as Set<Instance>).add(instance)
+    for (const instance of this.#listeners.pinned) (inUse as Set<Instance>).add(instance)
     // Streaks from before an instance entered or left rotation say nothing about it now.
     for (const instance of inUse) if (live.has(instance) !== this.#live.has(instance)) instance.resetStreaks()
     this.#live = live
@@ -174,36 +155,11 @@ export class DataPlane {
     }
     this.#accessLogConfig = config.accessLog
     this.#makePlans()
-    this.#followListeners(before)
+    // Before the new table is in force: no listener that stays pairs an old plan with it.
+    this.#listeners.follow(this.#wanted(), before)
     // Services the old spec knows keep their instances until the next one.
     if (this.#lastSpec !== undefined) this.apply(this.#lastSpec)
     else this.#table.swap(emptyTable(config.services))
-  }
-
-  /**
-   * Listeners that stay get the new plans now, so none pairs an old plan with the new table. Those
-   * the next `listen()` closes keep theirs; one whose services are all gone keeps routing them
-   * with `before` (the last table that had them), and their live instances keep their pools,
-   * until it is closed.
-   */
-  #followListeners(before: RouteTable<Instance>): void {
-    const wanted = this.#wanted()
-    const names = new Set(this.#config.services.map((service) => service.name))
-    for (const [key, open] of this.#listeners) {
-      const next = wanted.get(key)
-      if (next !== undefined && open.listener.speaksAs({ tls: next.settings.tls, http2: next.http2 })) {
-        open.listener.update(next.settings)
-        continue
-      }
-      if (open.pinned !== undefined || open.services.some((name) => names.has(name))) continue
-      const pinned = new Set<Instance>()
-      for (const name of open.services) {
-        for (const group of before.servicesByName.get(name)?.groups ?? []) for (const instance of group.instances) pinned.add(instance)
-      }
-      open.listener.pinTable(before)
-      open.pinned = pinned
-      for (const instance of pinned) this.#pinned.add(instance)
-    }
   }
 
   /** The longest drainSeconds of the config, in ms. */
@@ -247,47 +203,7 @@ export class DataPlane {
    * on a failure closes what it opened and throws.
    */
   async listen(): Promise<ListeningService[]> {
-    const wanted = this.#wanted()
-    // Closed first: a listener that speaks differently now may be reopened on the same address.
-    for (const [key, open] of this.#listeners) {
-      const next = wanted.get(key)
-      if (next !== undefined && open.listener.speaksAs({ tls: next.settings.tls, http2: next.http2 })) continue
-      this.#listeners.delete(key)
-      this.#logger.info({ event: 'listener_closing', host: open.host, port: open.port, services: open.services }, 'listener closing: its requests finish')
-      this.#retire(async () => {
-        await open.closer.close(open.graceMs)
-        if (open.pinned === undefined) return
-        for (const instance of open.pinned) this.#pinned.delete(instance)
-        // Their pools drain now, unless a later spec names them again.
-        if (this.#lastSpec !== undefined && this.#stopping === undefined) this.apply(this.#lastSpec)
-      })
-    }
-    const opened: OpenListener[] = []
-    try {
-      for (const [key, next] of wanted) {
-        const graceMs = longestDrainMs(next.services)
-        const open = this.#listeners.get(key)
-        if (open !== undefined) {
-          open.listener.update(next.settings)
-          open.services = next.services.map((service) => service.name)
-          open.graceMs = graceMs
-          continue
-        }
-        const listener = new ProxyListener({ ...next.settings, host: next.host, port: next.port, http2: next.http2, table: this.#table, logger: this.#logger })
-        const closer = new GentleClose(listener.front)
-        // In a cluster worker the primary owns the socket; every worker sees the port it bound.
-        const port = await listener.listen()
-        const entry: OpenListener = { listener, closer, host: next.host, port, services: next.services.map((service) => service.name), graceMs }
-        this.#listeners.set(key, entry)
-        opened.push(entry)
-      }
-    } catch (error) {
-      for (const entry of opened) {
-        for (const [key, open] of this.#listeners) if (open === entry) this.#listeners.delete(key)
-        await entry.closer.close(0)
-      }
-      throw error
-    }
+    await this.#listeners.match(this.#wanted())
     return this.listening()
   }
 
@@ -303,9 +219,7 @@ export class DataPlane {
 
   /** Every service's open listener. */
   listening(): ListeningService[] {
-    const listening: ListeningService[] = []
-    for (const open of this.#listeners.values()) for (const service of open.services) listening.push({ service, host: open.host, port: open.port })
-    return listening
+    return this.#listeners.listening()
   }
 
   /** Requests running on instance `id` in this data plane. */
@@ -329,7 +243,7 @@ export class DataPlane {
    */
   stop(graceMs: number): Promise<void> {
     this.#stopping ??= (async () => {
-      await Promise.all([...this.#listeners.values()].map((open) => open.closer.close(graceMs)))
+      await this.#listeners.close(graceMs)
       await Promise.all(this.#retiring)
       this.#retry.stop()
       await this.#pools.closeAll(1_000)

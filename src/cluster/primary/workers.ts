@@ -1,4 +1,4 @@
-import cluster, { type Worker } from 'node:cluster'
+import cluster from 'node:cluster'
 import { fileURLToPath } from 'node:url'
 import type { Certificates } from '../../config/certificates.js'
 import type { Config } from '../../config/types.js'
@@ -9,35 +9,16 @@ import type { InstanceId } from '../../upstream/instance.js'
 import type { OutcomeSink } from '../../upstream/outcomes.js'
 import type { DetachedPool } from '../../upstream/pools.js'
 import type { StatsRegistry } from '../../upstream/stats.js'
-import { isFromWorker, type ConfigMessage, type FromWorker, type ListeningMessage, type SnapshotMessage, type ToWorker } from '../messages.js'
+import type { ConfigMessage, FromWorker, ListeningMessage, SnapshotMessage } from '../messages.js'
 import { RespawnBackoff } from './backoff.js'
 import { WorkerFacts } from './facts.js'
+import { forkWorker, sendToWorker, stopWorker, type WorkerRecord } from './forked-worker.js'
 import { RemoteDrains } from './remote-drains.js'
 import { longestDrainMs } from '../../config/drain.js'
 
 const WORKER_ENTRY = fileURLToPath(new URL('../worker/entry.js', import.meta.url))
-/** A new worker that has not opened its listeners by then is given up. */
-const START_TIMEOUT_MS = 30_000
-/** A stopping worker gets its grace time plus this before SIGKILL. */
-const STOP_MARGIN_MS = 5_000
 /** How long a reload waits for each worker to open and close its listeners. */
 const LISTEN_TIMEOUT_MS = 10_000
-
-interface WorkerRecord {
-  readonly worker: Worker
-  readonly id: number
-  readonly pid: number
-  hello: boolean
-  listening: boolean
-  /** Asked to stop by the primary (restart or shutdown): its exit is expected. */
-  stopping: boolean
-  fatal: string | undefined
-  /** Resolves once its listeners are open; rejects if it exits first. */
-  readonly ready: Promise<void>
-  readonly exited: Promise<void>
-  /** Called at its next `listening` (a reload waits for it). */
-  readonly onListening: (() => void)[]
-}
 
 export interface WorkerPoolOptions {
   readonly workers: number
@@ -81,7 +62,7 @@ export class WorkerPool implements DataSide {
     this.#drains = new RemoteDrains(
       {
         ids: () => [...this.#records.values()].filter((record) => record.hello).map((record) => record.id),
-        send: (id, message) => this.#send(this.#records.get(id), message),
+        send: (id, message) => sendToWorker(this.#records.get(id), message),
       },
       this.#facts,
     )
@@ -106,7 +87,7 @@ export class WorkerPool implements DataSide {
     if (text === this.#servicesText) return
     this.#servicesText = text
     this.#snapshot = { type: 'snapshot', spec }
-    for (const record of this.#records.values()) if (record.hello) this.#send(record, this.#snapshot)
+    for (const record of this.#records.values()) if (record.hello) sendToWorker(record, this.#snapshot)
   }
 
   /** A reload: every worker (and every later one) gets the config; listeners change at `listen()`. */
@@ -114,7 +95,7 @@ export class WorkerPool implements DataSide {
     this.#graceMs = longestDrainMs(config.services)
     this.#facts.stats.reconfigure(config)
     this.#configMessage = { type: 'config', config, certificates }
-    for (const record of this.#records.values()) if (record.hello) this.#send(record, this.#configMessage)
+    for (const record of this.#records.values()) if (record.hello) sendToWorker(record, this.#configMessage)
   }
 
   /** A reload's listeners: every listening worker opens and closes its own; resolves once all did (bounded). */
@@ -133,7 +114,7 @@ export class WorkerPool implements DataSide {
           void record.exited.then(resolve)
         }),
       )
-      this.#send(record, { type: 'listen' })
+      sendToWorker(record, { type: 'listen' })
     }
     await Promise.all(waits)
     return this.#listening ?? []
@@ -174,7 +155,7 @@ export class WorkerPool implements DataSide {
     this.#stopping = true
     for (const timer of this.#respawns) clearTimeout(timer)
     this.#respawns.clear()
-    await Promise.all([...this.#records.values()].map((record) => this.#stopWorker(record, graceMs)))
+    await Promise.all([...this.#records.values()].map((record) => stopWorker(record, graceMs)))
   }
 
   async #rollAll(): Promise<void> {
@@ -193,7 +174,7 @@ export class WorkerPool implements DataSide {
           this.logger.error({ event: 'workers_restart_failed', err: error }, 'a new worker did not start; keeping the others')
           return
         }
-        await this.#stopWorker(record, this.#graceMs)
+        await stopWorker(record, this.#graceMs)
       }
       const pids = [...this.#records.values()].map((record) => record.pid)
       this.logger.info({ event: 'workers_restarted', pids }, 'workers restarted')
@@ -201,49 +182,15 @@ export class WorkerPool implements DataSide {
   }
 
   #fork(): WorkerRecord {
-    const worker = cluster.fork()
-    let markReady!: () => void
-    let markFailed!: (error: Error) => void
-    const ready = new Promise<void>((resolve, reject) => {
-      markReady = resolve
-      markFailed = reject
-    })
-    ready.catch(() => {})
-    const record: WorkerRecord = {
-      worker,
-      id: worker.id,
-      pid: worker.process.pid ?? 0,
-      hello: false,
-      listening: false,
-      stopping: false,
-      fatal: undefined,
-      ready,
-      exited: new Promise((resolve) => worker.once('exit', () => resolve())),
-      onListening: [],
-    }
+    const record = forkWorker(
+      {
+        onListening: (forked, message) => this.#onListening(forked, message),
+        onMessage: (forked, message) => this.#onMessage(forked, message),
+        onExit: (forked, code, signal) => this.#onExit(forked, code, signal),
+      },
+      this.logger,
+    )
     this.#records.set(record.id, record)
-    const timer = setTimeout(() => {
-      if (record.listening) return
-      markFailed(new Error(`worker ${record.id} did not listen within ${START_TIMEOUT_MS / 1000} s`))
-      worker.process.kill('SIGKILL')
-    }, START_TIMEOUT_MS)
-    timer.unref()
-    worker.on('message', (message: unknown) => {
-      if (!isFromWorker(message)) return
-      if (message.type === 'listening') {
-        clearTimeout(timer)
-        this.#onListening(record, message)
-        markReady()
-      } else this.#onMessage(record, message)
-    })
-    // A send racing with the worker's exit fails; the exit handler deals with the worker.
-    worker.on('error', () => {})
-    worker.once('exit', (code, signal) => {
-      clearTimeout(timer)
-      markFailed(new Error(record.fatal ?? `worker ${record.id} exited (${signal ?? code})`))
-      this.#onExit(record, code, signal)
-    })
-    this.logger.info({ event: 'worker_started', worker: record.id, workerPid: record.pid }, 'worker started')
     return record
   }
 
@@ -251,8 +198,8 @@ export class WorkerPool implements DataSide {
     switch (message.type) {
       case 'hello':
         record.hello = true
-        this.#send(record, this.#configMessage)
-        if (this.#snapshot !== undefined) this.#send(record, this.#snapshot)
+        sendToWorker(record, this.#configMessage)
+        if (this.#snapshot !== undefined) sendToWorker(record, this.#snapshot)
         return
       case 'report':
         this.#facts.apply(record.id, message)
@@ -318,21 +265,5 @@ export class WorkerPool implements DataSide {
     }, delayMs)
     this.#respawns.add(timer)
     return delayMs
-  }
-
-  async #stopWorker(record: WorkerRecord, graceMs: number): Promise<void> {
-    record.stopping = true
-    // Before its hello the worker may not hear messages yet; it has no requests either.
-    if (record.hello) this.#send(record, { type: 'stop', graceMs })
-    else record.worker.process.kill('SIGTERM')
-    const timer = setTimeout(() => record.worker.process.kill('SIGKILL'), graceMs + STOP_MARGIN_MS)
-    timer.unref()
-    await record.exited
-    clearTimeout(timer)
-  }
-
-  #send(record: WorkerRecord | undefined, message: ToWorker): void {
-    if (record === undefined || !record.worker.isConnected()) return
-    record.worker.send(message, undefined, {}, () => {})
   }
 }
