@@ -1,19 +1,18 @@
 import { randomUUID } from 'node:crypto'
-import { ConfigError } from '../config/errors.js'
 import type { ServiceConfig } from '../config/types.js'
 import type { Logger } from '../support/log.js'
 import { Serial } from '../support/serial.js'
-import { identicalWeights, validateWeights } from '../routing/weights.js'
-import { FileStore } from '../state/file-store.js'
-import { overlayConfig, reconcileOnReload } from '../state/merge.js'
+import { validateWeights } from '../routing/weights.js'
 import { isShared } from '../state/shared.js'
-import { StoreUnavailableError, historyOf, type Change, type DesiredState, type HistoryEntry, type StateStore, type Weights } from '../state/store.js'
+import { historyOf, type Change, type DesiredState, type HistoryEntry, type StateStore, type Weights } from '../state/store.js'
 import type { DrainStatus, DrainTracker } from './drain.js'
 import { HttpError } from './http-errors.js'
 import type { ControlPlane } from './plane.js'
 import type { ConnectProbe } from './ports.js'
+import { putInForce } from './change-adoption.js'
+import { assertWritable, storeFailure } from './change-refusals.js'
+import { reconcileReload } from './change-reload.js'
 import { changeToUndo, cutoverWeights, drainedGroups, refuseCutover } from './change-rules.js'
-import { rolloutEvents, type RolloutEventType } from './rollout-events.js'
 import { pausedByOperator } from './rollout-steps.js'
 
 /** Options every mutation takes. */
@@ -190,41 +189,14 @@ export class ChangeController {
   }
 
   /**
-   * The desired state under a reloaded config (call inside `exclusive`): the saved weights keep
-   * winning, services and weight-0 groups the file dropped leave it, new services get the file's
-   * weights; saved before it is in force. Returns every service's weights. Throws a ConfigError
-   * naming `source` when a dropped group still has traffic; nothing changed then.
+   * The desired state under a reloaded config (call inside `exclusive`; see reconcileReload):
+   * returns every service's weights, or throws a ConfigError naming `source` and changes nothing.
    */
-  async reload(services: readonly ServiceConfig[], source: string): Promise<Map<string, Weights>> {
-    const config = new Map(services.map((service) => [service.name, { weights: service.weights, groups: service.groups.map((group) => group.name) }]))
-    if (this.store === undefined) {
-      // Read-only weights are the file's: nothing else could have changed them.
-      const weights = new Map(services.map((service) => [service.name, service.weights]))
-      this.#state = { ...this.#state, services: Object.fromEntries([...weights].map(([name, value]) => [name, { weights: value }])) }
-      return weights
+  reload(services: readonly ServiceConfig[], source: string): Promise<Map<string, Weights>> {
+    const replace = (state: DesiredState): void => {
+      this.#state = state
     }
-    const result = reconcileOnReload(this.#state, config)
-    if ('conflict' in result) {
-      const index = services.findIndex((service) => service.name === result.conflict.service)
-      throw new ConfigError(source, ['services', index, 'groups'], result.conflict.message)
-    }
-    for (const name of Object.keys(this.#state.services)) if (!config.has(name)) this.drains.supersede(name)
-    const weights = new Map(Object.entries(result.state.services).map(([name, service]) => [name, service.weights]))
-    if (isShared(this.store)) {
-      // Other replicas may still run the services and groups this file dropped: the shared state
-      // keeps them, and this replica routes by what fits its config.
-      this.#state = overlayConfig(this.#state, config).state
-      return weights
-    }
-    if (result.changed && this.store instanceof FileStore) {
-      try {
-        await this.store.save(result.state)
-      } catch (error) {
-        throw new ConfigError(source, '', `cannot save the desired state for the new config: ${error instanceof Error ? error.message : String(error)}`)
-      }
-    }
-    this.#state = result.state
-    return weights
+    return reconcileReload({ state: this.#state, store: this.store, drains: this.drains, replace }, services, source)
   }
 
   #groupsOf(service: string): string[] {
@@ -235,21 +207,7 @@ export class ChangeController {
 
   /** Refusals that depend on the state rather than the request: read-only, store down, stale revision. */
   #guard(options: MutationOptions): void {
-    if (this.store === undefined) {
-      throw new HttpError('read_only', 'weights are read-only: the config has no "state" block to persist changes in')
-    }
-    if (isShared(this.store) && !this.store.connected) {
-      throw new HttpError(
-        'store_unavailable',
-        `the state store is unreachable (${this.store.lastError ?? 'connecting'}); the change was not applied, and traffic keeps flowing on revision ${this.#state.revision}`,
-        { 'retry-after': '1' },
-      )
-    }
-    if (options.ifMatch !== undefined && options.ifMatch !== this.#state.revision) {
-      throw new HttpError('revision_mismatch', `If-Match: revision is ${this.#state.revision}, not ${options.ifMatch}`, {
-        etag: `"${this.#state.revision}"`,
-      })
-    }
+    assertWritable(this.store, this.#state.revision, options.ifMatch)
   }
 
   /**
@@ -274,7 +232,7 @@ export class ChangeController {
         try {
           outcome = await this.store!.commit(base, change)
         } catch (error) {
-          throw this.#storeFailure(error)
+          throw storeFailure(error, this.logger)
         }
         if (outcome.committed) {
           this.#adopt(outcome.state)
@@ -294,15 +252,6 @@ export class ChangeController {
     }
   }
 
-  #storeFailure(error: unknown): HttpError {
-    if (error instanceof StoreUnavailableError) {
-      this.logger.warn({ event: 'state_write_failed', outcome: error.outcome, err: error }, 'cannot write a change to the state store')
-      return new HttpError('store_unavailable', error.message, { 'retry-after': '1' })
-    }
-    this.logger.error({ event: 'state_write_failed', err: error }, 'cannot persist a change; nothing was applied')
-    return new HttpError('persist_failed', error instanceof Error ? error.message : String(error))
-  }
-
   #result(state: DesiredState, id: string): ChangeResult {
     const change = state.history.find((entry) => entry.id === id)!
     const drain = change.kind === 'cutover' ? this.drains.statusOf(change.service) : undefined
@@ -310,71 +259,16 @@ export class ChangeController {
   }
 
   /**
-   * Makes `next` the state in force when it is newer: per service whose weights or history moved,
-   * a running drain is superseded, the plane gets the weights, a new cut-over starts draining
-   * here, and each new history entry is announced.
+   * Makes `next` the state in force when it is newer (routing, drains and events: see putInForce),
+   * then tells the shared store and the listeners.
    */
   #adopt(next: DesiredState): void {
     const before = this.#state
     if (next.revision <= before.revision) return
     this.#state = next
-    const fresh = next.history.filter((entry) => entry.revision > before.revision)
-    for (const service of this.plane.config.services) {
-      const name = service.name
-      const entries = fresh.filter((entry) => entry.service === name)
-      const weights = next.services[name]?.weights
-      const rollout = rolloutEvents(name, before.services[name]?.rollout, next.services[name]?.rollout, weights ?? {})
-      if (weights === undefined || (entries.length === 0 && (before.services[name] !== undefined && identicalWeights(before.services[name].weights, weights)))) {
-        for (const { type, payload } of rollout) this.#publish(type, payload)
-        continue
-      }
-      const checked = validateWeights(weights, service.groups.map((group) => group.name))
-      // The store already said which services do not fit this config; their routing stays.
-      if (!checked.ok) continue
-      const last = entries[entries.length - 1]
-      const record = next.services[name]?.cutover
-      const drains = last?.kind === 'cutover' && record !== undefined && record.revision === last.revision ? record : undefined
-      // A later change ends a running drain first, so its cutover_completed comes before this change's event.
-      this.drains.supersede(name)
-      this.plane.setWeights(name, checked.weights)
-      for (const entry of entries) {
-        if (entry === last && drains !== undefined) continue
-        this.#announce(eventOf(entry), entry, entry.kind === 'cutover' ? { to: entry.to, from: drainedGroups(entry.before, entry.after) } : {})
-      }
-      if (drains !== undefined) {
-        const instances = drains.from.flatMap((group) => this.plane.instancesOf(name, group))
-        const { to, from, revision, startedAt, drainSeconds } = drains
-        const drain = this.drains.start({ service: name, to, from, revision, startedAt, drainSeconds }, instances)
-        this.#announce('cutover_started', last!, { to, from, drainSeconds, inflight: drain.inflight })
-      }
-      for (const { type, payload } of rollout) this.#publish(type, payload)
-    }
+    putInForce(before, next, { plane: this.plane, drains: this.drains, logger: this.logger })
     if (isShared(this.store)) this.store.applied(next)
     for (const listener of this.#listeners) listener(next)
-  }
-
-  #publish(eventType: RolloutEventType, payload: Record<string, unknown>): void {
-    this.plane.events.publish(eventType, payload)
-    const { service, id, step, of } = payload as { service: string; id: string; step: number; of: number }
-    this.logger.info({ event: eventType, ...payload }, `${eventType} ${service} (rollout ${id}, step ${step} of ${of})`)
-  }
-
-  #announce(
-    eventType: 'weights_changed' | 'cutover_started' | 'rollback',
-    entry: HistoryEntry,
-    extra: Record<string, unknown>,
-  ): void {
-    const payload: Record<string, unknown> = {
-      service: entry.service,
-      revision: entry.revision,
-      before: entry.before,
-      after: entry.after,
-      ...extra,
-    }
-    if (entry.undid !== undefined) payload.undid = entry.undid
-    if (entry.reason !== undefined) payload.reason = entry.reason
-    this.plane.events.publish(eventType, payload)
-    this.logger.info({ event: eventType, ...payload }, `${eventType} ${entry.service} (revision ${entry.revision})`)
   }
 }
 
@@ -387,10 +281,6 @@ function withPause(state: DesiredState, change: Omit<Change, 'id'>, what: string
 /** Whether `state` holds `change` already: its history entry, or the rollout record it wrote. */
 function madeBy(state: DesiredState, change: Change): boolean {
   return state.history.some((entry) => entry.id === change.id) || state.services[change.service]?.rollout?.changeId === change.id
-}
-
-function eventOf(entry: HistoryEntry): 'weights_changed' | 'cutover_started' | 'rollback' {
-  return entry.kind === 'weights' ? 'weights_changed' : entry.kind === 'rollback' ? 'rollback' : 'cutover_started'
 }
 
 function now(): string {

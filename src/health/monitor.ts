@@ -6,28 +6,12 @@ import type { InstanceId, KnownInstance } from '../upstream/instance.js'
 import type { FailureKind, OutcomeSink } from '../upstream/outcomes.js'
 import { probe, type ProbeResult, type ProbeTarget } from './active.js'
 import { InstanceChecks, type CheckEnvironment } from './checks.js'
-import { countedEjections, ejectionAllowed, ejectionMs, failuresEject, fivexxEject, groupCensus } from './passive.js'
+import { FirstVerdicts } from './first-verdicts.js'
+import { OutlierEjection } from './outlier-ejection.js'
 import type { InstanceSource, VerdictSink } from './ports.js'
 import { nextRampStepMs, slowStartWeight } from './ramp.js'
-import {
-  applyCheckOutcome,
-  deriveState,
-  eject,
-  endEjection,
-  initialFacts,
-  isLive,
-  markDraining,
-  markReady,
-  type CheckOutcome,
-  type InstanceFacts,
-} from './status.js'
-import type { HealthState } from './types.js'
-
-/**
- * How long a start or a reload waits for the first health and readiness results of the instances
- * it found, so the first requests do not find every instance still unchecked (and get 503).
- */
-const FIRST_CHECKS_WAIT_MS = 5_000
+import { fieldsOf, type HealthRecord } from './record.js'
+import { applyCheckOutcome, deriveState, initialFacts, isLive, markDraining, markReady, type CheckOutcome, type InstanceFacts } from './status.js'
 
 const FRESH_CHECK = Object.freeze({ passedOnce: false, failures: 0, failing: false })
 const PASSED_CHECK = Object.freeze({ passedOnce: true, failures: 0, failing: false })
@@ -49,29 +33,6 @@ export interface HealthMonitorOptions {
   readonly sweepMs?: number
 }
 
-/** Everything health keeps about one instance. */
-interface HealthRecord {
-  readonly instance: KnownInstance
-  /** Its service's config (a reload replaces it). */
-  service: ServiceConfig
-  facts: InstanceFacts
-  health: HealthState
-  /** Monotonic time the instance last became live (slow start). */
-  liveSinceMs: number
-  /** Active checks and slow-start steps; stopped once the instance leaves (or a reload changes the checks). */
-  checks: InstanceChecks
-  /** The panic guard's refusal was logged since the last transition. */
-  guardLogged: boolean
-  /** Health checks (by index) that reported at least once, and whether readiness passed once. */
-  readonly reported: Set<number>
-  readiedOnce: boolean
-}
-
-/** An instance whose checks have all spoken once (one without checks is judged at once). */
-function judged(record: HealthRecord): boolean {
-  return record.reported.size >= record.service.healthChecks.length && (record.service.readinessChecks.length === 0 || record.readiedOnce)
-}
-
 /**
  * Health, readiness and passive outlier ejection for every known instance. It owns each instance's
  * state (see types.ts), runs the active checks on unref'd timers, hears failures and 5xx streaks
@@ -80,7 +41,7 @@ function judged(record: HealthRecord): boolean {
  */
 export class HealthMonitor implements OutcomeSink {
   readonly #records = new Map<InstanceId, HealthRecord>()
-  /** The records of each service, for the panic guard's census. */
+  /** The records of each service, for the panic guard's census and the first verdicts. */
   readonly #byService = new Map<string, Set<HealthRecord>>()
   #services: ReadonlyMap<string, ServiceConfig>
   readonly #now: () => number
@@ -92,8 +53,10 @@ export class HealthMonitor implements OutcomeSink {
   #unsubscribe: (() => void) | undefined
   #startingUp = true
   #stopped = false
-  /** Callers of firstVerdicts() waiting for every known instance's first check results. */
-  readonly #judgedWaiters = new Set<() => void>()
+  /** The wait of a start or a reload for the first verdicts. */
+  readonly #firstVerdicts: FirstVerdicts
+  /** Passive ejection, on what the data planes report, and its sweep. */
+  readonly #ejection: OutlierEjection
 
   constructor(
     services: readonly ServiceConfig[],
@@ -105,6 +68,9 @@ export class HealthMonitor implements OutcomeSink {
     this.#now = options.now ?? (() => performance.now())
     this.#sweepMs = options.sweepMs ?? 250
     this.#checkEnvironment = { now: this.#now, probe: options.probe ?? probe, signal: this.#abort.signal }
+    this.#firstVerdicts = new FirstVerdicts(this.#byService, ports.instances, logger)
+    const update = (record: HealthRecord, facts: InstanceFacts, reason: string) => this.#update(record, facts, reason)
+    this.#ejection = new OutlierEjection({ now: this.#now, records: this.#records, byService: this.#byService, instances: ports.instances, logger, update })
   }
 
   /** Starts following the known instances. Call before discovery reports any, so none is live unchecked. */
@@ -115,7 +81,7 @@ export class HealthMonitor implements OutcomeSink {
       for (const instance of removed) this.#remove(instance.id)
     })
     for (const instance of this.ports.instances.knownInstances()) this.#add(instance)
-    this.#sweepTimer = setInterval(this.#sweep, this.#sweepMs)
+    this.#sweepTimer = setInterval(this.#ejection.sweep, this.#sweepMs)
     this.#sweepTimer.unref()
   }
 
@@ -176,17 +142,12 @@ export class HealthMonitor implements OutcomeSink {
 
   /** A failed attempt: enough local failures in a row eject a healthy instance at once. */
   attemptFailed(id: InstanceId, kind: FailureKind, inARow: number): void {
-    const record = this.#records.get(id)
-    if (record === undefined || record.health !== 'healthy') return
-    if (!failuresEject(kind, inARow, record.service.outlierDetection)) return
-    this.#tryEject(record, `${inARow} failed attempt${inARow > 1 ? 's' : ''} in a row (last: ${kind})`, kind === 'connect')
+    this.#ejection.attemptFailed(id, kind, inARow)
   }
 
   /** A 5xx answer: enough of them in a row eject a healthy instance at once. */
   answered5xx(id: InstanceId, inARow: number): void {
-    const record = this.#records.get(id)
-    if (record === undefined || record.health !== 'healthy') return
-    if (fivexxEject(inARow, record.service.outlierDetection)) this.#tryEject(record, `${inARow} 5xx responses in a row`)
+    this.#ejection.answered5xx(id, inARow)
   }
 
   /** An instance left discovery: it drains (announced) and is forgotten. */
@@ -231,7 +192,7 @@ export class HealthMonitor implements OutcomeSink {
       ready: (name, detail) => {
         record.readiedOnce = true
         this.#update(record, markReady(record.facts), `readiness check ${name} passed (${detail})`)
-        this.#wakeJudgedWaiters()
+        this.#firstVerdicts.reported()
       },
     })
   }
@@ -246,20 +207,17 @@ export class HealthMonitor implements OutcomeSink {
         : `health check failed${failures > 1 ? ` ${failures} times in a row` : ''} (${detail})`
     this.#update(record, facts, reason)
     record.reported.add(index)
-    this.#wakeJudgedWaiters()
+    this.#firstVerdicts.reported()
   }
 
   /**
    * Ends the start-up phase (markStarted) and waits for the first verdicts (at most
-   * FIRST_CHECKS_WAIT_MS), warning about the instances still unchecked then: what a start and a
-   * reload do before they open listeners.
+   * FIRST_CHECKS_WAIT_MS, first-verdicts.ts), warning about the instances still unchecked then:
+   * what a start and a reload do before they open listeners.
    */
   async settle(): Promise<void> {
     this.markStarted()
-    const unjudged = await this.firstVerdicts(FIRST_CHECKS_WAIT_MS)
-    if (unjudged.length > 0) {
-      this.logger.warn({ event: 'first_checks_pending', instances: unjudged }, 'opening the listeners before every instance answered its first checks')
-    }
+    await this.#firstVerdicts.settle()
   }
 
   /**
@@ -269,75 +227,7 @@ export class HealthMonitor implements OutcomeSink {
    * (503). Names the instances still unjudged at the limit.
    */
   firstVerdicts(limitMs: number): Promise<readonly string[]> {
-    const waiting = () => this.#unjudgedInUnservedGroups()
-    if (waiting().length === 0) return Promise.resolve([])
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer)
-        this.#judgedWaiters.delete(check)
-        resolve(waiting().map((record) => record.instance.address))
-      }
-      const check = () => {
-        if (waiting().length === 0) done()
-      }
-      // Not unref'd: the start awaits this, and the checks' own timers are (they would let the process exit).
-      const timer = setTimeout(done, limitMs)
-      this.#judgedWaiters.add(check)
-    })
-  }
-
-  #unjudgedInUnservedGroups(): HealthRecord[] {
-    const waiting: HealthRecord[] = []
-    for (const [service, records] of this.#byService) {
-      const weights = this.ports.instances.weightsOf(service)
-      const served = new Set<string>()
-      for (const record of records) if (isLive(record.health)) served.add(record.instance.group)
-      for (const record of records) {
-        const group = record.instance.group
-        if ((weights[group] ?? 0) > 0 && !served.has(group) && !judged(record)) waiting.push(record)
-      }
-    }
-    return waiting
-  }
-
-  #wakeJudgedWaiters(): void {
-    for (const waiter of this.#judgedWaiters) waiter()
-  }
-
-  /** Ends ejections whose time is over. */
-  readonly #sweep = (): void => {
-    const now = this.#now()
-    for (const record of this.#records.values()) {
-      const until = record.facts.ejectedUntilMs
-      if (until === undefined || now < until) continue
-      const active = record.service.healthChecks.length > 0
-      // With active checks it stays ejected until a check passes (no transition yet).
-      this.#update(record, endEjection(record.facts, now, active), 'ejection over')
-    }
-  }
-
-  #tryEject(record: HealthRecord, why: string, refusesConnections = false): void {
-    const rule = record.service.outlierDetection
-    const siblings = this.#byService.get(record.service.name) ?? []
-    const census = groupCensus(
-      [...siblings].map(({ instance, health }) => ({ group: instance.group, health })),
-      record.instance.group,
-      this.ports.instances.weightsOf(record.service.name),
-    )
-    if (!ejectionAllowed(census, rule, refusesConnections)) {
-      if (!record.guardLogged) {
-        record.guardLogged = true
-        this.logger.warn(
-          { event: 'ejection_skipped', ...this.#fields(record), reason: why, ejected: census.ejected, instances: census.size },
-          'instance not ejected: too many of its group are ejected already (panic guard)',
-        )
-      }
-      return
-    }
-    const now = this.#now()
-    const previous = countedEjections(record.facts, now, rule)
-    const duration = ejectionMs(previous, rule)
-    this.#update(record, eject({ ...record.facts, ejections: previous }, now, duration), `${why}; ejected for ${duration / 1000} s`)
+    return this.#firstVerdicts.wait(limitMs)
   }
 
   /** Stores new facts; on a change of state announces it and hands the new verdict on. */
@@ -352,7 +242,7 @@ export class HealthMonitor implements OutcomeSink {
       record.liveSinceMs = this.#now()
       this.#scheduleRamp(record)
     }
-    const fields = { ...this.#fields(record), from, to, reason }
+    const fields = { ...fieldsOf(record), from, to, reason }
     if (to === 'unhealthy' || to === 'ejected') this.logger.warn({ event: 'health_changed', ...fields }, 'instance state changed')
     else this.logger.info({ event: 'health_changed', ...fields }, 'instance state changed')
     this.ports.events.publish('health_changed', fields)
@@ -375,9 +265,5 @@ export class HealthMonitor implements OutcomeSink {
       this.#hand(record)
       this.#scheduleRamp(record)
     })
-  }
-
-  #fields(record: HealthRecord) {
-    return { service: record.service.name, group: record.instance.group, instance: record.instance.address }
   }
 }
