@@ -95,6 +95,8 @@ it('is driven by one replica on every replica\'s counts, and by another within o
       }
     }, 50)
   })
+  // Each replica hears of the completion through its own etcd watch: wait for the slower one too.
+  await eventually('rollout_completed on every replica', () => streams.every((stream) => stream.events.some((event) => event.event === 'rollout_completed')), 10_000)
   done = true
   const records = (await load).flat()
   for (const stream of streams) stream.close()
