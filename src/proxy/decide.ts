@@ -18,6 +18,9 @@ import { countRedispatch } from './next-attempt.js'
 import type { StickyKind } from './access-log.js'
 import type { ServicePlan } from './plan.js'
 
+/** The response header naming the group that answered (`exposeGroupHeader`). */
+const GROUP_HEADER = 'x-zdd-group'
+
 const TWO_POW_53 = 9007199254740992
 const SECRET_HEADER = 'x-zdd-override-secret'
 
@@ -136,8 +139,8 @@ export function decide(
     }
   }
   if (plan.exposeGroupHeader) {
-    if (extraHeaders === undefined) extraHeaders = ['x-zdd-group', group.name]
-    else extraHeaders.push('x-zdd-group', group.name)
+    if (extraHeaders === undefined) extraHeaders = [GROUP_HEADER, group.name]
+    else extraHeaders.push(GROUP_HEADER, group.name)
   }
   decision.plan = plan
   decision.service = service
@@ -149,6 +152,12 @@ export function decide(
   decision.sticky = overrideName !== undefined && group.name === overrideName ? 'override' : sticky
   decision.redispatched = redispatched
   return undefined
+}
+
+/** A request redispatched after an attempt failed: its answer names the group that took it. */
+export function renameGroup(extraHeaders: string[] | undefined, group: string): void {
+  if (extraHeaders === undefined) return
+  for (let i = 0; i < extraHeaders.length; i += 2) if (extraHeaders[i] === GROUP_HEADER) extraHeaders[i + 1] = group
 }
 
 /**

@@ -13,7 +13,7 @@ import { InstanceClaim } from './claim.js'
 import { buildResponseHeaders } from './headers.js'
 import { nextAttempt, redispatch, roomyInstance } from './next-attempt.js'
 import { answeredEntry, requestBytes, type StickyKind } from './access-log.js'
-import type { Route } from './decide.js'
+import { renameGroup, type Route } from './decide.js'
 import { BAD_STATUS, countAnswer, countDuration, countStatus, reportFailure, warnOverloaded, warnStalled } from './exchange-reports.js'
 import { groupStats, type ServicePlan } from './plan.js'
 import { answerBodiless, writeHead } from './response-head.js'
@@ -23,12 +23,11 @@ const CLIENT_CLOSED = new Error('client closed the connection')
 const CLIENT_STALLED = new Error('client read nothing for the send timeout')
 
 /**
- * One client request on its way upstream: the undici dispatch handler for every attempt.
- * It waits for its turn on its client connection (pipelined requests go one at a time, in order),
- * reads a small body whole, takes a connection slot of its instance (or waits, bounded), and
- * streams the response straight into the ServerResponse with backpressure both ways. A failed
- * attempt is reported to the outcome sink and retried when that is safe (next-attempt.ts): on
- * another instance of the group, or, after a refused connection with none left, on another group
+ * One client request on its way upstream: the undici dispatch handler for every attempt. It waits
+ * for its turn on its client connection (pipelined requests go one at a time, in order), reads a
+ * small body whole, takes a connection slot of its instance (or waits, bounded), and streams the
+ * response into the ServerResponse with backpressure both ways. A failed attempt is reported to the
+ * outcome sink and tried again when that is safe (next-attempt.ts), in the group or another one
  * (redispatch). Once response bytes went out, a failure destroys the client connection so a
  * truncated response never looks whole; a client that reads nothing for `sendMs` is closed.
  */
@@ -45,7 +44,9 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
   #responseStarted = false
   /** The client has its whole answer already (204/304): what undici still reports (a length mismatch, which says nothing about the instance) is ignored. */
   #answered = false
-  #retriedAfterSend = false
+  #retriedAfterTimeout = false
+  /** The instances attempts failed on (made at the first failure). */
+  #failedOn: Instance[] | undefined
   #redispatched: boolean
   #fellBack = false
   #retriesLeft: number
@@ -152,8 +153,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
     if (statusCode < 200) return // 1xx: we don't relay interim responses.
-    // Not HTTP: a proxy must not pass it on (Envoy answers 502).
-    if (statusCode > 599) return controller.abort(BAD_STATUS)
+    if (statusCode > 599) return controller.abort(BAD_STATUS) // Not HTTP: never passed on (Envoy answers 502).
     this.#responseStarted = true
     countAnswer(this.plan, this.#stats, this.instance, statusCode, this.#sticky, this.keyHash)
     const list = buildResponseHeaders(headers, this.extraResponseHeaders, this.newClient)
@@ -253,16 +253,17 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
   }
 
   #nextAttempt(kind: FailureKind, failed: Instance): Instance | undefined {
-    const body = this.#body
+    const tried = (this.#failedOn ??= [])
+    tried.push(failed)
     const decision = nextAttempt({
-      kind, failed, group: this.#group, retriesLeft: this.#retriesLeft, retriedAfterSend: this.#retriedAfterSend,
-      replayable: bodyReplayable(body, this.req), hasBody: body !== null, method: this.req.method!, policy: this.plan.retry,
+      kind, failed, tried, group: this.#group, retriesLeft: this.#retriesLeft, retriedAfterTimeout: this.#retriedAfterTimeout,
+      replayable: bodyReplayable(this.#body, this.req), hasBody: this.#body !== null, method: this.req.method!, policy: this.plan.retry,
     })
     if (decision === 'redispatch') return this.#redispatchTarget()
     if (decision === undefined) return undefined
     this.#retriesLeft--
     this.#stats.retries++
-    if (kind !== 'connect') this.#retriedAfterSend = true
+    if (kind !== 'connect' && kind !== 'reset') this.#retriedAfterTimeout = true
     return decision
   }
 
@@ -272,6 +273,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     const to = redispatch(this.plan, this.service, this.keyHash, this.#group)
     if (to === undefined) return undefined
     this.#redispatched = true
+    renameGroup(this.extraResponseHeaders, to.group.name)
     this.#group = to.group
     this.#stats = groupStats(this.plan, to.group.name)
     return to.instance

@@ -18,13 +18,15 @@ const EPISODE_GAP_MS = 10_000
 export interface FailedAttempt {
   readonly kind: FailureKind
   readonly failed: Instance
+  /** Every instance this request was sent to so far, `failed` last. */
+  readonly tried: readonly Instance[]
   readonly group: GroupRoute<Instance>
   readonly retriesLeft: number
   /** The body can be sent again (none, a buffer, or a request stream not read yet). */
   readonly replayable: boolean
   readonly hasBody: boolean
-  /** A retry after a reset or timeout already happened (there is at most one). */
-  readonly retriedAfterSend: boolean
+  /** A retry after a timeout (or a failure of no known kind) already happened: there is at most one. */
+  readonly retriedAfterTimeout: boolean
   readonly method: string
   readonly policy: RetryPolicy
 }
@@ -32,30 +34,34 @@ export interface FailedAttempt {
 /**
  * The next step after a failed attempt: another instance of the group (a retry), `'redispatch'`
  * (another group), or undefined (answer the error). A failed connect sent nothing, so any method
- * may go again while its body can be replayed; with no retry left or no other instance in the
- * group it is redispatched. After a reset or timeout only the service's retry methods, without a
- * body, once; they are never redispatched (the instance may have acted on them). Every retry spends
- * from the retry budget.
+ * may go again while its body can be replayed. After a reset only the service's retry methods,
+ * without a body, go again; after a timeout (or a failure of no known kind) the same, once (a slow
+ * instance's requests are not multiplied). Either goes to an instance of the group not tried yet
+ * while retries are left, within the retry budget. Otherwise a failed connect or a reset is
+ * redispatched, as the whole group may be going (two instances killed together reset one request
+ * twice): that moves the request rather than multiplying it, so it spends no budget, and it
+ * happens once per request at most.
  */
 export function nextAttempt(attempt: FailedAttempt): Instance | 'redispatch' | undefined {
-  if (attempt.kind === 'connect') {
+  const { kind, policy } = attempt
+  if (kind === 'connect') {
     if (!attempt.replayable) return undefined
-  } else if (attempt.hasBody || attempt.retriedAfterSend || !attempt.policy.retriesAfterSend(attempt.method)) {
+  } else if (attempt.hasBody || !policy.retriesAfterSend(attempt.method) || (kind !== 'reset' && attempt.retriedAfterTimeout)) {
     return undefined
   }
-  const next = attempt.retriesLeft > 0 ? otherInstance(attempt.group.instances, attempt.failed) : undefined
-  if (next !== undefined && attempt.policy.budget.tryAcquire()) return next
-  return attempt.kind === 'connect' ? 'redispatch' : undefined
+  const next = attempt.retriesLeft > 0 ? untriedInstance(attempt.group.instances, attempt.failed, attempt.tried) : undefined
+  if (next !== undefined && policy.budget.tryAcquire()) return next
+  return kind === 'connect' || kind === 'reset' ? 'redispatch' : undefined
 }
 
-/** P2C among the instances other than `failed`; the scan covers lists that repeat it (slow start). */
-function otherInstance(instances: readonly Instance[], failed: Instance): Instance | undefined {
+/** P2C among the instances not tried yet; the scan covers lists that repeat one (slow start). */
+function untriedInstance(instances: readonly Instance[], failed: Instance, tried: readonly Instance[]): Instance | undefined {
   const picked = pickInstance(instances, Math.random, failed)
-  if (picked !== failed) return picked
+  if (picked !== undefined && !tried.includes(picked)) return picked
   const start = Math.floor(Math.random() * instances.length)
   for (let i = 0; i < instances.length; i++) {
     const candidate = instances[(start + i) % instances.length]!
-    if (candidate !== failed) return candidate
+    if (!tried.includes(candidate)) return candidate
   }
   return undefined
 }

@@ -29,17 +29,19 @@ async function startAnswerer(): Promise<{ server: Server; address: string }> {
 describe('retries after the request was sent', () => {
   const agent = new Agent({ keepAliveTimeout: 1_000 })
   let resetter: Awaited<ReturnType<typeof startResetter>>
+  let secondResetter: Awaited<ReturnType<typeof startResetter>>
   let answerer: Awaited<ReturnType<typeof startAnswerer>>
 
   beforeAll(async () => {
     resetter = await startResetter()
+    secondResetter = await startResetter()
     answerer = await startAnswerer()
   })
 
   afterAll(async () => {
     await stopAll()
     await agent.close()
-    for (const { server } of [resetter, answerer]) {
+    for (const { server } of [resetter, secondResetter, answerer]) {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     }
@@ -94,5 +96,32 @@ describe('retries after the request was sent', () => {
     const result = await send(proxy.url, 'GET', 60)
     expect(result.reset).toBeGreaterThan(5)
     expect(result.statuses.filter((status) => status === 502)).toHaveLength(result.reset - 5)
+  })
+
+  // A whole group going down resets one request on each of its instances (two instances killed
+  // together): a GET then goes to the other group, once it was tried on every instance of its own.
+  // Sticky keys are random here, so group a (weight 90) gets each request with p = 0.9: with 60
+  // requests, P(none) = 10^-60.
+  it('redispatches a GET reset by every instance of its group, with the default single retry; never a POST', async () => {
+    const proxy = await startProxyProcess(
+      serviceConfig({ a: [resetter.address, secondResetter.address], b: [answerer.address] }, { a: 90, b: 10 }, { outlierDetection: { consecutiveFailures: 0 }, retryBudgetPercent: 100 }),
+    )
+    const before = [resetter.hits(), secondResetter.hits()]
+    const groups: string[] = []
+    for (let i = 0; i < 60; i++) {
+      const response = await request(`${proxy.url}/x`, { dispatcher: agent })
+      const text = await response.body.text()
+      expect(response.statusCode, text).toBe(200)
+      groups.push(String(response.headers['x-zdd-group']))
+    }
+    const hits = [resetter.hits() - before[0]!, secondResetter.hits() - before[1]!]
+    expect(new Set(groups)).toEqual(new Set(['b']))
+    // Each request routed to a met both of its instances once, not one of them twice.
+    expect(hits[0]).toBeGreaterThan(0)
+    expect(hits[0]).toBe(hits[1])
+    // A POST reset once is answered 502: neither retried nor redispatched.
+    const second = secondResetter.hits()
+    const post = await send(proxy.url, 'POST', 60)
+    expect(post.statuses.filter((status) => status === 502)).toHaveLength(post.reset + secondResetter.hits() - second)
   })
 })
