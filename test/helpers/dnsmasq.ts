@@ -1,7 +1,7 @@
 /**
  * A real DNS server for tests: dnsmasq (Debian package `dnsmasq-base`) on 127.0.0.1, serving SRV and
- * A/AAAA records shaped like Mesos-DNS, on a port picked free (UDP and TCP), in the foreground, with
- * its log captured. `setRecords()` rewrites the config and restarts it on the same port.
+ * A/AAAA records shaped like Mesos-DNS, on a free port below the ephemeral range (UDP and TCP, see
+ * ports.ts), in the foreground, with its log captured. `setRecords()` rewrites the config and restarts it on the same port.
  *
  * What dnsmasq 2.90 answers (observed with node's resolver, `--no-resolv`, no upstream servers):
  * - a name in a `localDomains` domain (`--local=/mesos/`, the default here) that has no record:
@@ -17,11 +17,10 @@
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { createSocket } from 'node:dgram'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { restartablePort } from './ports.js'
 import { startProcess, type Started } from './processes.js'
 
 export interface SrvRecord {
@@ -138,7 +137,7 @@ export async function startDnsmasq(records: DnsRecords = {}, options: { logQueri
   // First start: a port that is free now may be taken before dnsmasq binds it, so retry with another.
   let port = 0
   for (let attempt = 1; process_ === undefined; attempt++) {
-    port = await freeUdpTcpPort()
+    port = await restartablePort({ udp: true })
     try {
       process_ = await launch(port)
     } catch (error) {
@@ -217,22 +216,3 @@ function findDnsmasq(): string {
   throw new Error('dnsmasq not found: install the Debian package dnsmasq-base (apt-get install -y dnsmasq-base)')
 }
 
-/** A port free for both UDP and TCP on 127.0.0.1 right now (the OS picks it; we release it). */
-async function freeUdpTcpPort(): Promise<number> {
-  for (;;) {
-    const udp = createSocket('udp4')
-    await new Promise<void>((resolve, reject) => {
-      udp.once('error', reject)
-      udp.bind(0, '127.0.0.1', () => resolve())
-    })
-    const port = udp.address().port
-    const tcp = createServer()
-    const tcpFree = await new Promise<boolean>((resolve) => {
-      tcp.once('error', () => resolve(false))
-      tcp.listen(port, '127.0.0.1', () => resolve(true))
-    })
-    if (tcpFree) await new Promise<void>((resolve) => tcp.close(() => resolve()))
-    await new Promise<void>((resolve) => udp.close(() => resolve()))
-    if (tcpFree) return port
-  }
-}

@@ -12,11 +12,11 @@
  */
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Etcd3 } from 'etcd3'
+import { restartablePorts } from './ports.js'
 import { startProcess, type Started } from './processes.js'
 
 export interface EtcdMember {
@@ -57,7 +57,7 @@ export async function startEtcd(size = 1): Promise<EtcdCluster> {
   if (binary === undefined) throw new Error('etcd not found: install the Debian package etcd-server (apt-get install -y etcd-server)')
   const dir = await mkdtemp(join(tmpdir(), 'zdd-etcd-'))
   const token = `zdd-test-${process.pid}-${Date.now()}`
-  const ports = await freePorts(size * 2)
+  const ports = await restartablePorts(size * 2)
   const specs = Array.from({ length: size }, (_, i) => ({ name: `m${i + 1}`, client: ports[2 * i]!, peer: ports[2 * i + 1]! }))
   const initialCluster = specs.map((spec) => `${spec.name}=http://127.0.0.1:${spec.peer}`).join(',')
   const running = new Map<string, Started>()
@@ -143,22 +143,4 @@ export async function startEtcd(size = 1): Promise<EtcdCluster> {
       await rm(dir, { recursive: true, force: true })
     },
   }
-}
-
-/** `count` distinct TCP ports free on 127.0.0.1 right now (the OS picks them; we release them). */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const server = createServer()
-          server.once('error', reject)
-          server.listen(0, '127.0.0.1', () => resolve(server))
-        }),
-    ),
-  )
-  const ports = servers.map((server) => (server.address() as { port: number }).port)
-  await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))))
-  return ports
 }

@@ -4,8 +4,9 @@
  * they receive. Each case asserts what the client got, what reached a backend (often: nothing),
  * and, at the end, that none of it changed the admin state.
  */
-import { createServer as createTcpServer, connect, type AddressInfo, type Socket } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { restartablePorts } from '../helpers/ports.js'
 import { stopAll } from '../helpers/processes.js'
 import { headerValues, startRawBackend, type RawBackend, type RawRequest } from '../helpers/raw-backend.js'
 import { removeTempFiles } from '../helpers/proxy.js'
@@ -159,15 +160,6 @@ async function until(condition: () => boolean): Promise<void> {
   }
 }
 
-/** A loopback port that was free a moment ago (bound, noted, closed). */
-async function freePort(): Promise<number> {
-  const server = createTcpServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
-
 /** Requests `backend` received while `action` ran. */
 async function receivedDuring(backend: RawBackend, action: () => Promise<unknown>): Promise<RawRequest[]> {
   const before = backend.received.length
@@ -198,9 +190,9 @@ describe('edge catalogue', () => {
     for (const name of ['live', 'dark', 'old', 'new', 'next', 'ipA', 'ipB', 'vhostA', 'vhostB']) {
       backends.set(name, await startRawBackend(script))
     }
-    // A port nothing listens on, and one for the two vhost services to share.
-    closedPort = await freePort()
-    const sharedPort = await freePort()
+    // A port nothing listens on, and one for the two vhost services to share (outside the ephemeral range).
+    const [unused, sharedPort] = await restartablePorts(2)
+    closedPort = unused!
 
     const listen = { host: '127.0.0.1', port: 0 }
     const service = (name: string, groups: Record<string, string[]>, weights: Record<string, number>, extra: Record<string, unknown> = {}) => ({
