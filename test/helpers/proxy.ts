@@ -5,16 +5,22 @@ import { startCli, type Started } from './processes.js'
 
 const tempDirs: string[] = []
 
+/** A fresh temporary directory, removed with the config files by `removeTempFiles`. */
+export function tempDir(prefix = 'zdd-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  tempDirs.push(dir)
+  return dir
+}
+
 /** Writes `config` to a temp file and returns its path. */
 export function writeConfig(config: unknown): string {
-  const dir = mkdtempSync(join(tmpdir(), 'zdd-test-'))
-  tempDirs.push(dir)
+  const dir = tempDir()
   const path = join(dir, 'config.json')
   writeFileSync(path, JSON.stringify(config, null, 2))
   return path
 }
 
-/** Removes the temp files written by writeConfig. */
+/** Removes the temp files written by writeConfig and the directories made by tempDir. */
 export function removeTempFiles(): void {
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true })
 }

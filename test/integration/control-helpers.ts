@@ -1,12 +1,9 @@
 /** Shared by the control-*.test.ts files: real proxy and simpleservice processes, admin calls, SSE. */
 
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { Agent, request } from 'undici'
 import { readServerSentEvents } from '../../bench/sse.js'
 import { startCli, type Started } from '../helpers/processes.js'
-import { serviceConfig, writeConfig } from '../helpers/proxy.js'
+import { serviceConfig, tempDir, writeConfig } from '../helpers/proxy.js'
 
 export const agent = new Agent({ keepAliveTimeout: 1_000, connections: 32 })
 
@@ -46,9 +43,9 @@ export async function startControlledProxy(config: unknown, env?: Record<string,
   })
 }
 
-/** A fresh directory for a state file. */
+/** A fresh directory for a state file, removed by `removeTempFiles`. */
 export function stateDir(): string {
-  return mkdtempSync(join(tmpdir(), 'zdd-state-'))
+  return tempDir('zdd-state-')
 }
 
 /** A two-group config with admin on port 0; `extra` merges into the top level, `service` into the service. */

@@ -1,7 +1,7 @@
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli, startCli, stopAll, type Started } from '../helpers/processes.js'
-import { removeTempFiles, writeConfig } from '../helpers/proxy.js'
+import { removeTempFiles, tempDir, writeConfig } from '../helpers/proxy.js'
 
 interface CanaryJson {
   clients: number
@@ -96,12 +96,15 @@ describe('zdd-proxy demo', () => {
 describe('zdd-proxy demo killed with SIGKILL', () => {
   afterAll(async () => {
     await stopAll()
+    removeTempFiles()
   })
 
   it('leaves no simpleservice behind: each stops when its stdin pipe from the demo ends', async () => {
+    // Killed, it cannot remove its state directory: it makes it in one the test removes.
     const demo = await startCli(['demo', '--port', '0', '--admin-port', '0'], {
       waitFor: /ports ([\d, ]+)\) and 1\.0 x1 \(port (\d+)\)/,
       timeoutMs: 30_000,
+      env: { TMPDIR: tempDir() },
     })
     const ports = [...demo.match[1]!.split(', '), demo.match[2]!].map(Number)
     await demo.stop('SIGKILL')
