@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli, startCli, stopAll } from '../helpers/processes.js'
-import { removeTempFiles } from '../helpers/proxy.js'
+import { removeTempFiles, tempDir } from '../helpers/proxy.js'
 import { agent, controlConfig, startControlledProxy, startSimpleService, stateDir } from './control-helpers.js'
 
 afterAll(async () => {
@@ -17,6 +17,8 @@ describe('admin commands against the demo', () => {
     const demo = await startCli(['demo', '--port', '0', '--admin-port', '0'], {
       waitFor: /proxy listening on http:\/\/127\.0\.0\.1:\d+[\s\S]*admin API on (http:\/\/127\.0\.0\.1:\d+):/,
       timeoutMs: 30_000,
+      // stopAll kills it: its state directory goes inside one removeTempFiles removes.
+      env: { TMPDIR: tempDir() },
     })
     adminUrl = demo.match[1]!
   })

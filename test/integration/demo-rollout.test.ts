@@ -5,15 +5,19 @@
  */
 import { afterAll, expect, it } from 'vitest'
 import { startCli, stopAll } from '../helpers/processes.js'
+import { removeTempFiles, tempDir } from '../helpers/proxy.js'
 
 afterAll(async () => {
   await stopAll()
+  removeTempFiles()
 })
 
 it('rolls 1.0 out to a drained cut-over, and 1.1 back, printing as it goes', async () => {
   const demo = await startCli(['demo', '--rollout', '--port', '0', '--admin-port', '0'], {
     waitFor: /The rollouts are over|the rollout demo stopped: .*/,
     timeoutMs: 150_000,
+    // stopAll kills it: its state directory goes inside one removeTempFiles removes.
+    env: { TMPDIR: tempDir() },
   })
   expect(demo.match[0]).toBe('The rollouts are over')
   // The demo's printed lines, without the proxy's JSON log lines between them.
