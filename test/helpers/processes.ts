@@ -16,7 +16,10 @@ export interface Started {
   readonly exited: Promise<number | string>
   /** Sends a signal (default SIGTERM) and waits for the exit; SIGKILLs after `graceMs`. */
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | string>
-  /** Waits until a later line matches `pattern`. */
+  /**
+   * Waits until output printed after this call matches `pattern`: call it before the action that
+   * prints the line, or the line may come first and be missed.
+   */
   waitForLine(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>
 }
 

@@ -3,7 +3,7 @@
  * reach all, If-Match races have one winner, a cut-over completes only when every replica drained,
  * and status names a replica that lags.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -223,5 +223,28 @@ describe('replicas sharing etcd', () => {
     })
     const status = await runCli(['status', '--admin', replicas[1]!.adminUrl])
     expect(status.stdout).not.toMatch(/lagging/)
+  }, 60_000)
+
+  // Each replica fits a state it reads from the store to the config in force, not to the one it
+  // started with: otherwise the service a reload added is dropped from every state another replica
+  // writes (and logged as a mismatch).
+  it('a service added by a reload on every replica takes the weights written through any of them', async () => {
+    const [v09, v10] = backends
+    for (const replica of replicas) {
+      const config = JSON.parse(readFileSync(replica.configPath, 'utf8')) as { services: Record<string, unknown>[] }
+      config.services.push({ ...config.services[0]!, name: 'api', groups: [{ name: 'old', instances: [v09!.address] }, { name: 'new', instances: [v10!.address] }], weights: { old: 100, new: 0 } })
+      writeFileSync(replica.configPath, JSON.stringify(config))
+      const reloaded = await admin(replica.adminUrl, 'POST', '/v1/reload', {})
+      expect(reloaded.status, JSON.stringify(reloaded.json)).toBe(200)
+    }
+    const answer = await putWeights(replicas[1]!, 'api', { old: 30, new: 70 })
+    expect(answer.status, JSON.stringify(answer.json)).toBe(200)
+    await converged(replicas, 'api', answer.json.revision)
+    for (const replica of replicas) {
+      expect((await admin(replica.adminUrl, 'GET', '/v1/services/api')).json.weights).toEqual({ old: 30, new: 70 })
+      // The service the others had before the reload kept its weights too.
+      expect((await admin(replica.adminUrl, 'GET', '/v1/services/web')).json.weights).toEqual((await admin(replicas[1]!.adminUrl, 'GET', '/v1/services/web')).json.weights)
+      expect(replica.output()).not.toMatch(/"event":"state_mismatch"/)
+    }
   }, 60_000)
 })

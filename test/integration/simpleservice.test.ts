@@ -48,10 +48,12 @@ describe('zdd-proxy simpleservice', () => {
     expect(info.body).toBe(`{"host": "localhost:${port}", "version": "0.9", "from": "127.0.0.1"}`)
     const health = await get(port, '/health')
     expect([health.status, health.body]).toEqual([200, '{"healthy": true}'])
+    // Waited for from before the request: the line may be printed before its answer arrives here.
+    const envLogged = service.waitForLine(/INFO:tornado\.access:200 GET \/env \(127\.0\.0\.1\) \d+\.\d\dms\n/)
     const env = JSON.parse((await get(port, '/env')).body) as { version: string; env: Record<string, string> }
     expect(env.version).toBe('0.9')
     expect(env.env.SIMPLE_SERVICE_VERSION).toBe('0.9')
-    await service.waitForLine(/INFO:tornado\.access:200 GET \/env \(127\.0\.0\.1\) \d+\.\d\dms\n/)
+    await envLogged
     expect(service.output()).toMatch(/^INFO:tornado\.access:200 GET \/endpoint0 \(127\.0\.0\.1\) \d+\.\d\dms$/m)
   })
 
