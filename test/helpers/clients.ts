@@ -21,8 +21,8 @@ export interface RequestInit {
   readonly method?: string
   readonly headers?: Record<string, string | string[]>
   readonly body?: Buffer
-  /** Aborts the request after this many ms (the promise then rejects). */
-  readonly abortAfterMs?: number
+  /** Aborts the request once this settles (the request's promise then rejects). */
+  readonly abortWhen?: Promise<unknown>
 }
 
 /** A client for one protocol and one proxy port; `close()` ends its connections. */
@@ -52,7 +52,7 @@ export function protocolClient(protocol: Protocol, port: number, ca?: string, se
           res.on('error', reject)
         })
         req.on('error', reject)
-        if (init.abortAfterMs !== undefined) setTimeout(() => req.destroy(new Error('aborted by the test')), init.abortAfterMs)
+        void init.abortWhen?.finally(() => req.destroy(new Error('aborted by the test')))
         req.end(init.body)
       })
     },
@@ -92,12 +92,10 @@ function h2Client(protocol: 'h2' | 'h2c', port: number, ca?: string, servername?
         stream.on('close', () => {
           if (stream.rstCode !== undefined && stream.rstCode !== constants.NGHTTP2_NO_ERROR) reject(new Error(`stream reset (${stream.rstCode})`))
         })
-        if (init.abortAfterMs !== undefined) {
-          setTimeout(() => {
-            stream.close(constants.NGHTTP2_CANCEL)
-            reject(new Error('aborted by the test'))
-          }, init.abortAfterMs)
-        }
+        void init.abortWhen?.finally(() => {
+          stream.close(constants.NGHTTP2_CANCEL)
+          reject(new Error('aborted by the test'))
+        })
         if (init.body !== undefined) stream.end(init.body)
       })
     },

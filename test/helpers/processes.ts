@@ -54,15 +54,18 @@ export async function startProcess(
   }
   child.stdout!.on('data', onData)
   child.stderr!.on('data', onData)
+  /** The process exited and its output has all been read. */
+  let ended = false
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => {
-      running.delete(started)
-      for (const waiter of waiters) waiter()
-      resolve(code ?? signal ?? -1)
+      void outputEnded(child).then(() => {
+        running.delete(started)
+        ended = true
+        for (const waiter of waiters) waiter()
+        resolve(code ?? signal ?? -1)
+      })
     })
   })
-  let exitedNow = false
-  void exited.then(() => (exitedNow = true))
 
   const waitForLine = (pattern: RegExp, timeoutMs = options.timeoutMs ?? 15_000, from = 0) =>
     new Promise<RegExpMatchArray>((resolve, reject) => {
@@ -71,7 +74,7 @@ export async function startProcess(
         if (found) {
           cleanup()
           resolve(found)
-        } else if (exitedNow || child.exitCode !== null || child.signalCode !== null) {
+        } else if (ended) {
           cleanup()
           reject(new Error(`process exited before printing ${pattern}:\n${text}`))
         }
@@ -139,7 +142,29 @@ export async function runCli(
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000)
   const [code, signal] = (await once(child, 'exit')) as [number | null, string | null]
   clearTimeout(timer)
+  await outputEnded(child)
   return { code: code ?? (signal ? 128 : -1), stdout, stderr }
+}
+
+/**
+ * Resolves once an exited child's output has all been read: 'exit' may come before the last
+ * 'data' of its pipes. At most `capMs` later, for a pipe some process it left behind still holds.
+ */
+export function outputEnded(child: ChildProcess, capMs = 2_000): Promise<void> {
+  const pipes = [child.stdout, child.stderr].filter((pipe) => pipe !== null && !pipe.readableEnded && !pipe.destroyed)
+  if (pipes.length === 0) return Promise.resolve()
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, capMs)
+    let open = pipes.length
+    for (const pipe of pipes) {
+      pipe!.once('close', () => {
+        if (--open === 0) {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+    }
+  })
 }
 
 /** The first match of `pattern` in everything `started` printed, waiting for it up to `timeoutMs`. */

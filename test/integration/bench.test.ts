@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
+import { outputEnded } from '../helpers/processes.js'
 
 const RUN = fileURLToPath(new URL('../../dist/bench/run.js', import.meta.url))
 const LIMIT_MS = 120_000
@@ -63,6 +64,7 @@ async function runBench(args: readonly string[], check: (code: number | null, st
   const timer = setTimeout(() => child.kill('SIGINT'), LIMIT_MS)
   const [code] = (await once(child, 'exit')) as [number | null]
   clearTimeout(timer)
+  await outputEnded(child)
   try {
     check(code, stdout, stderr)
   } catch (error) {

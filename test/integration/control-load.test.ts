@@ -25,7 +25,7 @@ const WEIGHT_CHANGES = 100
 const CYCLES = 10
 /** New clients sampled after each change. */
 const SAMPLE = 200
-/** Every check: 100 changes + 2 per cycle. */
+/** Every check, at most: 100 changes + 2 per cycle (odd cycles check only their rollback). */
 const CHECKS = WEIGHT_CHANGES + 2 * CYCLES
 /**
  * Each check accepts the count of group `b` among SAMPLE new clients when it lies in the exact
@@ -129,8 +129,10 @@ it(
         expect(cutover.status).toBe(200)
         expect(cutover.json.drain.inflight).toBeGreaterThanOrEqual(2)
         const revision = cutover.json.revision as number
-        await checkSplit(`cycle ${cycle + 1} cut-over to ${to}`, to === 'b' ? { a: 0, b: 1 } : { a: 1, b: 0 })
         if (cycle % 2 === 0) {
+          // (Odd cycles skip this check: on a loaded machine it may outlast the long requests,
+          // and their rollback must come while those are still running.)
+          await checkSplit(`cycle ${cycle + 1} cut-over to ${to}`, to === 'b' ? { a: 0, b: 1 } : { a: 1, b: 0 })
           // Wait for the drained signal: the long requests finished on the old side, nothing was cut.
           const done = await events.waitFor('cutover_completed', (event) => event.data.revision === revision, 15_000)
           expect(done.data).toMatchObject({ outcome: 'drained', cut: 0 })

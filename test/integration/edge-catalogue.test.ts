@@ -160,6 +160,15 @@ async function until(condition: () => boolean): Promise<void> {
   }
 }
 
+/** Tries `attempt` every 50 ms until it says true (then true) or 5 s have passed (then false). */
+async function soon(attempt: () => Promise<boolean>): Promise<boolean> {
+  for (const deadline = Date.now() + 5_000; Date.now() < deadline; ) {
+    if (await attempt()) return true
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return false
+}
+
 /** Requests `backend` received while `action` ran. */
 async function receivedDuring(backend: RawBackend, action: () => Promise<unknown>): Promise<RawRequest[]> {
   const before = backend.received.length
@@ -525,9 +534,10 @@ describe('edge catalogue', () => {
       // Over the cap the connection is closed at once (reset, as it was not read): no answer at all.
       const over = await raw(port('capped'), get('/e')).catch((error: NodeJS.ErrnoException) => error.code)
       expect(['', 'ECONNRESET']).toContain(over)
+      // One closed: a connection is accepted again once the proxy has seen that close.
       held[0]!.destroy()
-      await new Promise((resolve) => setTimeout(resolve, 200))
-      expect((await one(port('capped'), get('/e'))).status).toBe(200)
+      const status = await soon(async () => (await one(port('capped'), get('/e')).catch(() => undefined))?.status === 200)
+      expect(status).toBe(true)
       for (const socket of held) socket.destroy()
     })
 
@@ -569,11 +579,16 @@ describe('edge catalogue', () => {
       expect(third.text).toContain('"too_many_streams"')
       third.socket.destroy()
       first.socket.destroy()
-      await new Promise((resolve) => setTimeout(resolve, 200))
-      const again = await open()
-      expect(again.status).toBe(200)
+      // A slot frees once the admin server has seen the close.
+      let again: Awaited<ReturnType<typeof open>> | undefined
+      const reopened = await soon(async () => {
+        again?.socket.destroy()
+        again = await open()
+        return again.status === 200
+      })
+      expect(reopened).toBe(true)
       second.socket.destroy()
-      again.socket.destroy()
+      again!.socket.destroy()
     })
 
     it('refuses (409) a cut-over to a group where nothing accepts a TCP connection, and changes nothing', async () => {

@@ -74,7 +74,11 @@ describe('proxy lifecycle', () => {
         status: response.statusCode,
         body: await response.body.text(),
       }))
-      await new Promise((resolve) => setTimeout(resolve, 300))
+      // In flight: the instance has it (a fixed pause would not say so on a loaded machine).
+      for (let waited = 0; backend.hits.get('/slow/1500') !== 1; waited += 20) {
+        if (waited > 10_000) throw new Error('the slow request never reached the instance')
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
       const exit = proxy.stop('SIGTERM', 10_000)
       expect(await idle.closed).toEqual({ reset: false })
       expect(await inFlight).toEqual({ status: 200, body: 'slow slow' })

@@ -150,12 +150,13 @@ describe('pool protection', () => {
     const socket = connect(proxy.port, '127.0.0.1')
     sockets.push(socket)
     const end = ended(socket)
+    // Far sooner than the default send timeout (60 s): the configured 1.5 s closes it.
+    const stalled = proxy.waitForLine(/"event":"client_stalled"/, 15_000)
     // 64 MiB: more than the kernel's socket buffers hold, so the proxy's writes back up.
     socket.write('GET /download/67108864 HTTP/1.1\r\nHost: a\r\n\r\n')
     await new Promise((resolve) => socket.once('data', resolve))
     socket.pause()
-    // Far sooner than the default send timeout (60 s): the configured 1.5 s closed it.
-    await proxy.waitForLine(/"event":"client_stalled"/, 10_000)
+    await stalled
     socket.resume()
     expect(['closed', 'reset']).toContain(await end)
     expect(socket.bytesRead).toBeLessThan(67108864)

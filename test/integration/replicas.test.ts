@@ -42,10 +42,12 @@ beforeAll(async () => {
     { name: 'web', groups: { '0.9': [v09!.address], '1.0': [v10!.address] }, weights: { '0.9': 80, '1.0': 20 } },
     { name: 'slow', groups: { blue: [blue!.address], green: [green!.address] }, weights: { blue: 100, green: 0 } },
   ]
+  // A lease long enough that r1, stopped (SIGSTOP) to make it lag, stays a member meanwhile.
+  const state = { leaseSeconds: 15 }
   replicas = await Promise.all([
-    startReplica(replicaConfig(etcd.endpoints, 'r1', services)),
-    startReplica(replicaConfig(etcd.endpoints, 'r2', services)),
-    startReplica(replicaConfig(etcd.endpoints, 'r3', services), ['--workers', '2']),
+    startReplica(replicaConfig(etcd.endpoints, 'r1', services, state)),
+    startReplica(replicaConfig(etcd.endpoints, 'r2', services, state)),
+    startReplica(replicaConfig(etcd.endpoints, 'r3', services, state), ['--workers', '2']),
   ])
   await eventually('three replicas registered', async () => (await admin(replicas[0]!.adminUrl, 'GET', '/v1/cluster')).json.replicas.length === 3)
 }, 90_000)

@@ -74,7 +74,8 @@ it('is driven by one replica on every replica\'s counts, and by another within o
   }, 20_000)
   const successor = await driverSeenBy(others[0]!)
   expect(others.map((replica) => replica.id)).toContain(successor)
-  expect(await driverSeenBy(others[1]!)).toBe(successor)
+  // The other replica learns the new holder through its own watch, a moment later perhaps.
+  await eventually('the other replica seeing the same driver', async () => (await driverSeenBy(others[1]!)) === successor, 5_000)
   // The key lives under the dead replica's lease: it ends after LEASE_SECONDS, well within a step.
   expect(takenOverAt - killedAt).toBeLessThan(STEP_SECONDS * 1000)
   // Its membership went with the same lease, in the same revision as the driver key.

@@ -114,7 +114,10 @@ describe('DiscoveryWatcher with DnsSrvResolver against dnsmasq', () => {
     await dns.setRecords(mesosRecords({ 'green-zdd': [{ port: 31006 }] }))
     await seen.until(() => seen.sets.length === 2, 'emptied group')
     expect(last(seen.sets)).toEqual([])
-    expect(seen.failures.map((failure) => [failure.kind, failure.consecutive, failure.kept])).toEqual([
+    // A lookup while dnsmasq restarts (setRecords stops and starts it) is an error, which neither
+    // counts toward nor resets the streak of empty answers.
+    const empties = seen.failures.filter((failure) => failure.kind === 'empty')
+    expect(empties.map((failure) => [failure.kind, failure.consecutive, failure.kept])).toEqual([
       ['empty', 1, 1],
       ['empty', 2, 1],
       ['empty', 3, 0],
