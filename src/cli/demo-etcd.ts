@@ -45,7 +45,18 @@ export async function startDemoEtcd(): Promise<DemoEtcd> {
   if (binary === undefined) {
     throw new CliError('demo --replicas needs etcd on PATH (Debian: apt-get install etcd-server; or a release binary from the etcd project)')
   }
-  const [client, peer] = [await freePort(), await freePort()]
+  // A port free a moment ago may be taken before etcd binds it (another program's outgoing
+  // connection can be given it): then etcd stops at once, and it is tried again on other ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOn(binary, await freePort(), await freePort())
+    } catch (error) {
+      if (attempt >= 3 || !(error instanceof CliError) || !/address already in use/i.test(error.message)) throw error
+    }
+  }
+}
+
+async function startOn(binary: string, client: number, peer: number): Promise<DemoEtcd> {
   const dataDir = mkdtempSync(join(tmpdir(), 'zdd-demo-etcd-'))
   // Through a shell that stops etcd when its stdin pipe from the demo ends, however the demo ends.
   const child = spawn(
