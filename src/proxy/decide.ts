@@ -18,9 +18,6 @@ import { countRedispatch } from './next-attempt.js'
 import type { StickyKind } from './access-log.js'
 import type { ServicePlan } from './plan.js'
 
-/** The response header naming the group that answered (`exposeGroupHeader`). */
-const GROUP_HEADER = 'x-zdd-group'
-
 const TWO_POW_53 = 9007199254740992
 const SECRET_HEADER = 'x-zdd-override-secret'
 
@@ -34,7 +31,7 @@ export interface Decision {
   group: GroupRoute<Instance> | undefined
   instance: Instance | undefined
   keyHash: number
-  /** Flat header list added to the response (Set-Cookie, x-zdd-group), or undefined. */
+  /** Flat header list added to the response (a new client's Set-Cookie), or undefined. */
   extraHeaders: string[] | undefined
   /** The answer sets a new client's sticky cookie. */
   newClient: boolean
@@ -138,10 +135,6 @@ export function decide(
       redispatched = true
     }
   }
-  if (plan.exposeGroupHeader) {
-    if (extraHeaders === undefined) extraHeaders = [GROUP_HEADER, group.name]
-    else extraHeaders.push(GROUP_HEADER, group.name)
-  }
   decision.plan = plan
   decision.service = service
   decision.group = group
@@ -152,12 +145,6 @@ export function decide(
   decision.sticky = overrideName !== undefined && group.name === overrideName ? 'override' : sticky
   decision.redispatched = redispatched
   return undefined
-}
-
-/** A request redispatched after an attempt failed: its answer names the group that took it. */
-export function renameGroup(extraHeaders: string[] | undefined, group: string): void {
-  if (extraHeaders === undefined) return
-  for (let i = 0; i < extraHeaders.length; i += 2) if (extraHeaders[i] === GROUP_HEADER) extraHeaders[i + 1] = group
 }
 
 /**

@@ -11,9 +11,9 @@ import { clientMessageFor, errorForFailure, ProxyErrors, sendError, type ProxyEr
 import { isRefusedInterim, mayResend, sendThroughNodeHttp, type FallbackHandler } from './fallback.js'
 import { InstanceClaim } from './claim.js'
 import { buildResponseHeaders } from './headers.js'
-import { nextAttempt, redispatch, roomyInstance } from './next-attempt.js'
+import { nextAttempt, redispatch, retriesOnce, roomyInstance } from './next-attempt.js'
 import { answeredEntry, requestBytes, type StickyKind } from './access-log.js'
-import { renameGroup, type Route } from './decide.js'
+import type { Route } from './decide.js'
 import { BAD_STATUS, countAnswer, countDuration, countStatus, reportFailure, warnOverloaded, warnStalled } from './exchange-reports.js'
 import { groupStats, type ServicePlan } from './plan.js'
 import { answerBodiless, writeHead } from './response-head.js'
@@ -46,7 +46,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
   #answered = false
   #retriedAfterTimeout = false
   /** The instances attempts failed on (made at the first failure). */
-  #failedOn: Instance[] | undefined
+  #tried: Instance[] | undefined
   #redispatched: boolean
   #fellBack = false
   #retriesLeft: number
@@ -156,7 +156,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     if (statusCode > 599) return controller.abort(BAD_STATUS) // Not HTTP: never passed on (Envoy answers 502).
     this.#responseStarted = true
     countAnswer(this.plan, this.#stats, this.instance, statusCode, this.#sticky, this.keyHash)
-    const list = buildResponseHeaders(headers, this.extraResponseHeaders, this.newClient)
+    const list = buildResponseHeaders(headers, this.extraResponseHeaders, this.newClient, this.plan.exposeGroupHeader ? this.#group.name : undefined)
     if (statusCode === 204 || statusCode === 304) {
       this.#answered = true
       answerBodiless(this.res, this.#h2, statusCode, statusMessage, list)
@@ -235,7 +235,7 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     }
     this.#responseStarted = true
     countAnswer(this.plan, this.#stats, this.instance, statusCode, this.#sticky, this.keyHash)
-    writeHead(this.res, this.#h2, statusCode, response.statusMessage, buildResponseHeaders(response.headers, this.extraResponseHeaders, this.newClient))
+    writeHead(this.res, this.#h2, statusCode, response.statusMessage, buildResponseHeaders(response.headers, this.extraResponseHeaders, this.newClient, this.plan.exposeGroupHeader ? this.#group.name : undefined))
     response.pipe(this.res, { end: false })
     response.once('end', () => this.onResponseEnd())
     response.once('error', (error) => this.onFallbackError(error))
@@ -253,17 +253,17 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
   }
 
   #nextAttempt(kind: FailureKind, failed: Instance): Instance | undefined {
-    const tried = (this.#failedOn ??= [])
+    const tried = (this.#tried ??= [])
     tried.push(failed)
     const decision = nextAttempt({
-      kind, failed, tried, group: this.#group, retriesLeft: this.#retriesLeft, retriedAfterTimeout: this.#retriedAfterTimeout,
+      kind, tried, group: this.#group, retriesLeft: this.#retriesLeft, retriedAfterTimeout: this.#retriedAfterTimeout,
       replayable: bodyReplayable(this.#body, this.req), hasBody: this.#body !== null, method: this.req.method!, policy: this.plan.retry,
     })
     if (decision === 'redispatch') return this.#redispatchTarget()
     if (decision === undefined) return undefined
     this.#retriesLeft--
     this.#stats.retries++
-    if (kind !== 'connect' && kind !== 'reset') this.#retriedAfterTimeout = true
+    if (retriesOnce(kind)) this.#retriedAfterTimeout = true
     return decision
   }
 
@@ -273,7 +273,6 @@ export class Exchange extends InstanceClaim implements Dispatcher.DispatchHandle
     const to = redispatch(this.plan, this.service, this.keyHash, this.#group)
     if (to === undefined) return undefined
     this.#redispatched = true
-    renameGroup(this.extraResponseHeaders, to.group.name)
     this.#group = to.group
     this.#stats = groupStats(this.plan, to.group.name)
     return to.instance

@@ -147,6 +147,9 @@ export function buildUpstreamHeadersFromH2(
   return addForwarded(out, peerAddress, priorFor, priorProto ?? proto, priorHost ?? host, requestId)
 }
 
+/** The response header naming the group that answered (`exposeGroupHeader`). */
+export const GROUP_HEADER = 'x-zdd-group'
+
 /**
  * Response headers for the client as a flat list for `writeHead`: hop-by-hop and Connection-named
  * headers dropped, repeated headers (Set-Cookie) kept apart. `extra` is appended as is. With
@@ -154,7 +157,7 @@ export function buildUpstreamHeadersFromH2(
  * every client it serves would get that one id: `Cache-Control` gains `private` unless it already
  * says `private` or `no-store` (HAProxy's `cookie … nocache`).
  */
-export function buildResponseHeaders(headers: IncomingHttpHeaders, extra: readonly string[] | undefined, privateCache = false): string[] {
+export function buildResponseHeaders(headers: IncomingHttpHeaders, extra: readonly string[] | undefined, privateCache = false, group?: string): string[] {
   // undici hands a repeated header over as an array, Connection included.
   const connection: string | string[] | undefined = headers.connection
   const named = connectionTokens(Array.isArray(connection) ? connection.join(',') : connection)
@@ -168,6 +171,7 @@ export function buildResponseHeaders(headers: IncomingHttpHeaders, extra: readon
     else for (let i = 0; i < value.length; i++) out.push(name, value[i]!)
   }
   if (extra !== undefined) for (let i = 0; i < extra.length; i++) out.push(extra[i]!)
+  if (group !== undefined) out.push(GROUP_HEADER, group)
   if (privateCache) markPrivate(out)
   return out
 }

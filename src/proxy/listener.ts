@@ -14,7 +14,7 @@ import { ProxyErrors, sendError } from './errors.js'
 import { hasBody } from './body.js'
 import { Exchange } from './forward.js'
 import { createH2Engine, ListenerFront } from './front.js'
-import { buildUpstreamHeaders, buildUpstreamHeadersFromH2, removeCookie } from './headers.js'
+import { buildUpstreamHeaders, buildUpstreamHeadersFromH2, GROUP_HEADER, removeCookie } from './headers.js'
 import type { ServicePlan } from './plan.js'
 import { answerRaw, checkRequest, h2Problem, h2RawHeaderLimit, RAW_HEADER_LIMIT } from './request-checks.js'
 import { RequestIds } from './request-id.js'
@@ -230,8 +230,9 @@ export class ProxyListener {
     const headers = buildUpstreamHeaders(req, peer, trusted, requestId, this.proto)
     if (headers === undefined) return answerRaw(socket, ProxyErrors.badRequest, 'more than one Host header', requestId)
     if (this.#decision.plan!.overrideSecretDigest !== undefined) withoutSecretCookie(headers, this.#decision.plan!)
-    const { instance, extraHeaders } = this.#decision
-    forwardUpgrade(req, socket, head, instance!, headers, extraHeaders, this.options.logger)
+    const { plan, group, instance, extraHeaders } = this.#decision
+    const extra = plan!.exposeGroupHeader ? [...(extraHeaders ?? []), GROUP_HEADER, group!.name] : extraHeaders
+    forwardUpgrade(req, socket, head, instance!, headers, extra, this.options.logger)
   }
 
   /** Other upgrades (h2c): answered as a plain HTTP/1.1 request on this connection, which then closes. */

@@ -17,8 +17,7 @@ const EPISODE_GAP_MS = 10_000
 /** What a failed attempt's next step depends on. */
 export interface FailedAttempt {
   readonly kind: FailureKind
-  readonly failed: Instance
-  /** Every instance this request was sent to so far, `failed` last. */
+  /** Every instance this request was sent to so far, the one that just failed last. */
   readonly tried: readonly Instance[]
   readonly group: GroupRoute<Instance>
   readonly retriesLeft: number
@@ -46,17 +45,22 @@ export function nextAttempt(attempt: FailedAttempt): Instance | 'redispatch' | u
   const { kind, policy } = attempt
   if (kind === 'connect') {
     if (!attempt.replayable) return undefined
-  } else if (attempt.hasBody || !policy.retriesAfterSend(attempt.method) || (kind !== 'reset' && attempt.retriedAfterTimeout)) {
+  } else if (attempt.hasBody || !policy.retriesAfterSend(attempt.method) || (retriesOnce(kind) && attempt.retriedAfterTimeout)) {
     return undefined
   }
-  const next = attempt.retriesLeft > 0 ? untriedInstance(attempt.group.instances, attempt.failed, attempt.tried) : undefined
+  const next = attempt.retriesLeft > 0 ? untriedInstance(attempt.group.instances, attempt.tried) : undefined
   if (next !== undefined && policy.budget.tryAcquire()) return next
   return kind === 'connect' || kind === 'reset' ? 'redispatch' : undefined
 }
 
+/** A failure after which a request is retried once at most: a timeout, or one of no known kind. */
+export function retriesOnce(kind: FailureKind): boolean {
+  return kind === 'timeout' || kind === 'other'
+}
+
 /** P2C among the instances not tried yet; the scan covers lists that repeat one (slow start). */
-function untriedInstance(instances: readonly Instance[], failed: Instance, tried: readonly Instance[]): Instance | undefined {
-  const picked = pickInstance(instances, Math.random, failed)
+function untriedInstance(instances: readonly Instance[], tried: readonly Instance[]): Instance | undefined {
+  const picked = pickInstance(instances, Math.random, tried[tried.length - 1])
   if (picked !== undefined && !tried.includes(picked)) return picked
   const start = Math.floor(Math.random() * instances.length)
   for (let i = 0; i < instances.length; i++) {

@@ -19,7 +19,6 @@ const policy = (budget = 5) => new RetryPolicy(['GET', 'HEAD', 'OPTIONS'], new R
 /** A failed attempt on `a` in group [a, b], changed by `over`. */
 const attempt = (over: Partial<FailedAttempt>): FailedAttempt => ({
   kind: 'connect',
-  failed: a,
   tried: [a],
   group: group([a, b]),
   retriesLeft: 1,
@@ -42,14 +41,14 @@ describe('nextAttempt', () => {
     { desc: 'a timed-out GET goes to another instance', over: { kind: 'timeout' }, next: 'b' },
     { desc: 'a second timeout is not retried', over: { kind: 'timeout', retriedAfterTimeout: true }, next: undefined },
     { desc: 'a reset after a timeout\'s retry is retried', over: { kind: 'reset', retriedAfterTimeout: true }, next: 'b' },
-    { desc: 'a reset on the last untried instance is redispatched', over: { kind: 'reset', failed: b, tried: [a, b] }, next: 'redispatch' },
+    { desc: 'a reset on the last untried instance is redispatched', over: { kind: 'reset', tried: [a, b] }, next: 'redispatch' },
     { desc: 'a reset with no retry left is redispatched', over: { kind: 'reset', retriesLeft: 0 }, next: 'redispatch' },
     { desc: 'a timeout is never redispatched', over: { kind: 'timeout', retriesLeft: 0 }, next: undefined },
     { desc: 'a reset POST is not retried', over: { kind: 'reset', method: 'POST' }, next: undefined },
     { desc: 'a reset request with a body is not retried', over: { kind: 'reset', hasBody: true }, next: undefined },
     { desc: 'a reset over the retry budget is redispatched', over: { kind: 'reset', policy: policy(0) }, next: 'redispatch' },
     { desc: 'a timeout over the retry budget ends', over: { kind: 'timeout', policy: policy(0) }, next: undefined },
-    { desc: 'a failed connect does not go back to an instance it failed on', over: { failed: b, tried: [a, b] }, next: 'redispatch' },
+    { desc: 'a failed connect does not go back to an instance it failed on', over: { tried: [a, b] }, next: 'redispatch' },
     { desc: 'a failed connect over the retry budget is redispatched', over: { policy: policy(0) }, next: 'redispatch' },
   ])('$desc', ({ over, next }) => {
     const result = nextAttempt(attempt(over))
