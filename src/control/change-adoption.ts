@@ -27,9 +27,11 @@ export function putInForce(before: DesiredState, next: DesiredState, targets: Ad
   for (const service of plane.config.services) {
     const name = service.name
     const entries = fresh.filter((entry) => entry.service === name)
-    const weights = next.services[name]?.weights
-    const rollout = rolloutEvents(name, before.services[name]?.rollout, next.services[name]?.rollout, weights ?? {})
-    if (weights === undefined || (entries.length === 0 && (before.services[name] !== undefined && identicalWeights(before.services[name].weights, weights)))) {
+    const previous = before.services[name]
+    const current = next.services[name]
+    const weights = current?.weights
+    const rollout = rolloutEvents(name, previous?.rollout, current?.rollout, weights ?? {})
+    if (weights === undefined || (entries.length === 0 && previous !== undefined && identicalWeights(previous.weights, weights))) {
       for (const { type, payload } of rollout) publishRollout(targets, type, payload)
       continue
     }
@@ -37,7 +39,7 @@ export function putInForce(before: DesiredState, next: DesiredState, targets: Ad
     // The store already said which services do not fit this config; their routing stays.
     if (!checked.ok) continue
     const last = entries[entries.length - 1]
-    const record = next.services[name]?.cutover
+    const record = current?.cutover
     const draining = last?.kind === 'cutover' && record !== undefined && record.revision === last.revision ? record : undefined
     // A later change ends a running drain first, so its cutover_completed comes before this change's event.
     drains.supersede(name)

@@ -6,29 +6,25 @@ import { isShared } from '../state/shared.js'
 import type { DesiredState, StateStore, Weights } from '../state/store.js'
 import type { DrainTracker } from './drain.js'
 
-/** What a reload reconciles: the change controller's state, its store and its drains. */
-export interface ReloadSubject {
-  readonly state: DesiredState
-  readonly store: StateStore | undefined
-  readonly drains: DrainTracker
-  /** Makes `state` the one in force, quietly: the reload routes and announces the new config itself. */
-  readonly replace: (state: DesiredState) => void
-}
-
 /**
  * The desired state under a reloaded config (run while no change can interleave): the saved
  * weights keep winning, services and weight-0 groups the file dropped leave it, new services get
  * the file's weights; saved before it is in force. Returns every service's weights. Throws a
- * ConfigError naming `source` when a dropped group still has traffic; nothing changed then.
+ * ConfigError naming `source` when a dropped group still has traffic; nothing changed then. The
+ * state it returns is to be put in force quietly: the reload routes and announces the new config.
  */
-export async function reconcileReload(subject: ReloadSubject, services: readonly ServiceConfig[], source: string): Promise<Map<string, Weights>> {
-  const { state, store, drains } = subject
+export async function reconcileReload(
+  state: DesiredState,
+  store: StateStore | undefined,
+  drains: DrainTracker,
+  services: readonly ServiceConfig[],
+  source: string,
+): Promise<{ state: DesiredState; weights: Map<string, Weights> }> {
   const config = new Map(services.map((service) => [service.name, { weights: service.weights, groups: service.groups.map((group) => group.name) }]))
   if (store === undefined) {
     // Read-only weights are the file's: nothing else could have changed them.
     const weights = new Map(services.map((service) => [service.name, service.weights]))
-    subject.replace({ ...state, services: Object.fromEntries([...weights].map(([name, value]) => [name, { weights: value }])) })
-    return weights
+    return { state: { ...state, services: Object.fromEntries([...weights].map(([name, value]) => [name, { weights: value }])) }, weights }
   }
   const result = reconcileOnReload(state, config)
   if ('conflict' in result) {
@@ -40,8 +36,7 @@ export async function reconcileReload(subject: ReloadSubject, services: readonly
   if (isShared(store)) {
     // Other replicas may still run the services and groups this file dropped: the shared state
     // keeps them, and this replica routes by what fits its config.
-    subject.replace(overlayConfig(state, config).state)
-    return weights
+    return { state: overlayConfig(state, config).state, weights }
   }
   if (result.changed && store instanceof FileStore) {
     try {
@@ -50,6 +45,5 @@ export async function reconcileReload(subject: ReloadSubject, services: readonly
       throw new ConfigError(source, '', `cannot save the desired state for the new config: ${error instanceof Error ? error.message : String(error)}`)
     }
   }
-  subject.replace(result.state)
-  return weights
+  return { state: result.state, weights }
 }

@@ -192,11 +192,10 @@ export class ChangeController {
    * The desired state under a reloaded config (call inside `exclusive`; see reconcileReload):
    * returns every service's weights, or throws a ConfigError naming `source` and changes nothing.
    */
-  reload(services: readonly ServiceConfig[], source: string): Promise<Map<string, Weights>> {
-    const replace = (state: DesiredState): void => {
-      this.#state = state
-    }
-    return reconcileReload({ state: this.#state, store: this.store, drains: this.drains, replace }, services, source)
+  async reload(services: readonly ServiceConfig[], source: string): Promise<Map<string, Weights>> {
+    const reconciled = await reconcileReload(this.#state, this.store, this.drains, services, source)
+    this.#state = reconciled.state
+    return reconciled.weights
   }
 
   #groupsOf(service: string): string[] {

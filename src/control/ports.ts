@@ -6,7 +6,7 @@
 import type { InstanceId } from '../upstream/instance.js'
 import type { DetachedPool } from '../upstream/pools.js'
 import type { StatsRegistry } from '../upstream/stats.js'
-import type { Weights } from '../state/store.js'
+import type { WeightsFromState } from './weights-source.js'
 
 export interface DataPlaneLink {
   /** Traffic counters per service and group, summed over every data plane (`/metrics`). */
@@ -38,7 +38,7 @@ export interface ReloadSummary {
     readonly unchanged: readonly string[]
   }
   /** Services whose desired weights (the state store's) differ from the file's: they keep winning. */
-  readonly weightsFromState: readonly { readonly service: string; readonly weights: Weights; readonly file: Weights }[]
+  readonly weightsFromState: readonly WeightsFromState[]
   /** Every service's listener after the reload. */
   readonly listening: readonly { readonly service: string; readonly host: string; readonly port: number }[]
   /** The certificates in use, as read again. */

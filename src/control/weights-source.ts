@@ -27,7 +27,7 @@ export interface WeightsFromState {
 }
 
 /** Services whose weights in force (the state store's) differ from the config file's. */
-export function weightsFromState(plane: ControlPlane): WeightsFromState[] {
+function weightsFromState(plane: ControlPlane): WeightsFromState[] {
   const differing: WeightsFromState[] = []
   for (const service of plane.config.services) {
     const weights = plane.weightsOf(service.name)
