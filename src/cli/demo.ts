@@ -157,8 +157,11 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       await etcd?.stop()
       removeState()
     }
+    const stopProxies = async (graceMs: number) => {
+      await Promise.all(proxies.map((proxy) => proxy.stop(graceMs)))
+    }
     const stopAll = async () => {
-      await Promise.all(proxies.map((proxy) => proxy.stop(5_000)))
+      await stopProxies(5_000)
       await stopTheRest()
     }
     const configs: Config[] = []
@@ -230,9 +233,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     process.stdout.write(lines.join('\n'))
     const everything: RunningProxy = {
       ...proxy,
-      stop: async (graceMs) => {
-        await Promise.all(proxies.map((replica) => replica.stop(graceMs)))
-      },
+      stop: stopProxies,
     }
     stopOnSignals(everything, 5_000, stopTheRest)
     if (!args.rollout) return

@@ -149,7 +149,7 @@ export class DataPlane {
       this.#accessLog = config.accessLog === undefined ? undefined : new AccessLog(config.accessLog, this.#logger)
       // Requests running still write to the old file; it closes once they are over.
       if (old !== undefined) this.#retire(async () => {
-        await new Promise((resolve) => setTimeout(resolve, this.#longestDrainMs()).unref())
+        await new Promise((resolve) => setTimeout(resolve, longestDrainMs(this.#config.services)).unref())
         await old.close(this.#logger)
       })
     }
@@ -160,11 +160,6 @@ export class DataPlane {
     // Services the old spec knows keep their instances until the next one.
     if (this.#lastSpec !== undefined) this.apply(this.#lastSpec)
     else this.#table.swap(emptyTable(config.services))
-  }
-
-  /** The longest drainSeconds of the config, in ms. */
-  #longestDrainMs(): number {
-    return longestDrainMs(this.#config.services)
   }
 
   #retire(task: () => Promise<void>): void {
