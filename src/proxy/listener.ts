@@ -198,7 +198,7 @@ export class ProxyListener {
   /** A routed request on its way: #route's decision holds every field for it. */
   #forward(req: IncomingMessage, res: ServerResponse, peer: string, headers: string[], requestId: string): void {
     const route = this.#decision as Route
-    if (route.plan.overrideSecretDigest !== undefined) withoutSecretCookie(headers, route.plan)
+    withoutSecretCookie(headers, route.plan)
     // The client's address (through trusted proxies) only for a line the access log will write.
     const client = route.plan.accessLog?.sampled() === true ? clientAddressOf(req, peer, this.#trusted) : undefined
     new Exchange(req, res, route, headers, requestId, client).start()
@@ -229,8 +229,8 @@ export class ProxyListener {
     }
     const headers = buildUpstreamHeaders(req, peer, trusted, requestId, this.proto)
     if (headers === undefined) return answerRaw(socket, ProxyErrors.badRequest, 'more than one Host header', requestId)
-    if (this.#decision.plan!.overrideSecretDigest !== undefined) withoutSecretCookie(headers, this.#decision.plan!)
     const { plan, group, instance, extraHeaders } = this.#decision
+    withoutSecretCookie(headers, plan!)
     const extra = plan!.exposeGroupHeader ? [...(extraHeaders ?? []), GROUP_HEADER, group!.name] : extraHeaders
     forwardUpgrade(req, socket, head, instance!, headers, extra, this.options.logger)
   }
@@ -253,7 +253,7 @@ export class ProxyListener {
   }
 }
 
-/** The override cookie carries the secret (`GROUP:SECRET`): it stops here. */
+/** With an override secret, the override cookie carries it (`GROUP:SECRET`): it stops here. */
 function withoutSecretCookie(headers: string[], plan: ServicePlan): void {
-  if (plan.overrideCookiePrefix !== '') removeCookie(headers, plan.overrideCookiePrefix)
+  if (plan.overrideSecretDigest !== undefined && plan.overrideCookiePrefix !== '') removeCookie(headers, plan.overrideCookiePrefix)
 }
